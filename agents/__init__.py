@@ -1,0 +1,1 @@
+"""What participants decide: initiators, computing contributors and verifiers, and their behaviours."""

@@ -1,0 +1,1 @@
+"""Pure functions on result tables: metrics, sweeps, statistics and reports."""

@@ -1,0 +1,733 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+# pragma optimize codesize
+"""
+@title TaskMarket
+@notice One market for many deep-learning tasks (arXiv 1807.02515, with the
+        extensions of baasim's DESIGN.md section 2 as per-task switches).
+
+        Flow of one task:
+          1. create_task     initiator escrows the reward and fixes the rules.
+          2. submit_model    computing contributors publish one model CID each
+                             before the submission deadline.
+             register_verifier  verifiers offer themselves, staking `verifier_stake`,
+                             before the submission deadline.
+          3. draw_committee  anyone, once the submission deadline has passed:
+                             k members drawn from the registrants with on-chain
+                             randomness; the others get their stake back.
+          4. report          (commit-reveal off) a member's fused accuracy and one
+                             contribution score per submitted model, before the
+                             reveal deadline; or
+             commit/reveal   (commit-reveal on) a hash before the commit deadline,
+                             then the values and salt before the reveal deadline.
+          5. finalize        anyone, after the reveal deadline: aggregate, decide,
+                             credit every payment; withdraw() pays out (pull payment).
+
+        Units: accuracies and contribution scores are reported in parts per
+        million (ppm, 1e6 = 100 %); MAFR, shares, slash and trim fractions are
+        basis points (1e4 = 100 %).
+
+        Randomness caveat (grinding): the committee seed is keccak256 of
+        block.prevrandao and the task id in the block that includes the first
+        draw_committee call after the submission deadline. The block proposer
+        influences prevrandao, and the caller picks the block in which to call,
+        so a party that controls both can retry until the draw suits it. In
+        baasim prevrandao comes from the run's seeded RNG, so the draw is fair
+        and reproducible; a production system would use a VRF or a commit to a
+        future block's randomness.
+"""
+
+MAX_SUBMISSIONS: constant(uint256) = 64
+MAX_REGISTRANTS: constant(uint256) = 128
+MAX_COMMITTEE: constant(uint256) = 32
+MAX_CID: constant(uint256) = 100
+BPS: constant(uint256) = 10_000
+PPM: constant(uint256) = 1_000_000
+
+AGG_MAJORITY: constant(uint8) = 0
+AGG_MEDIAN: constant(uint8) = 1
+AGG_TRIMMED_MEAN: constant(uint8) = 2
+
+SLASH_ABSENT: constant(uint8) = 0
+SLASH_DISAGREE: constant(uint8) = 1
+
+
+struct TaskParams:
+    mafr_bps: uint256
+    committee_size: uint256
+    verifier_share_bps: uint256
+    submission_deadline: uint256
+    commit_deadline: uint256
+    reveal_deadline: uint256
+    verifier_stake: uint256
+    slash_bps: uint256
+    commit_reveal: bool
+    aggregation: uint8
+    trim_bps: uint256
+    # A revealed report agrees with the outcome when it is on the winning side
+    # and, if tolerance_ppm > 0, each of its values lies within tolerance_ppm of
+    # the aggregate. 0 keeps the paper's rule (side only).
+    tolerance_ppm: uint256
+
+
+struct Task:
+    initiator: address
+    escrow: uint256
+    params: TaskParams
+    n_submissions: uint256
+    n_registered: uint256
+    drawn: bool
+    n_revealed: uint256
+    finalized: bool
+    cancelled: bool
+    accepted: bool
+    aggregate_accuracy_ppm: uint256
+    # bit i set: submission i had a positive aggregate score and was paid
+    accepted_mask: uint256
+
+
+struct Submission:
+    contributor: address
+    cid: String[MAX_CID]
+
+
+event TaskCreated:
+    task_id: indexed(uint256)
+    initiator: indexed(address)
+    reward: uint256
+    spec_cid: String[MAX_CID]
+
+event ModelSubmitted:
+    task_id: indexed(uint256)
+    contributor: indexed(address)
+    index: uint256
+    cid: String[MAX_CID]
+
+event DuplicateSubmission:
+    task_id: indexed(uint256)
+    contributor: indexed(address)
+    index: uint256
+    first_index: uint256
+
+event VerifierRegistered:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    stake: uint256
+
+event CommitteeDrawn:
+    task_id: indexed(uint256)
+    members: DynArray[address, MAX_COMMITTEE]
+    seed: bytes32
+
+event ReportCommitted:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    commitment: bytes32
+
+event ReportRevealed:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    accuracy_ppm: uint256
+    scores_ppm: DynArray[int256, MAX_SUBMISSIONS]
+
+event TaskFinalized:
+    task_id: indexed(uint256)
+    accepted: bool
+    aggregate_accuracy_ppm: uint256
+    n_revealed: uint256
+    n_agreeing: uint256
+
+event ContributorPaid:
+    task_id: indexed(uint256)
+    contributor: indexed(address)
+    index: uint256
+    amount: uint256
+    score_ppm: int256
+
+event VerifierPaid:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    amount: uint256
+
+event VerifierSlashed:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    amount: uint256
+    reason: uint8
+
+event StakeReturned:
+    task_id: indexed(uint256)
+    verifier: indexed(address)
+    amount: uint256
+
+event Refunded:
+    task_id: indexed(uint256)
+    initiator: indexed(address)
+    amount: uint256
+
+event TaskCancelled:
+    task_id: indexed(uint256)
+
+event Withdrawn:
+    account: indexed(address)
+    amount: uint256
+
+
+tasks: HashMap[uint256, Task]
+spec_cid: public(HashMap[uint256, String[MAX_CID]])
+next_task_id: public(uint256)
+
+submissions: HashMap[uint256, DynArray[Submission, MAX_SUBMISSIONS]]
+has_submitted: public(HashMap[uint256, HashMap[address, bool]])
+first_with_cid: HashMap[uint256, HashMap[bytes32, uint256]]  # index + 1
+
+registrants: HashMap[uint256, DynArray[address, MAX_REGISTRANTS]]
+is_registered: public(HashMap[uint256, HashMap[address, bool]])
+
+committee: HashMap[uint256, DynArray[address, MAX_COMMITTEE]]
+is_member: public(HashMap[uint256, HashMap[address, bool]])
+
+commitments: public(HashMap[uint256, HashMap[address, bytes32]])
+has_revealed: public(HashMap[uint256, HashMap[address, bool]])
+report_accuracy: HashMap[uint256, HashMap[address, uint256]]
+report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
+
+# Pull payments: wei owed to each account, and the sums kept for invariants.
+credit: public(HashMap[address, uint256])
+total_credit: public(uint256)
+total_locked: public(uint256)
+
+
+@deploy
+def __init__():
+    self.next_task_id = 1
+
+
+# ---------------------------------------------------------------- task life
+
+
+@external
+@payable
+def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
+    assert msg.value > 0, "create_task: reward must be positive"
+    assert p.mafr_bps > 0 and p.mafr_bps <= BPS, "create_task: mafr_bps must be in (0, 10000]"
+    assert p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, "create_task: committee_size must be in [1, 32]"
+    assert p.verifier_share_bps <= BPS, "create_task: verifier_share_bps above 10000"
+    assert p.slash_bps <= BPS, "create_task: slash_bps above 10000"
+    assert p.aggregation <= AGG_TRIMMED_MEAN, "create_task: unknown aggregation"
+    assert p.trim_bps < BPS // 2, "create_task: trim_bps must be below 5000"
+    assert p.submission_deadline > block.timestamp, "create_task: submission deadline not in the future"
+    assert p.commit_deadline > p.submission_deadline, "create_task: commit deadline must follow submission deadline"
+    assert p.reveal_deadline >= p.commit_deadline, "create_task: reveal deadline before commit deadline"
+    assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal deadline after commit deadline"
+    assert len(spec_cid) > 0, "create_task: empty spec cid"
+
+    tid: uint256 = self.next_task_id
+    self.next_task_id = tid + 1
+    self.tasks[tid] = Task(
+        initiator=msg.sender,
+        escrow=msg.value,
+        params=p,
+        n_submissions=0,
+        n_registered=0,
+        drawn=False,
+        n_revealed=0,
+        finalized=False,
+        cancelled=False,
+        accepted=False,
+        aggregate_accuracy_ppm=0,
+        accepted_mask=0,
+    )
+    self.spec_cid[tid] = spec_cid
+    self.total_locked += msg.value
+    log TaskCreated(task_id=tid, initiator=msg.sender, reward=msg.value, spec_cid=spec_cid)
+    return tid
+
+
+@external
+def submit_model(task_id: uint256, cid: String[MAX_CID]):
+    self._require_open(task_id, "submit_model")
+    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "submit_model: submission deadline passed"
+    assert msg.sender != self.tasks[task_id].initiator, "submit_model: initiator cannot contribute to its own task"
+    assert not self.has_submitted[task_id][msg.sender], "submit_model: already submitted"
+    index: uint256 = self.tasks[task_id].n_submissions
+    assert index < MAX_SUBMISSIONS, "submit_model: task is full"
+    assert len(cid) > 0, "submit_model: empty cid"
+
+    self.submissions[task_id].append(Submission(contributor=msg.sender, cid=cid))
+    self.tasks[task_id].n_submissions = index + 1
+    self.has_submitted[task_id][msg.sender] = True
+    log ModelSubmitted(task_id=task_id, contributor=msg.sender, index=index, cid=cid)
+
+    key: bytes32 = keccak256(cid)
+    first: uint256 = self.first_with_cid[task_id][key]
+    if first == 0:
+        self.first_with_cid[task_id][key] = index + 1
+    else:
+        log DuplicateSubmission(task_id=task_id, contributor=msg.sender, index=index, first_index=first - 1)
+
+
+@external
+@payable
+def register_verifier(task_id: uint256):
+    self._require_open(task_id, "register_verifier")
+    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "register_verifier: registration closed"
+    assert msg.sender != self.tasks[task_id].initiator, "register_verifier: initiator cannot verify its own task"
+    assert not self.is_registered[task_id][msg.sender], "register_verifier: already registered"
+    assert msg.value == self.tasks[task_id].params.verifier_stake, "register_verifier: value must equal the task's verifier stake"
+    n: uint256 = self.tasks[task_id].n_registered
+    assert n < MAX_REGISTRANTS, "register_verifier: registrant pool is full"
+
+    self.registrants[task_id].append(msg.sender)
+    self.is_registered[task_id][msg.sender] = True
+    self.tasks[task_id].n_registered = n + 1
+    self.total_locked += msg.value
+    log VerifierRegistered(task_id=task_id, verifier=msg.sender, stake=msg.value)
+
+
+@external
+def cancel(task_id: uint256):
+    self._require_open(task_id, "cancel")
+    initiator: address = self.tasks[task_id].initiator
+    assert msg.sender == initiator, "cancel: only the initiator can cancel"
+    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "cancel: submission deadline passed"
+
+    self.tasks[task_id].cancelled = True
+    escrow: uint256 = self.tasks[task_id].escrow
+    stake: uint256 = self.tasks[task_id].params.verifier_stake
+    self._settle_refund(task_id, initiator, escrow)
+    for v: address in self.registrants[task_id]:
+        self._return_stake(task_id, v, stake)
+    self.total_locked -= escrow + stake * self.tasks[task_id].n_registered
+    log TaskCancelled(task_id=task_id)
+
+
+@external
+def draw_committee(task_id: uint256):
+    self._require_open(task_id, "draw_committee")
+    p: TaskParams = self.tasks[task_id].params
+    assert block.timestamp >= p.submission_deadline, "draw_committee: submissions still open"
+    assert block.timestamp < self._report_deadline(p), "draw_committee: reporting window closed"
+    assert not self.tasks[task_id].drawn, "draw_committee: already drawn"
+
+    pool: DynArray[address, MAX_REGISTRANTS] = self.registrants[task_id]
+    n: uint256 = len(pool)
+    k: uint256 = min(p.committee_size, n)
+    seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
+    r: bytes32 = seed
+    # partial Fisher-Yates: the first k slots become the committee
+    for i: uint256 in range(MAX_COMMITTEE):
+        if i >= k:
+            break
+        j: uint256 = i + convert(r, uint256) % (n - i)
+        tmp: address = pool[i]
+        pool[i] = pool[j]
+        pool[j] = tmp
+        r = keccak256(r)
+
+    members: DynArray[address, MAX_COMMITTEE] = []
+    for i: uint256 in range(MAX_REGISTRANTS):
+        if i >= n:
+            break
+        if i < k:
+            members.append(pool[i])
+            self.is_member[task_id][pool[i]] = True
+        else:
+            # not drawn: the stake goes back at once
+            self._return_stake(task_id, pool[i], p.verifier_stake)
+    self.total_locked -= p.verifier_stake * (n - k)
+    self.committee[task_id] = members
+    self.tasks[task_id].drawn = True
+    log CommitteeDrawn(task_id=task_id, members=members, seed=seed)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@external
+def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS]):
+    self._require_open(task_id, "report")
+    assert not self.tasks[task_id].params.commit_reveal, "report: this task uses commit-reveal"
+    assert self.tasks[task_id].drawn, "report: committee not drawn"
+    assert block.timestamp < self.tasks[task_id].params.reveal_deadline, "report: reveal deadline passed"
+    self._record_report(task_id, accuracy_ppm, scores_ppm, "report")
+
+
+@external
+def commit(task_id: uint256, commitment: bytes32):
+    self._require_open(task_id, "commit")
+    assert self.tasks[task_id].params.commit_reveal, "commit: this task does not use commit-reveal"
+    assert self.tasks[task_id].drawn, "commit: committee not drawn"
+    assert block.timestamp < self.tasks[task_id].params.commit_deadline, "commit: commit deadline passed"
+    assert self.is_member[task_id][msg.sender], "commit: not a committee member"
+    assert self.commitments[task_id][msg.sender] == empty(bytes32), "commit: already committed"
+    assert commitment != empty(bytes32), "commit: empty commitment"
+    self.commitments[task_id][msg.sender] = commitment
+    log ReportCommitted(task_id=task_id, verifier=msg.sender, commitment=commitment)
+
+
+@external
+def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
+    """@notice Reveal a committed report; the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
+    self._require_open(task_id, "reveal")
+    assert self.tasks[task_id].params.commit_reveal, "reveal: this task does not use commit-reveal"
+    assert block.timestamp >= self.tasks[task_id].params.commit_deadline, "reveal: commit phase still open"
+    assert block.timestamp < self.tasks[task_id].params.reveal_deadline, "reveal: reveal deadline passed"
+    c: bytes32 = self.commitments[task_id][msg.sender]
+    assert c != empty(bytes32), "reveal: no commitment"
+    assert c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal: does not match commitment"
+    self._record_report(task_id, accuracy_ppm, scores_ppm, "reveal")
+
+
+# ---------------------------------------------------------------- outcome
+
+
+@external
+def finalize(task_id: uint256):
+    self._require_open(task_id, "finalize")
+    t: Task = self.tasks[task_id]
+    assert block.timestamp >= t.params.reveal_deadline, "finalize: reveal deadline not reached"
+
+    self.tasks[task_id].finalized = True
+    members: DynArray[address, MAX_COMMITTEE] = self.committee[task_id]
+    if not t.drawn:
+        # nobody drew a committee in time: no registrant is at fault
+        for v: address in self.registrants[task_id]:
+            self._return_stake(task_id, v, t.params.verifier_stake)
+        self.total_locked -= t.params.verifier_stake * t.n_registered + t.escrow
+        self._settle_refund(task_id, t.initiator, t.escrow)
+        log TaskFinalized(task_id=task_id, accepted=False, aggregate_accuracy_ppm=0, n_revealed=0, n_agreeing=0)
+        return
+
+    n_sub: uint256 = t.n_submissions
+    accs: DynArray[uint256, MAX_COMMITTEE] = []
+    reps: DynArray[address, MAX_COMMITTEE] = []
+    for v: address in members:
+        if self.has_revealed[task_id][v]:
+            accs.append(self.report_accuracy[task_id][v])
+            reps.append(v)
+
+    accepted: bool = False
+    agg_acc: uint256 = 0
+    agg_scores: DynArray[int256, MAX_SUBMISSIONS] = []
+    if len(reps) > 0:
+        accepted, agg_acc, agg_scores = self._aggregate(task_id, t.params, reps, accs, n_sub)
+    self.tasks[task_id].accepted = accepted
+    self.tasks[task_id].aggregate_accuracy_ppm = agg_acc
+
+    vpool: uint256 = t.escrow * t.params.verifier_share_bps // BPS
+    cpool: uint256 = t.escrow - vpool
+    agreeing: DynArray[address, MAX_COMMITTEE] = []
+    slashed: uint256 = 0
+    agreeing, slashed = self._judge_committee(task_id, t.params, members, accepted, agg_acc, agg_scores)
+    self.total_locked -= t.params.verifier_stake * len(members) + t.escrow
+
+    # verifier pool plus slashed stakes, shared by the agreeing members
+    refund: uint256 = vpool + slashed
+    n_agree: uint256 = len(agreeing)
+    if n_agree > 0:
+        share: uint256 = refund // n_agree
+        for v: address in agreeing:
+            self._credit(v, share)
+            log VerifierPaid(task_id=task_id, verifier=v, amount=share)
+        refund -= share * n_agree
+
+    if accepted:
+        refund += self._pay_contributors(task_id, cpool, agg_scores, n_sub)
+    else:
+        refund += cpool
+    self._settle_refund(task_id, t.initiator, refund)
+    log TaskFinalized(task_id=task_id, accepted=accepted, aggregate_accuracy_ppm=agg_acc, n_revealed=len(reps), n_agreeing=n_agree)
+
+
+@external
+@nonreentrant
+def withdraw():
+    amount: uint256 = self.credit[msg.sender]
+    assert amount > 0, "withdraw: nothing to withdraw"
+    self.credit[msg.sender] = 0
+    self.total_credit -= amount
+    log Withdrawn(account=msg.sender, amount=amount)
+    raw_call(msg.sender, b"", value=amount)
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def get_task(task_id: uint256) -> Task:
+    t: Task = self.tasks[task_id]
+    assert t.initiator != empty(address), "get_task: unknown task"
+    return t
+
+
+@external
+@view
+def get_submissions(task_id: uint256) -> DynArray[Submission, MAX_SUBMISSIONS]:
+    assert self.tasks[task_id].initiator != empty(address), "get_submissions: unknown task"
+    return self.submissions[task_id]
+
+
+@external
+@view
+def get_registrants(task_id: uint256) -> DynArray[address, MAX_REGISTRANTS]:
+    assert self.tasks[task_id].initiator != empty(address), "get_registrants: unknown task"
+    return self.registrants[task_id]
+
+
+@external
+@view
+def get_committee(task_id: uint256) -> DynArray[address, MAX_COMMITTEE]:
+    assert self.tasks[task_id].initiator != empty(address), "get_committee: unknown task"
+    return self.committee[task_id]
+
+
+@external
+@view
+def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+    return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
+
+
+@external
+@view
+def has_access(task_id: uint256, account: address) -> bool:
+    """@notice The paper's access after payment: the initiator of an accepted, finalized task."""
+    t: Task = self.tasks[task_id]
+    return t.finalized and t.accepted and account == t.initiator
+
+
+@external
+@view
+def accepted_cids(task_id: uint256) -> DynArray[String[MAX_CID], MAX_SUBMISSIONS]:
+    """@notice The CIDs of the paid models; only the initiator, only after payment."""
+    t: Task = self.tasks[task_id]
+    assert t.initiator != empty(address), "accepted_cids: unknown task"
+    assert msg.sender == t.initiator, "accepted_cids: only the initiator"
+    assert t.finalized and t.accepted, "accepted_cids: task not paid"
+    out: DynArray[String[MAX_CID], MAX_SUBMISSIONS] = []
+    i: uint256 = 0
+    for s: Submission in self.submissions[task_id]:
+        if (t.accepted_mask >> i) & 1 == 1:
+            out.append(s.cid)
+        i += 1
+    return out
+
+
+# ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _require_open(task_id: uint256, call: String[32]):
+    assert self.tasks[task_id].initiator != empty(address), concat(call, ": unknown task")
+    assert not self.tasks[task_id].cancelled, concat(call, ": task cancelled")
+    assert not self.tasks[task_id].finalized, concat(call, ": task finalized")
+
+
+@internal
+@pure
+def _report_deadline(p: TaskParams) -> uint256:
+    if p.commit_reveal:
+        return p.commit_deadline
+    return p.reveal_deadline
+
+
+@internal
+def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], call: String[32]):
+    assert self.is_member[task_id][msg.sender], concat(call, ": not a committee member")
+    assert not self.has_revealed[task_id][msg.sender], concat(call, ": already reported")
+    assert accuracy_ppm <= PPM, concat(call, ": accuracy above 1e6 ppm")
+    assert len(scores_ppm) == self.tasks[task_id].n_submissions, concat(call, ": one score per submitted model needed")
+    for s: int256 in scores_ppm:
+        assert s >= -convert(PPM, int256) and s <= convert(PPM, int256), concat(call, ": score outside [-1e6, 1e6] ppm")
+    self.has_revealed[task_id][msg.sender] = True
+    self.report_accuracy[task_id][msg.sender] = accuracy_ppm
+    self.report_scores[task_id][msg.sender] = scores_ppm
+    self.tasks[task_id].n_revealed += 1
+    log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
+
+
+@internal
+def _credit(account: address, amount: uint256):
+    if amount == 0:
+        return
+    self.credit[account] += amount
+    self.total_credit += amount
+
+
+@internal
+def _return_stake(task_id: uint256, verifier: address, amount: uint256):
+    if amount == 0:
+        return
+    self._credit(verifier, amount)
+    log StakeReturned(task_id=task_id, verifier=verifier, amount=amount)
+
+
+@internal
+def _settle_refund(task_id: uint256, initiator: address, amount: uint256):
+    if amount == 0:
+        return
+    self._credit(initiator, amount)
+    log Refunded(task_id=task_id, initiator=initiator, amount=amount)
+
+
+@internal
+@pure
+def _sorted(xs: DynArray[int256, MAX_COMMITTEE]) -> DynArray[int256, MAX_COMMITTEE]:
+    a: DynArray[int256, MAX_COMMITTEE] = xs
+    n: uint256 = len(a)
+    for i: uint256 in range(1, MAX_COMMITTEE):
+        if i >= n:
+            break
+        x: int256 = a[i]
+        j: uint256 = i
+        for _k: uint256 in range(MAX_COMMITTEE):
+            if j == 0 or a[j - 1] <= x:
+                break
+            a[j] = a[j - 1]
+            j -= 1
+        a[j] = x
+    return a
+
+
+@internal
+@pure
+def _robust_center(xs: DynArray[int256, MAX_COMMITTEE], aggregation: uint8, trim_bps: uint256) -> int256:
+    """Median (lower and upper middle averaged) or trimmed mean of xs (non-empty)."""
+    a: DynArray[int256, MAX_COMMITTEE] = self._sorted(xs)
+    n: uint256 = len(a)
+    if aggregation == AGG_MEDIAN:
+        if n % 2 == 1:
+            return a[n // 2]
+        return (a[n // 2 - 1] + a[n // 2]) // 2
+    cut: uint256 = n * trim_bps // BPS
+    total: int256 = 0
+    for i: uint256 in range(MAX_COMMITTEE):
+        if i >= n - cut:
+            break
+        if i >= cut:
+            total += a[i]
+    return total // convert(n - 2 * cut, int256)
+
+
+@internal
+@view
+def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMMITTEE], accs: DynArray[uint256, MAX_COMMITTEE], n_sub: uint256) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+    threshold: uint256 = p.mafr_bps * (PPM // BPS)
+    agg: uint8 = p.aggregation
+    scores: DynArray[int256, MAX_SUBMISSIONS] = []
+    if agg == AGG_MAJORITY:
+        n_above: uint256 = 0
+        for a: uint256 in accs:
+            if a >= threshold:
+                n_above += 1
+        accepted: bool = 2 * n_above > len(accs)
+        # aggregate = mean over the reports on the winning side
+        acc_sum: uint256 = 0
+        n_win: uint256 = 0
+        sums: DynArray[int256, MAX_SUBMISSIONS] = []
+        for m: uint256 in range(MAX_SUBMISSIONS):
+            if m >= n_sub:
+                break
+            sums.append(0)
+        for i: uint256 in range(MAX_COMMITTEE):
+            if i >= len(reps):
+                break
+            if (accs[i] >= threshold) == accepted:
+                n_win += 1
+                acc_sum += accs[i]
+                rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][reps[i]]
+                for m: uint256 in range(MAX_SUBMISSIONS):
+                    if m >= n_sub:
+                        break
+                    sums[m] += rs[m]
+        for m: uint256 in range(MAX_SUBMISSIONS):
+            if m >= n_sub:
+                break
+            scores.append(sums[m] // convert(n_win, int256))
+        return accepted, acc_sum // n_win, scores
+
+    acc_col: DynArray[int256, MAX_COMMITTEE] = []
+    for a: uint256 in accs:
+        acc_col.append(convert(a, int256))
+    agg_acc: uint256 = convert(self._robust_center(acc_col, agg, p.trim_bps), uint256)
+    for m: uint256 in range(MAX_SUBMISSIONS):
+        if m >= n_sub:
+            break
+        col: DynArray[int256, MAX_COMMITTEE] = []
+        for v: address in reps:
+            col.append(self.report_scores[task_id][v][m])
+        scores.append(self._robust_center(col, agg, p.trim_bps))
+    return agg_acc >= threshold, agg_acc, scores
+
+
+@internal
+@view
+def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> bool:
+    if not self.has_revealed[task_id][v]:
+        return False
+    acc: uint256 = self.report_accuracy[task_id][v]
+    if (acc >= p.mafr_bps * (PPM // BPS)) != accepted:
+        return False
+    tol: uint256 = p.tolerance_ppm
+    if tol == 0:
+        return True
+    if max(acc, agg_acc) - min(acc, agg_acc) > tol:
+        return False
+    rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][v]
+    for m: uint256 in range(MAX_SUBMISSIONS):
+        if m >= len(agg_scores):
+            break
+        if abs(rs[m] - agg_scores[m]) > convert(tol, int256):
+            return False
+    return True
+
+
+@internal
+def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address, MAX_COMMITTEE], accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> (DynArray[address, MAX_COMMITTEE], uint256):
+    """Return the stakes of agreeing members, slash the others; the agreeing members and the slashed sum."""
+    agreeing: DynArray[address, MAX_COMMITTEE] = []
+    slashed: uint256 = 0
+    stake: uint256 = p.verifier_stake
+    cut: uint256 = stake * p.slash_bps // BPS
+    for v: address in members:
+        kept: uint256 = stake
+        if self._agrees(task_id, v, p, accepted, agg_acc, agg_scores):
+            agreeing.append(v)
+        else:
+            reason: uint8 = SLASH_DISAGREE
+            if not self.has_revealed[task_id][v]:
+                reason = SLASH_ABSENT
+            slashed += cut
+            kept = stake - cut
+            if cut > 0:
+                log VerifierSlashed(task_id=task_id, verifier=v, amount=cut, reason=reason)
+        self._return_stake(task_id, v, kept)
+    return agreeing, slashed
+
+
+@internal
+def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS], n_sub: uint256) -> uint256:
+    """Pay cpool in proportion to the positive aggregate scores; return the undistributed rest."""
+    total: uint256 = 0
+    for s: int256 in agg_scores:
+        if s > 0:
+            total += convert(s, uint256)
+    if total == 0:
+        return cpool
+    paid: uint256 = 0
+    mask: uint256 = 0
+    subs: DynArray[Submission, MAX_SUBMISSIONS] = self.submissions[task_id]
+    for m: uint256 in range(MAX_SUBMISSIONS):
+        if m >= n_sub:
+            break
+        s: int256 = agg_scores[m]
+        if s > 0:
+            amount: uint256 = cpool * convert(s, uint256) // total
+            paid += amount
+            mask |= 1 << m
+            self._credit(subs[m].contributor, amount)
+            log ContributorPaid(task_id=task_id, contributor=subs[m].contributor, index=m, amount=amount, score_ppm=s)
+    self.tasks[task_id].accepted_mask = mask
+    return cpool - paid

@@ -1,0 +1,447 @@
+"""Typed Python bindings of ``TaskMarket.vy``: transactions, views and events.
+
+Transactions are queued on the chain and return a ticket; the receipt arrives when the
+simulator seals the next block (``Chain.seal``). Views read the latest sealed block.
+Units follow the contract: accuracies and contribution scores in parts per million,
+fractions in basis points, money in wei, deadlines in block-timestamp seconds.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any, ClassVar
+
+import eth_abi
+from eth_utils import keccak
+
+from sim.chain import Account, Chain, ContractAbi, DecodedEvent, Receipt
+from sim.errors import CallArgumentError, ChainError
+from sim.types import Address, Cid, TaskId, Wei
+
+from . import compile_contract
+
+PPM = 1_000_000
+BPS = 10_000
+MAX_SUBMISSIONS = 64
+MAX_REGISTRANTS = 128
+MAX_COMMITTEE = 32
+
+# Gas limits per call: generous upper bounds; only gas used is charged.
+_GAS = {
+    "create_task": 600_000,
+    "submit_model": 400_000,
+    "register_verifier": 200_000,
+    "draw_committee": 10_000_000,
+    "report": 300_000,
+    "commit": 150_000,
+    "reveal": 300_000,
+    "finalize": 25_000_000,
+    "withdraw": 100_000,
+    "cancel": 10_000_000,
+}
+
+
+def _report_gas(n_scores: int) -> int:
+    """A report stores one word per score (~22k gas each when fresh)."""
+    return 300_000 + 50_000 * n_scores
+
+
+class Aggregation(IntEnum):
+    """How finalize combines the committee's reports."""
+
+    MAJORITY = 0
+    """The paper's rule: accepted when a majority report fused accuracy ≥ MAFR."""
+    MEDIAN = 1
+    TRIMMED_MEAN = 2
+
+
+class SlashReason(IntEnum):
+    ABSENT = 0
+    DISAGREE = 1
+
+
+@dataclass(frozen=True)
+class TaskParams:
+    """The rules of one task, fixed at creation (field order matches the contract struct)."""
+
+    mafr_bps: int
+    committee_size: int
+    verifier_share_bps: int
+    submission_deadline: int
+    commit_deadline: int
+    reveal_deadline: int
+    verifier_stake: Wei = Wei(0)
+    slash_bps: int = 0
+    commit_reveal: bool = False
+    aggregation: Aggregation = Aggregation.MAJORITY
+    trim_bps: int = 0
+    tolerance_ppm: int = 0
+    """0: agreement is the paper's side-only rule; >0: values must also lie this close."""
+
+    def as_abi(self) -> tuple[Any, ...]:
+        return tuple(
+            bool(v) if isinstance(v, bool) else int(v)
+            for v in (getattr(self, f.name) for f in fields(self))
+        )
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """A task as stored on chain."""
+
+    task_id: TaskId
+    initiator: Address
+    escrow: Wei
+    params: TaskParams
+    n_submissions: int
+    n_registered: int
+    drawn: bool
+    n_revealed: int
+    finalized: bool
+    cancelled: bool
+    accepted: bool
+    aggregate_accuracy_ppm: int
+    accepted_mask: int
+
+
+@dataclass(frozen=True)
+class Submission:
+    index: int
+    contributor: Address
+    cid: Cid
+
+
+# ---------------------------------------------------------------- typed events
+
+
+@dataclass(frozen=True)
+class MarketEvent:
+    """Base of the contract's events: where and when it was emitted."""
+
+    block_number: int
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class TaskCreated(MarketEvent):
+    task_id: TaskId
+    initiator: Address
+    reward: Wei
+    spec_cid: Cid
+
+
+@dataclass(frozen=True)
+class ModelSubmitted(MarketEvent):
+    task_id: TaskId
+    contributor: Address
+    index: int
+    cid: Cid
+
+
+@dataclass(frozen=True)
+class DuplicateSubmission(MarketEvent):
+    task_id: TaskId
+    contributor: Address
+    index: int
+    first_index: int
+
+
+@dataclass(frozen=True)
+class VerifierRegistered(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    stake: Wei
+
+
+@dataclass(frozen=True)
+class CommitteeDrawn(MarketEvent):
+    task_id: TaskId
+    members: tuple[Address, ...]
+    seed: bytes
+
+
+@dataclass(frozen=True)
+class ReportCommitted(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    commitment: bytes
+
+
+@dataclass(frozen=True)
+class ReportRevealed(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    accuracy_ppm: int
+    scores_ppm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TaskFinalized(MarketEvent):
+    task_id: TaskId
+    accepted: bool
+    aggregate_accuracy_ppm: int
+    n_revealed: int
+    n_agreeing: int
+
+
+@dataclass(frozen=True)
+class ContributorPaid(MarketEvent):
+    task_id: TaskId
+    contributor: Address
+    index: int
+    amount: Wei
+    score_ppm: int
+
+
+@dataclass(frozen=True)
+class VerifierPaid(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    amount: Wei
+
+
+@dataclass(frozen=True)
+class VerifierSlashed(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    amount: Wei
+    reason: SlashReason
+
+
+@dataclass(frozen=True)
+class StakeReturned(MarketEvent):
+    task_id: TaskId
+    verifier: Address
+    amount: Wei
+
+
+@dataclass(frozen=True)
+class Refunded(MarketEvent):
+    task_id: TaskId
+    initiator: Address
+    amount: Wei
+
+
+@dataclass(frozen=True)
+class TaskCancelled(MarketEvent):
+    task_id: TaskId
+
+
+@dataclass(frozen=True)
+class Withdrawn(MarketEvent):
+    account: Address
+    amount: Wei
+
+
+EVENT_TYPES: dict[str, type[MarketEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        TaskCreated,
+        ModelSubmitted,
+        DuplicateSubmission,
+        VerifierRegistered,
+        CommitteeDrawn,
+        ReportCommitted,
+        ReportRevealed,
+        TaskFinalized,
+        ContributorPaid,
+        VerifierPaid,
+        VerifierSlashed,
+        StakeReturned,
+        Refunded,
+        TaskCancelled,
+        Withdrawn,
+    )
+}
+
+
+def typed_event(event: DecodedEvent) -> MarketEvent:
+    """The typed form of one decoded TaskMarket log."""
+    cls = EVENT_TYPES[event.name]
+    args = {}
+    for f in fields(cls):
+        if f.name in ("block_number", "tx_hash"):
+            continue
+        value = event.args[f.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        if f.name == "reason":
+            value = SlashReason(value)
+        args[f.name] = value
+    return cls(block_number=event.block_number, tx_hash=event.tx_hash, **args)
+
+
+def typed_events(receipt: Receipt) -> list[MarketEvent]:
+    """Every TaskMarket event of a receipt, typed, in log order."""
+    return [typed_event(e) for e in receipt.events if e.name in EVENT_TYPES]
+
+
+def commitment(
+    task_id: int, verifier: Address, accuracy_ppm: int, scores_ppm: Sequence[int], salt: bytes
+) -> bytes:
+    """What a verifier commits: keccak256(abi_encode(task, verifier, accuracy, scores, salt))."""
+    encoded = eth_abi.encode(
+        ["uint256", "address", "uint256", "int256[]", "bytes32"],
+        [task_id, verifier, accuracy_ppm, list(scores_ppm), salt],
+    )
+    return keccak(encoded)
+
+
+def new_salt(rng: Any | None = None) -> bytes:
+    """32 random bytes for a commitment (from ``rng`` when given, for reproducible runs)."""
+    return bytes(rng.bytes(32)) if rng is not None else secrets.token_bytes(32)
+
+
+# ---------------------------------------------------------------- the binding
+
+
+class TaskMarket:
+    """A deployed TaskMarket on a ``Chain``."""
+
+    NAME: ClassVar[str] = "TaskMarket"
+
+    def __init__(self, chain: Chain, address: Address):
+        self.chain = chain
+        self.address = address
+        self.abi: ContractAbi = compile_contract(self.NAME).contract_abi
+        chain.register_abi(address, self.abi)
+
+    @classmethod
+    def deploy(cls, chain: Chain, deployer: Account) -> int:
+        """Queue the deployment; ``attach`` the receipt's contract address once sealed."""
+        compiled = compile_contract(cls.NAME)
+        return chain.send(
+            deployer, None, compiled.bytecode, gas=10_000_000, label="deploy TaskMarket"
+        )
+
+    @classmethod
+    def deploy_now(
+        cls, chain: Chain, deployer: Account, timestamp: int | None = None
+    ) -> TaskMarket:
+        """Deploy and seal a block at once (tests, tools)."""
+        ticket = cls.deploy(chain, deployer)
+        block = chain.seal(timestamp if timestamp is not None else chain.head_timestamp + 1)
+        receipt = next(r for r in block.receipts if r.ticket == ticket).raise_for_status()
+        if receipt.contract_address is None:
+            raise ChainError("deploy TaskMarket: receipt carries no contract address")
+        return cls(chain, receipt.contract_address)
+
+    # ------------------------------------------------------------ transactions
+
+    def _send(
+        self, sender: Account, fn: str, args: Sequence[Any], value: int = 0, gas: int | None = None
+    ) -> int:
+        data = self.abi.encode_call(fn, args)
+        return self.chain.send(
+            sender, self.address, data, value=value, gas=gas or _GAS[fn], label=f"{self.NAME}.{fn}"
+        )
+
+    def create_task(self, sender: Account, spec_cid: Cid, params: TaskParams, reward: Wei) -> int:
+        if not isinstance(params, TaskParams):
+            raise CallArgumentError(
+                f"{self.NAME}.create_task: params must be TaskParams, got {type(params).__name__}"
+            )
+        return self._send(sender, "create_task", [spec_cid, params.as_abi()], value=reward)
+
+    def submit_model(self, sender: Account, task_id: TaskId, cid: Cid) -> int:
+        return self._send(sender, "submit_model", [task_id, cid])
+
+    def register_verifier(self, sender: Account, task_id: TaskId, stake: Wei) -> int:
+        return self._send(sender, "register_verifier", [task_id], value=stake)
+
+    def cancel(self, sender: Account, task_id: TaskId) -> int:
+        return self._send(sender, "cancel", [task_id])
+
+    def draw_committee(self, sender: Account, task_id: TaskId) -> int:
+        return self._send(sender, "draw_committee", [task_id])
+
+    def report(
+        self, sender: Account, task_id: TaskId, accuracy_ppm: int, scores_ppm: Sequence[int]
+    ) -> int:
+        gas = _report_gas(len(scores_ppm))
+        return self._send(sender, "report", [task_id, accuracy_ppm, list(scores_ppm)], gas=gas)
+
+    def commit(self, sender: Account, task_id: TaskId, commitment_hash: bytes) -> int:
+        return self._send(sender, "commit", [task_id, commitment_hash])
+
+    def reveal(
+        self,
+        sender: Account,
+        task_id: TaskId,
+        accuracy_ppm: int,
+        scores_ppm: Sequence[int],
+        salt: bytes,
+    ) -> int:
+        gas = _report_gas(len(scores_ppm))
+        args = [task_id, accuracy_ppm, list(scores_ppm), salt]
+        return self._send(sender, "reveal", args, gas=gas)
+
+    def finalize(self, sender: Account, task_id: TaskId) -> int:
+        return self._send(sender, "finalize", [task_id])
+
+    def withdraw(self, sender: Account) -> int:
+        return self._send(sender, "withdraw", [])
+
+    # ------------------------------------------------------------ views
+
+    def _view(self, fn: str, *args: Any, sender: Address | None = None) -> Any:
+        data = self.abi.encode_call(fn, args)
+        label = f"{self.NAME}.{fn}"
+        out = self.chain.call(self.address, data, sender=sender, label=label)
+        return self.abi.function(fn).decode_output(out)
+
+    def get_task(self, task_id: TaskId) -> TaskState:
+        raw = self._view("get_task", task_id)
+        p = dict(raw["params"])
+        p["aggregation"] = Aggregation(p["aggregation"])
+        return TaskState(
+            task_id=task_id,
+            initiator=raw["initiator"],
+            escrow=Wei(raw["escrow"]),
+            params=TaskParams(**p),
+            n_submissions=raw["n_submissions"],
+            n_registered=raw["n_registered"],
+            drawn=raw["drawn"],
+            n_revealed=raw["n_revealed"],
+            finalized=raw["finalized"],
+            cancelled=raw["cancelled"],
+            accepted=raw["accepted"],
+            aggregate_accuracy_ppm=raw["aggregate_accuracy_ppm"],
+            accepted_mask=raw["accepted_mask"],
+        )
+
+    def submissions(self, task_id: TaskId) -> list[Submission]:
+        rows = self._view("get_submissions", task_id)
+        return [Submission(i, r["contributor"], Cid(r["cid"])) for i, r in enumerate(rows)]
+
+    def registrants(self, task_id: TaskId) -> list[Address]:
+        return list(self._view("get_registrants", task_id))
+
+    def committee(self, task_id: TaskId) -> list[Address]:
+        return list(self._view("get_committee", task_id))
+
+    def get_report(self, task_id: TaskId, verifier: Address) -> tuple[bool, int, list[int]]:
+        revealed, acc, scores = self._view("get_report", task_id, verifier)
+        return bool(revealed), int(acc), list(scores)
+
+    def credit(self, account: Address) -> Wei:
+        return Wei(self._view("credit", account))
+
+    def total_credit(self) -> Wei:
+        return Wei(self._view("total_credit"))
+
+    def total_locked(self) -> Wei:
+        return Wei(self._view("total_locked"))
+
+    def next_task_id(self) -> int:
+        return int(self._view("next_task_id"))
+
+    def has_access(self, task_id: TaskId, account: Address) -> bool:
+        return bool(self._view("has_access", task_id, account))
+
+    def accepted_cids(self, task_id: TaskId, caller: Address) -> list[Cid]:
+        """The paid models' CIDs, as the initiator ``caller`` may read them after payment."""
+        return [Cid(c) for c in self._view("accepted_cids", task_id, sender=caller)]
