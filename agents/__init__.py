@@ -1,1 +1,1 @@
-"""What participants decide: initiators, computing contributors and verifiers, and their behaviours."""
+"""What participants decide: initiators, contributors and verifiers, and their behaviours."""

@@ -1,4 +1,4 @@
-"""Imports flow one way: agents -> sim, contracts; sim never imports agents; analysis reads tables."""
+"""Imports flow one way: agents -> sim, contracts; sim never imports agents; analysis reads."""
 
 from __future__ import annotations
 
