@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint jsipfs clean
 
 install: $(STAMP)
 
@@ -24,7 +24,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# js-ipfs for the tests marked `ipfs` (npm install once, cached under ~/.cache/baasim/jsipfs)
+jsipfs:
+	scripts/jsipfs.sh install
+
+test: lint jsipfs
 	$(BIN)/python -m pytest
 
 clean:

@@ -49,6 +49,10 @@ class StorageError(BaasimError):
 class ContentNotFound(StorageError, KeyError):
     """The store does not hold the requested CID."""
 
+    def __str__(self) -> str:
+        # KeyError's str() quotes its message; this one is a sentence for people.
+        return BaseException.__str__(self)
+
 
 class StorageUnavailable(StorageError):
     """The storage backend (e.g. an IPFS daemon) cannot be reached."""

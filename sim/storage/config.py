@@ -1,0 +1,41 @@
+"""The scenario's ``[storage]`` table: which content store a run uses and how it reaches it."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+# What ipfshttpclient can dial: a host, a TCP port and optionally the HTTP(S) scheme.
+_API = re.compile(r"/(ip4|ip6|dns|dns4|dns6)/[^/]+/tcp/\d{1,5}(/https?)?")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where model files live during a run.
+
+    ``backend`` ``"embedded"`` keeps content on disk under the run directory (or, with
+    ``shared``, in one cache directory that runs share); ``"ipfs"`` adds it to the IPFS daemon
+    whose RPC API is at ``api``. Both give identical CIDs, and simulated transfer times come
+    from the network model, so the choice changes where bytes live, not the results.
+    ``timeout_s`` bounds every daemon request (an absent CID is waited for until then) and a
+    failed daemon request is tried ``retries`` more times before the failure is reported.
+    """
+
+    backend: Literal["embedded", "ipfs"] = "embedded"
+    api: str = "/ip4/127.0.0.1/tcp/5001/http"
+    timeout_s: float = 30.0
+    retries: int = 2
+    shared: bool = False
+
+    def __post_init__(self) -> None:
+        if not _API.fullmatch(self.api):
+            raise ValueError(
+                "api: expected an IPFS RPC multiaddr such as /ip4/127.0.0.1/tcp/5001/http, "
+                f"got {self.api!r}"
+            )
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise ValueError(f"timeout_s: expected a number of seconds > 0, got {self.timeout_s}")
+        if self.retries < 0:
+            raise ValueError(f"retries: expected an integer >= 0, got {self.retries}")
