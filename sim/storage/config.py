@@ -19,8 +19,9 @@ class StorageConfig:
     ``shared``, in one cache directory that runs share); ``"ipfs"`` adds it to the IPFS daemon
     whose RPC API is at ``api``. Both give identical CIDs, and simulated transfer times come
     from the network model, so the choice changes where bytes live, not the results.
-    ``timeout_s`` bounds every daemon request (an absent CID is waited for until then) and a
-    failed daemon request is tried ``retries`` more times before the failure is reported.
+    ``timeout_s`` is how long a daemon request may wait for its next bytes (a CID nobody
+    provides is waited for that long), and a request that timed out or lost its connection is
+    tried ``retries`` more times before the failure is reported.
     """
 
     backend: Literal["embedded", "ipfs"] = "embedded"

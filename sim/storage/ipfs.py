@@ -14,7 +14,7 @@ import ipfshttpclient
 from ipfshttpclient import exceptions as ipfs_errors
 
 from sim.errors import ContentNotFound, StorageError, StorageUnavailable
-from sim.storage.cid import CHUNK_SIZE, canonical, cid_of
+from sim.storage.cid import CHUNK_SIZE, MAX_LINKS, canonical, cid_of
 from sim.storage.config import StorageConfig
 from sim.types import Cid
 
@@ -51,9 +51,9 @@ class IpfsStore:
         except ipfs_errors.Error as err:
             raise StorageUnavailable(
                 f"no IPFS daemon answers at {self.config.api} ({_reason(err)}). Start one with "
-                "its RPC API at that address (kubo: `ipfs daemon`; js-ipfs: `scripts/jsipfs.sh "
-                "init REPO` then `scripts/jsipfs.sh daemon REPO`), point storage.api at the "
-                'daemon you have, or set storage.backend = "embedded".'
+                "its RPC API there (kubo: `ipfs daemon`), or point storage.api at the daemon you "
+                "have (`scripts/jsipfs.sh start REPO` starts a js-ipfs one and prints its "
+                'address), or set storage.backend = "embedded".'
             ) from err
 
     def put(self, data: bytes) -> Cid:
@@ -63,7 +63,7 @@ class IpfsStore:
             raise StorageError(
                 f"the IPFS daemon at {self.config.api} stored {len(data)} bytes as {added}, but "
                 f"their CID is {expected}: its import settings differ from the defaults "
-                f"(size-{CHUNK_SIZE} chunks, balanced DAG of 174 links per node, raw leaves)"
+                f"(size-{CHUNK_SIZE} chunks, {MAX_LINKS} links per node, raw leaves)"
             )
         return expected
 
@@ -151,7 +151,7 @@ class IpfsStore:
     def _unavailable(self, what: str, err: Exception, attempts: int) -> StorageUnavailable:
         return StorageUnavailable(
             f"{what}: the IPFS daemon at {self.config.api} could not be reached "
-            f"({_reason(err)}; {attempts} tries)"
+            f"({_reason(err)}; {attempts} {'try' if attempts == 1 else 'tries'})"
         )
 
 
