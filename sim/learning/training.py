@@ -1,0 +1,249 @@
+"""Training a contributor's model, and the content-keyed cache that makes retraining free.
+
+A ``TrainRequest`` names everything that determines the trained weights: the data set (by
+content fingerprint), the shard's train and local-validation indices, the architecture,
+the training hyper-parameters, the seed, the label-flip rate (for poisoners), and, through
+``TrainRequest.key``, the device type, the torch version and ``CODE_VERSION``. ``train``
+returns safetensors bytes, the accuracy on the local validation indices and how many
+samples it processed (train samples × epochs; the simulator charges compute time from
+it). With a ``TrainingCache`` a repeated request is one file read.
+
+Training is plain minibatch SGD/Adam on cross-entropy: the shard is gathered onto the
+device once, each epoch visits it in a fresh permutation drawn from a seeded
+``torch.Generator``. Label flipping replaces the label y of a random ``label_flip_rate``
+fraction of training samples by C − 1 − y (no digit keeps its label). ``epochs = 0`` gives
+the seeded initial weights: a free-rider's untrained model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from sim.config import to_table
+from sim.errors import DataError
+from sim.learning.config import ModelConfig, TrainConfig
+from sim.learning.datasets import Dataset
+from sim.learning.device import resolve_device
+from sim.learning.models import Net, build_model
+from sim.learning.partition import Shard
+from sim.learning.safety import content_hash, to_bytes
+from sim.paths import cache_dir
+
+CODE_VERSION = "train-1"
+"""Bump when a change to this module (or the models) changes the weights it produces."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrainRequest:
+    """What a contributor trains: data by content, architecture, hyper-parameters, seed."""
+
+    dataset: str
+    train_indices: np.ndarray
+    validation_indices: np.ndarray
+    model: ModelConfig
+    training: TrainConfig
+    seed: int
+    label_flip_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.label_flip_rate <= 1.0:
+            raise ValueError(
+                f"label_flip_rate: expected a fraction in [0, 1], got {self.label_flip_rate!r}"
+            )
+        if self.seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {self.seed}")
+
+    @classmethod
+    def for_shard(
+        cls,
+        dataset: Dataset,
+        shard: Shard,
+        model: ModelConfig,
+        training: TrainConfig,
+        seed: int,
+        label_flip_rate: float = 0.0,
+    ) -> TrainRequest:
+        """The request to train on ``shard`` of ``dataset``."""
+        return cls(
+            dataset.fingerprint, shard.train, shard.validation, model, training, seed,
+            label_flip_rate,
+        )  # fmt: skip
+
+    def key(self, device: torch.device | None = None) -> str:
+        """SHA-256 over everything that determines the result, on ``device`` (default: auto)."""
+        device = device or resolve_device(self.training.device)
+        training = to_table(self.training)
+        training.pop("device")
+        described = {
+            "code": CODE_VERSION,
+            "torch": torch.__version__,
+            "device": device.type,
+            "dataset": self.dataset,
+            "model": to_table(self.model),
+            "training": training,
+            "seed": self.seed,
+            "label_flip_rate": self.label_flip_rate,
+        }
+        h = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
+        for indices in (self.train_indices, self.validation_indices):
+            array = np.ascontiguousarray(indices, dtype=np.int64)
+            h.update(len(array).to_bytes(8, "little"))
+            h.update(array.tobytes())
+        return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Result of a training request. ``validation_accuracy`` is NaN without validation data."""
+
+    weights: bytes
+    validation_accuracy: float
+    samples_processed: int
+    key: str
+    from_cache: bool = False
+
+
+class TrainingCache:
+    """Trained models on disk, keyed by ``TrainRequest.key``; safe for concurrent processes.
+
+    Each entry is ``<key>.safetensors`` and then ``<key>.json`` (accuracy, samples, SHA-256
+    of the weights), each written to a temporary file and renamed into place, so a reader
+    sees a whole entry or none. An entry whose weights fail the SHA-256 is a miss.
+    """
+
+    def __init__(self, directory: Path | str | None = None):
+        self.directory = Path(directory) if directory is not None else cache_dir("models")
+        self.hits = 0
+        self.misses = 0
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.directory / key[:2]
+        return folder / f"{key}.safetensors", folder / f"{key}.json"
+
+    def get(self, key: str) -> TrainedModel | None:
+        weights_path, note_path = self._paths(key)
+        try:
+            note = json.loads(note_path.read_text())
+            weights = weights_path.read_bytes()
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        if content_hash(weights) != note.get("sha256"):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return TrainedModel(
+            weights, float(note["validation_accuracy"]), int(note["samples_processed"]), key,
+            from_cache=True,
+        )  # fmt: skip
+
+    def put(self, result: TrainedModel) -> None:
+        weights_path, note_path = self._paths(result.key)
+        weights_path.parent.mkdir(parents=True, exist_ok=True)
+        note = {
+            "sha256": content_hash(result.weights),
+            "validation_accuracy": result.validation_accuracy,
+            "samples_processed": result.samples_processed,
+        }
+        _atomic_write(weights_path, result.weights)
+        _atomic_write(note_path, json.dumps(note).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def train(
+    request: TrainRequest, dataset: Dataset, cache: TrainingCache | None = None
+) -> TrainedModel:
+    """Train (or fetch from ``cache``) the model ``request`` describes, on ``dataset``."""
+    if request.dataset != dataset.fingerprint:
+        raise DataError(
+            f"training request names data set {request.dataset[:12]}…, "
+            f"got {dataset.name} ({dataset.fingerprint[:12]}…)"
+        )
+    device = resolve_device(request.training.device)
+    key = request.key(device)
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
+    model, processed = fit(request, dataset, device)
+    x_val, y_val = gather(dataset, request.validation_indices, device)
+    result = TrainedModel(to_bytes(model), accuracy(model, x_val, y_val), processed, key)
+    if cache is not None:
+        cache.put(result)
+    return result
+
+
+def gather(
+    dataset: Dataset, indices: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images and labels at ``indices``, copied onto ``device``."""
+    rows = torch.from_numpy(np.array(indices, dtype=np.int64))
+    return dataset.x[rows].to(device), dataset.y[rows].to(device)
+
+
+def _seeds(seed: int) -> tuple[int, int]:
+    init, order = np.random.SeedSequence(seed).generate_state(2, np.uint32)
+    return int(init), int(order)
+
+
+def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[Net, int]:
+    """The trained network and the number of samples processed (train size × epochs)."""
+    init_seed, order_seed = _seeds(request.seed)
+    model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
+    generator = torch.Generator().manual_seed(order_seed)
+    x, y = gather(dataset, request.train_indices, device)
+    if request.label_flip_rate > 0:
+        flipped = torch.rand(len(y), generator=generator) < request.label_flip_rate
+        y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
+    config = request.training
+    optimiser = make_optimiser(model, config)
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(y), generator=generator).to(device)
+        for start in range(0, len(y), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            loss = functional.cross_entropy(model(x[batch]), y[batch])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    return model, len(y) * config.epochs
+
+
+def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )  # fmt: skip
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+    """Fraction of ``x`` that ``model`` labels as ``y``; NaN for no samples."""
+    if len(y) == 0:
+        return float("nan")
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(y), batch):
+            logits = model(x[start : start + batch])
+            correct += int((logits.argmax(dim=1) == y[start : start + batch]).sum())
+    return correct / len(y)
