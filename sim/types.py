@@ -25,6 +25,10 @@ TxHash = NewType("TxHash", str)
 
 ETHER: Wei = Wei(10**18)
 GWEI: Wei = Wei(10**9)
+PPM = 1_000_000
+"""Parts per million: the contract's unit for accuracies and contribution scores."""
+BPS = 10_000
+"""Basis points: the contract's unit for MAFR and fractions."""
 
 
 class Role(StrEnum):

@@ -1,0 +1,99 @@
+"""The computing contributor: trains on its private shard, publishes the model, gets paid.
+
+For each task it learns of (and its behaviour joins): fetch the task spec, produce a model
+(honest: real training on its shard), upload it to storage, submit the CID before the
+submission deadline, then wait for the outcome and withdraw what the market credits it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
+from sim.recorder import Kind
+from sim.types import Role
+from sim.watcher import TaskEntry
+
+from .base import Participant, Process
+
+if TYPE_CHECKING:
+    from agents.behaviours import ContributorBehaviour
+    from agents.model import MarketModel
+    from sim.chain import Account
+
+
+class Contributor(Participant):
+    role = Role.CONTRIBUTOR
+
+    def __init__(
+        self,
+        model: MarketModel,
+        index: int,
+        account: Account,
+        behaviour: ContributorBehaviour,
+        speed: float,
+        bandwidth_mbps: float,
+    ):
+        self.index = index
+        self.behaviour = behaviour
+        super().__init__(
+            model, f"contributor-{index}", account, behaviour.name, speed, bandwidth_mbps
+        )
+        self.training_seed = model.world.streams.integer_seed("train", index)
+        self.stream = model.world.streams.numpy("contributor", index)
+
+    def on_task(self, task: TaskEntry) -> None:
+        if self.online:
+            self.spawn(self.work(task))
+
+    def work(self, task: TaskEntry) -> Process:
+        tid = task.created.task_id
+        yield self.world.notice(self.name)
+        if not self.online or not self.behaviour.joins(self, task):
+            return None
+        self.record(Kind.TASK_SEEN, task=tid)
+        spec = yield from self.world.download(self.name, task.created.spec_cid)
+        if spec is None:
+            return None
+        data = yield from self.behaviour.produce(self, task)
+        if data is None or not self.online:
+            return None
+        submitted = yield from self.publish(task, data)
+        if submitted:
+            yield from self.await_outcome(task)
+        return None
+
+    def publish(self, task: TaskEntry, data: bytes) -> Process:
+        """Upload and submit before the deadline; True when the submission is on chain."""
+        tid = task.created.task_id
+        deadline = task.params.submission_deadline
+        if self.world.timestamp() >= deadline:
+            self.record(Kind.MISSED, task=tid, detail="submission deadline passed before upload")
+            return False
+        cid = yield from self.world.upload(self.name, data)
+        self.record(Kind.MODEL_UPLOADED, task=tid, cid=cid, bytes=len(data))
+        if self.world.timestamp() >= deadline or not self.online:
+            self.record(Kind.MISSED, task=tid, cid=cid, detail="submission deadline passed")
+            return False
+        market = self.world.market
+        receipt = yield from self.transact(
+            lambda: market.submit_model(self.account, tid, cid), task=tid
+        )
+        if receipt.ok:
+            self.record(Kind.MODEL_SUBMITTED, task=tid, cid=cid, bytes=len(data))
+        else:
+            self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
+        return bool(receipt.ok)
+
+    def await_outcome(self, task: TaskEntry) -> Process:
+        """Wait for the task to settle, then withdraw any credit."""
+        tid = task.created.task_id
+        if task.open:
+            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid))
+        yield self.world.notice(self.name)
+        if self.online:
+            yield from self.withdraw_if_owed()
+
+
+def _settles(e: MarketEvent, task_id: int) -> bool:
+    return isinstance(e, (TaskFinalized, TaskCancelled)) and e.task_id == task_id

@@ -1,0 +1,207 @@
+"""The application initiator: defines tasks, escrows rewards, hands out verification data.
+
+For each task: publish the task spec to storage, create the task with the reward in escrow,
+draw the committee once submissions close, send the committee the verification data
+(off-chain, with latency), finalize after the reveal deadline, withdraw any refund, and —
+when the task was accepted — fetch the paid models (the paper's access after payment), fuse
+them and record the accuracy of the model it obtained on held-out data.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from contracts.taskmarket import (
+    Aggregation,
+    CommitteeDrawn,
+    MarketEvent,
+    TaskCreated,
+    TaskFinalized,
+    TaskParams,
+    typed_events,
+)
+from sim.config import to_table
+from sim.recorder import Kind
+from sim.scenario import TaskSection
+from sim.types import BPS, PPM, Address, Cid, Role, TaskId
+from sim.watcher import TaskEntry
+from sim.world import Message
+
+from .base import Participant, Process
+
+if TYPE_CHECKING:
+    from agents.model import MarketModel
+    from sim.chain import Account
+
+_AGGREGATION = {
+    "majority": Aggregation.MAJORITY,
+    "median": Aggregation.MEDIAN,
+    "trimmed_mean": Aggregation.TRIMMED_MEAN,
+}
+
+
+class Initiator(Participant):
+    role = Role.INITIATOR
+
+    def __init__(
+        self,
+        model: MarketModel,
+        index: int,
+        account: Account,
+        speed: float,
+        bandwidth_mbps: float,
+    ):
+        self.index = index
+        super().__init__(model, f"initiator-{index}", account, "honest", speed, bandwidth_mbps)
+        self.stream = model.world.streams.numpy("initiator", index)
+
+    def schedule(self, template: TaskSection) -> list[float]:
+        """Creation times of the template's tasks (first at start_s, then interarrivals)."""
+        times = [template.start_s]
+        for _ in range(template.count - 1):
+            times.append(times[-1] + template.interarrival_s.draw(self.stream))
+        return times
+
+    def start(self, template: TaskSection, at: float) -> None:
+        self.spawn(self.run_task(template, at))
+
+    # ---------------------------------------------------------------- one task
+
+    def run_task(self, template: TaskSection, at: float) -> Process:
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        spec = self.task_spec(template)
+        spec_cid = yield from self.world.upload(self.name, spec)
+        entry = yield from self.create(template, spec_cid)
+        if entry is None:
+            return None
+        tid = entry.created.task_id
+        members = yield from self.draw(entry)
+        if members:
+            self.hand_out_data(entry, members)
+        yield self.world.until(entry.params.reveal_deadline)
+        yield from self.finalize(entry)
+        yield from self.withdraw_if_owed(tid)
+        if entry.finalized is not None and entry.finalized.accepted:
+            yield from self.access_model(entry)
+        return None
+
+    def task_spec(self, template: TaskSection) -> bytes:
+        """The task description published to storage (its CID goes on chain)."""
+        s = self.world.scenario
+        doc = {
+            "task": template.name,
+            "initiator": self.name,
+            "dataset": s.data.dataset,
+            "input_shape": [1, 28, 28],
+            "recommended_model": to_table(s.model),
+            "training": to_table(s.training),
+            "mafr": template.mafr,
+            "verification_samples": s.data.verification_size,
+        }
+        return json.dumps(doc, sort_keys=True).encode()
+
+    def params(self, template: TaskSection) -> TaskParams:
+        now = self.world.timestamp()
+        sub = now + round(template.submission_window_s)
+        commit = sub + round(template.commit_window_s)
+        reveal = commit + round(template.reveal_window_s) if template.commit_reveal else commit
+        return TaskParams(
+            mafr_bps=round(template.mafr * BPS),
+            committee_size=template.committee_size,
+            verifier_share_bps=round(template.verifier_share * BPS),
+            submission_deadline=sub,
+            commit_deadline=commit,
+            reveal_deadline=reveal,
+            verifier_stake=template.verifier_stake,
+            slash_bps=round(template.slash_fraction * BPS),
+            commit_reveal=template.commit_reveal,
+            aggregation=_AGGREGATION[template.aggregation],
+            trim_bps=round(template.trim_fraction * BPS),
+            tolerance_ppm=round(template.tolerance * PPM),
+        )
+
+    def create(self, template: TaskSection, spec_cid: Cid) -> Process:
+        market, watcher = self.world.market, self.world.watcher
+        params = self.params(template)
+
+        def send() -> int:
+            ticket = market.create_task(self.account, spec_cid, params, template.reward)
+            watcher.expect_task(ticket, params, template.name)
+            return ticket
+
+        receipt = yield from self.transact(send)
+        if not receipt.ok:
+            self.record(Kind.FAILED, detail=receipt.revert_reason)
+            return None
+        created = next(e for e in typed_events(receipt) if isinstance(e, TaskCreated))
+        self.record(
+            Kind.TASK_CREATED,
+            task=created.task_id,
+            wei=template.reward,
+            cid=spec_cid,
+            detail=template.name,
+        )
+        return watcher.tasks[created.task_id]
+
+    def draw(self, entry: TaskEntry) -> Process:
+        """Draw the committee once submissions close; the members' addresses."""
+        tid = entry.created.task_id
+        yield self.world.until(entry.params.submission_deadline)
+        if entry.committee is None:
+            market = self.world.market
+            receipt = yield from self.transact(
+                lambda: market.draw_committee(self.account, tid), task=tid
+            )
+            if not receipt.ok and entry.committee is None:
+                self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+                return ()
+        if entry.committee is None:
+            drawn = yield self.world.watcher.wait_for(
+                CommitteeDrawn, lambda e: isinstance(e, CommitteeDrawn) and e.task_id == tid
+            )
+            return drawn.members
+        return entry.committee
+
+    def hand_out_data(self, entry: TaskEntry, members: tuple[Address, ...]) -> None:
+        """Send each committee member the verification data (off-chain, with latency)."""
+        learning = self.world.learning
+        indices = learning.verification_indices()
+        size = learning.data_bytes(len(indices))
+        for address in members:
+            name = self.market_model.name_of(address)
+            if name is None:
+                continue
+            message = Message("verification_data", self.name, entry.created.task_id, indices, size)
+            self.world.send_message(self.name, name, message)
+
+    def finalize(self, entry: TaskEntry) -> Process:
+        tid = entry.created.task_id
+        if entry.finalized is None:
+            market = self.world.market
+            receipt = yield from self.transact(lambda: market.finalize(self.account, tid), task=tid)
+            if not receipt.ok and entry.finalized is None:
+                self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+                yield self.world.watcher.wait_for(
+                    MarketEvent, lambda e: isinstance(e, TaskFinalized) and e.task_id == tid
+                )
+        yield self.world.notice(self.name)
+
+    def access_model(self, entry: TaskEntry) -> Process:
+        """Fetch the paid models, fuse them on the verification data, test the result."""
+        tid = TaskId(entry.created.task_id)
+        cids = self.world.market.accepted_cids(tid, self.account.address)
+        blobs = []
+        for cid in cids:
+            data = yield from self.world.download(self.name, cid)
+            if data is not None:
+                blobs.append(data)
+        learning = self.world.learning
+        outcome = learning.initiator_model(blobs, self.world.streams.integer_seed("access", tid))
+        yield self.compute(outcome.reference_seconds)
+        self.record(
+            Kind.ACCESS_MODEL,
+            task=tid,
+            value=outcome.accuracy,
+            detail=f"{outcome.models_used} of {len(cids)} paid models fused",
+        )

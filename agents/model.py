@@ -1,0 +1,103 @@
+"""The Mesa model of one market: the population, its processes and model-level series.
+
+Its clock is the world's SimPy environment: Mesa holds the agents and the DataCollector,
+SimPy decides when things happen. ``start`` launches every agent's processes and returns an
+event that fires when all tracked work is done (every task settled and paid out).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import pandas as pd
+import simpy
+
+from sim.types import Address
+
+if TYPE_CHECKING:
+    from agents.base import Participant
+    from sim.world import World
+
+
+class MarketModel(mesa.Model):  # type: ignore[misc]
+    """Participants of one run, and the run's model-level series."""
+
+    def __init__(self, world: World):
+        super().__init__(rng=world.streams.numpy("mesa"))
+        self.world = world
+        self.participants: dict[str, Participant] = {}
+        self.by_address: dict[Address, Participant] = {}
+        self._active = 0
+        self._expecting_more = True
+        self._done = world.env.event()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "time": lambda m: m.world.env.now,
+                "block": lambda m: m.world.chain.head_number,
+                "online_contributors": lambda m: m.online_count("contributor"),
+                "online_verifiers": lambda m: m.online_count("verifier"),
+                "open_tasks": lambda m: len(m.world.watcher.open_tasks()),
+                "market_balance_ether": lambda m: (
+                    m.world.chain.balance(m.world.market.address) / 1e18
+                ),
+                "initiator_balance_ether": lambda m: m.role_balance("initiator"),
+                "contributor_balance_ether": lambda m: m.role_balance("contributor"),
+                "verifier_balance_ether": lambda m: m.role_balance("verifier"),
+                "transactions": lambda m: m.world.chain.tx_count,
+                "bytes_moved": lambda m: m.world.network.bytes_moved,
+            }
+        )
+
+    def add(self, participant: Participant) -> None:
+        self.participants[participant.name] = participant
+        self.by_address[participant.account.address] = participant
+        self.world.directory[participant.account.address] = participant.name
+
+    def name_of(self, address: Address) -> str | None:
+        p = self.by_address.get(address)
+        return p.name if p else None
+
+    def online_count(self, role: str) -> int:
+        return sum(1 for p in self.participants.values() if p.online and str(p.role) == role)
+
+    def role_balance(self, role: str) -> float:
+        total = sum(p.balance() for p in self.participants.values() if str(p.role) == role)
+        return total / 1e18
+
+    # ---------------------------------------------------------------- work tracking
+
+    def track(self, process: simpy.Process) -> simpy.Process:
+        """Count ``process`` as outstanding work until it ends."""
+        self._active += 1
+        process.callbacks.append(self._finished)
+        return process
+
+    def no_more_work_expected(self) -> None:
+        """Called once every task has been created: the run may end when work drains."""
+        self._expecting_more = False
+        self._check_done()
+
+    def _finished(self, _event: Any) -> None:
+        self._active -= 1
+        self._check_done()
+
+    def _check_done(self) -> None:
+        if not self._expecting_more and self._active == 0 and not self._done.triggered:
+            self._done.succeed()
+
+    @property
+    def done(self) -> simpy.Event:
+        return self._done
+
+    # ---------------------------------------------------------------- series
+
+    def collector(self, interval: float) -> Any:
+        """A process that samples the model-level series every ``interval`` seconds."""
+        while True:
+            self.datacollector.collect(self)
+            yield self.world.env.timeout(interval)
+
+    def series(self) -> pd.DataFrame:
+        frame: pd.DataFrame = self.datacollector.get_model_vars_dataframe()
+        return frame.reset_index(drop=True)

@@ -1,0 +1,236 @@
+"""The verification contributor: stakes, may be drawn, evaluates and reports, gets paid.
+
+For each task it learns of (and its behaviour registers for): stake before the submission
+deadline; once the committee is drawn, either withdraw the returned stake or, as a member,
+wait for the initiator's verification data, let the behaviour evaluate the submissions,
+and report (commit, then reveal after the commit deadline, when the task uses
+commit–reveal). After finalization, withdraw pay and stake.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from contracts.taskmarket import (
+    CommitteeDrawn,
+    MarketEvent,
+    TaskCancelled,
+    TaskFinalized,
+    commitment,
+    new_salt,
+)
+from sim.inspection import VerificationInput, VerificationResult
+from sim.recorder import Kind
+from sim.types import PPM, Cid, Role
+from sim.watcher import TaskEntry
+from sim.world import Message
+
+from .base import Participant, Process
+
+if TYPE_CHECKING:
+    from agents.behaviours import Report, VerifierBehaviour
+    from agents.model import MarketModel
+    from sim.chain import Account
+
+
+GAS_RESERVE_WEI = 10**16
+"""Ether a verifier keeps aside for the gas of reporting and withdrawing."""
+
+
+class Verifier(Participant):
+    role = Role.VERIFIER
+
+    def __init__(
+        self,
+        model: MarketModel,
+        index: int,
+        account: Account,
+        behaviour: VerifierBehaviour,
+        speed: float,
+        bandwidth_mbps: float,
+    ):
+        self.index = index
+        self.behaviour = behaviour
+        super().__init__(model, f"verifier-{index}", account, behaviour.name, speed, bandwidth_mbps)
+        self.verification_seed = model.world.streams.integer_seed("verify", index)
+        self.stream = model.world.streams.numpy("verifier", index)
+
+    def on_task(self, task: TaskEntry) -> None:
+        if self.online:
+            self.spawn(self.work(task))
+
+    # ---------------------------------------------------------------- protocol
+
+    def work(self, task: TaskEntry) -> Process:
+        tid = task.created.task_id
+        yield self.world.notice(self.name)
+        if not self.online or not self.behaviour.registers(self, task):
+            return None
+        registered = yield from self.register(task)
+        if not registered:
+            return None
+        members = yield from self.await_committee(task)
+        if members is None or self.account.address not in members:
+            yield from self.settle(task)
+            return None
+        self.record(Kind.SELECTED, task=tid)
+        inputs = yield from self.await_inputs(task)
+        if inputs is not None and self.online:
+            report = yield from self.behaviour.evaluate(self, task, inputs)
+            if report is not None and self.online:
+                yield from self.submit_report(task, report)
+        yield from self.settle(task)
+        return None
+
+    def register(self, task: TaskEntry) -> Process:
+        tid = task.created.task_id
+        stake = task.params.verifier_stake
+        if self.balance() < stake + GAS_RESERVE_WEI:
+            self.record(Kind.MISSED, task=tid, detail="cannot afford the stake")
+            return False
+        if self.world.timestamp() >= task.params.submission_deadline:
+            self.record(Kind.MISSED, task=tid, detail="registration closed")
+            return False
+        market = self.world.market
+        receipt = yield from self.transact(
+            lambda: market.register_verifier(self.account, tid, stake), task=tid
+        )
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+            return False
+        self.record(Kind.REGISTERED, task=tid, wei=stake)
+        return True
+
+    def await_committee(self, task: TaskEntry) -> Process:
+        """The committee's addresses, or None if the task settles without one."""
+        tid = task.created.task_id
+        if task.committee is None and task.open:
+            event = yield self.world.watcher.wait_for(
+                MarketEvent,
+                lambda e: (
+                    isinstance(e, (CommitteeDrawn, TaskFinalized, TaskCancelled))
+                    and e.task_id == tid
+                ),
+            )
+            yield self.world.notice(self.name)
+            return event.members if isinstance(event, CommitteeDrawn) else None
+        return task.committee
+
+    def await_inputs(self, task: TaskEntry) -> Process:
+        """The verification data from the initiator and the submitted CIDs, or None in time."""
+        tid = task.created.task_id
+        deadline = self._report_deadline(task)
+        box = self.world.mailbox(self.name)
+        get = box.get(lambda m: m.kind == "verification_data" and m.task == tid)
+        timeout = self.world.until(deadline)
+        got = yield get | timeout
+        if get not in got:
+            get.cancel()
+            self.record(Kind.MISSED, task=tid, detail="no verification data before the deadline")
+            return None
+        message: Message = got[get]
+        self.record(Kind.DATA_RECEIVED, task=tid, bytes=message.size)
+        subs = self.world.market.submissions(tid)
+        return VerificationInput(
+            task_id=tid,
+            cids=tuple(s.cid for s in subs),
+            contributors=tuple(s.contributor for s in subs),
+            indices=np.asarray(message.payload),
+        )
+
+    def _report_deadline(self, task: TaskEntry) -> int:
+        p = task.params
+        return p.commit_deadline if p.commit_reveal else p.reveal_deadline
+
+    def submit_report(self, task: TaskEntry, report: Report) -> Process:
+        tid = task.created.task_id
+        acc = _ppm(report.accuracy)
+        scores = [_ppm(s, signed=True) for s in report.scores]
+        market = self.world.market
+        if task.params.commit_reveal:
+            salt = new_salt(self.stream)
+            digest = commitment(tid, self.account.address, acc, scores, salt)
+            receipt = yield from self.transact(
+                lambda: market.commit(self.account, tid, digest), task=tid
+            )
+            if not receipt.ok:
+                self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+                return None
+            self.record(Kind.COMMITTED, task=tid, value=report.accuracy)
+            yield self.world.until(task.params.commit_deadline)
+            send = lambda: market.reveal(self.account, tid, acc, scores, salt)  # noqa: E731
+        else:
+            send = lambda: market.report(self.account, tid, acc, scores)  # noqa: E731
+        receipt = yield from self.transact(send, task=tid)
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+            return None
+        self._record_report(task, report)
+        return None
+
+    def _record_report(self, task: TaskEntry, report: Report) -> None:
+        tid = task.created.task_id
+        truth = report.truth
+        self.record(
+            Kind.REPORTED,
+            task=tid,
+            value=report.accuracy,
+            truth=truth.accuracy if truth else None,
+        )
+        names = self.market_model.name_of
+        contributors = truth.contributors if truth else ()
+        for i, score in enumerate(report.scores):
+            target = names(contributors[i]) if i < len(contributors) else None
+            self.record(
+                Kind.SCORE,
+                task=tid,
+                target=target,
+                value=score,
+                truth=truth.scores[i] if truth else None,
+                detail=f"submission {i}",
+            )
+
+    def settle(self, task: TaskEntry) -> Process:
+        """Wait for the task to settle, then withdraw stake and pay."""
+        tid = task.created.task_id
+        if task.open:
+            yield self.world.watcher.wait_for(
+                MarketEvent,
+                lambda e: isinstance(e, (TaskFinalized, TaskCancelled)) and e.task_id == tid,
+            )
+            yield self.world.notice(self.name)
+        if self.online:
+            yield from self.withdraw_if_owed()
+
+    # ---------------------------------------------------------------- helpers for behaviours
+
+    def fetch_models(self, task: TaskEntry, cids: tuple[Cid, ...]) -> Process:
+        """Download each submitted model (None where the fetch failed)."""
+        blobs: list[bytes | None] = []
+        for cid in cids:
+            data = yield from self.world.download(self.name, cid)
+            if data is not None:
+                self.record(Kind.MODEL_FETCHED, task=task.created.task_id, cid=cid, bytes=len(data))
+            blobs.append(data)
+        return blobs
+
+    def record_evaluation(self, task: TaskEntry, result: VerificationResult) -> None:
+        tid = task.created.task_id
+        for index, reason in sorted(result.rejected.items()):
+            self.record(Kind.MODEL_REJECTED, task=tid, cid=result.cids[index], detail=reason)
+        for index, original in sorted(result.duplicates.items()):
+            self.record(
+                Kind.DUPLICATE_DETECTED,
+                task=tid,
+                cid=result.cids[index],
+                target=self.market_model.name_of(result.contributors[index]),
+                detail=f"submission {index} duplicates submission {original}",
+            )
+        self.record(Kind.EVALUATED, task=tid, value=result.accuracy)
+
+
+def _ppm(x: float, signed: bool = False) -> int:
+    v = round(x * PPM)
+    return max(-PPM, min(PPM, v)) if signed else max(0, min(PPM, v))

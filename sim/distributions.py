@@ -1,0 +1,121 @@
+"""Probability distributions named in scenario files (latencies, speeds, bandwidths, sessions).
+
+A ``Dist`` is a frozen configuration value: ``{kind = "lognormal", median = 0.05, sigma = 0.5}``.
+Only the parameters of its kind may be set; ``sample`` draws from an explicit generator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import numpy as np
+
+DistKind = Literal["constant", "uniform", "normal", "lognormal", "exponential", "weibull"]
+
+_PARAMS: dict[str, tuple[str, ...]] = {
+    "constant": ("value",),
+    "uniform": ("low", "high"),
+    "normal": ("mean", "std"),
+    "lognormal": ("median", "sigma"),
+    "exponential": ("mean",),
+    "weibull": ("shape", "scale"),
+}
+_OPTIONAL = ("minimum", "maximum")
+
+
+@dataclass(frozen=True)
+class Dist:
+    """A distribution of non-negative reals, clipped to [minimum, maximum]."""
+
+    kind: DistKind = "constant"
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    median: float | None = None
+    sigma: float | None = None
+    shape: float | None = None
+    scale: float | None = None
+    minimum: float = 0.0
+    maximum: float = math.inf
+
+    def __post_init__(self) -> None:
+        needed = _PARAMS[self.kind]
+        for f in fields(self):
+            if f.name in ("kind", *_OPTIONAL):
+                continue
+            given = getattr(self, f.name) is not None
+            if f.name in needed and not given:
+                raise ValueError(f"{f.name}: required for a {self.kind} distribution")
+            if f.name not in needed and given:
+                listed = ", ".join((*needed, *_OPTIONAL))
+                raise ValueError(
+                    f"{f.name}: not a parameter of a {self.kind} distribution (use {listed})"
+                )
+        self._check_ranges()
+
+    def _check_ranges(self) -> None:
+        positive = {"std", "median", "sigma", "shape", "scale"}
+        for name in _PARAMS[self.kind]:
+            v = getattr(self, name)
+            if not math.isfinite(v):
+                raise ValueError(f"{name}: expected a finite number, got {v}")
+            if name in positive and v <= 0:
+                raise ValueError(f"{name}: expected a positive number, got {v}")
+            if v < 0:
+                raise ValueError(f"{name}: expected a non-negative number, got {v}")
+        if self.kind == "exponential" and (self.mean or 0) <= 0:
+            raise ValueError(f"mean: expected a positive number, got {self.mean}")
+        if self.kind == "uniform" and (self.high or 0) < (self.low or 0):
+            raise ValueError(f"high: expected >= low ({self.low}), got {self.high}")
+        if self.minimum < 0:
+            raise ValueError(f"minimum: expected a non-negative number, got {self.minimum}")
+        if self.maximum < self.minimum:
+            raise ValueError(f"maximum: expected >= minimum ({self.minimum}), got {self.maximum}")
+
+    @classmethod
+    def constant(cls, value: float) -> Dist:
+        return cls(kind="constant", value=float(value))
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+        """Draws as an array (``size`` of them, or a 0-d array)."""
+        draws = self._raw(rng, size)
+        return np.asarray(np.clip(draws, self.minimum, self.maximum), dtype=float)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        """One draw as a float."""
+        return float(self.sample(rng))
+
+    def _raw(self, rng: np.random.Generator, size: int | None) -> np.ndarray:
+        p = {name: float(getattr(self, name)) for name in _PARAMS[self.kind]}
+        k = self.kind
+        if k == "constant":
+            return np.full(size if size is not None else (), p["value"])
+        if k == "uniform":
+            draws = rng.uniform(p["low"], p["high"], size)
+        elif k == "normal":
+            draws = rng.normal(p["mean"], p["std"], size)
+        elif k == "lognormal":
+            draws = rng.lognormal(math.log(p["median"]), p["sigma"], size)
+        elif k == "exponential":
+            draws = rng.exponential(p["mean"], size)
+        else:
+            draws = p["scale"] * rng.weibull(p["shape"], size)
+        return np.asarray(draws, dtype=float)
+
+    @property
+    def expected(self) -> float:
+        """The mean before clipping (for documentation and sanity checks)."""
+        k = self.kind
+        if k == "constant":
+            return float(self.value or 0.0)
+        if k == "uniform":
+            return ((self.low or 0.0) + (self.high or 0.0)) / 2
+        if k in ("normal", "exponential"):
+            return float(self.mean or 0.0)
+        if k == "lognormal":
+            return float((self.median or 0.0) * math.exp((self.sigma or 0.0) ** 2 / 2))
+        return float((self.scale or 0.0) * math.gamma(1 + 1 / (self.shape or 1.0)))

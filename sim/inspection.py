@@ -1,0 +1,146 @@
+"""What an honest verifier does with the submitted model files, step by step.
+
+1. Refuse what a real verifier could refuse: files that could not be fetched and files that
+   fail safe loading (wrong names, shapes, dtypes, NaN, oversize, not safetensors).
+2. Detect copies: a CID identical to an earlier submission's, or weights whose cosine
+   similarity with an earlier accepted model reaches ``sim.learning.safety``'s threshold
+   (a plagiarist who adds small noise changes the CID but not the direction of the weights).
+   The earlier submission keeps its place; the copy is scored 0.
+3. Fuse the remaining models and score each one's contribution on the verification data
+   (``sim.learning.verification``); refused and copied submissions score 0.
+
+The oracle runs the same procedure with the held-out test set to record ground truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.errors import ModelRejected
+from sim.types import Address, Cid
+
+if TYPE_CHECKING:
+    from sim.learning.models import Net
+    from sim.learning_service import LearningService
+
+
+@dataclass(frozen=True, eq=False)
+class VerificationInput:
+    """The submissions of one task (in contract order) and the verification data."""
+
+    task_id: int
+    cids: tuple[Cid, ...]
+    contributors: tuple[Address, ...]
+    indices: np.ndarray
+    blobs: tuple[bytes | None, ...] | None = None
+
+    def with_blobs(self, blobs: list[bytes | None]) -> VerificationInput:
+        return dataclasses.replace(self, blobs=tuple(blobs))
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """An honest verifier's findings, one score per submission."""
+
+    cids: tuple[Cid, ...]
+    contributors: tuple[Address, ...]
+    accuracy: float
+    scores: tuple[float, ...]
+    rejected: dict[int, str] = field(default_factory=dict)
+    duplicates: dict[int, int] = field(default_factory=dict)
+    reference_seconds: float = 0.0
+    test_accuracy: float | None = None
+    test_scores: tuple[float, ...] | None = None
+
+    @property
+    def accepted(self) -> list[int]:
+        """Indices of the submissions that were fused."""
+        return [
+            i for i in range(len(self.cids)) if i not in self.rejected and i not in self.duplicates
+        ]
+
+
+def honest_verification(
+    learning: LearningService, inputs: VerificationInput, seed: int, *, with_test: bool = False
+) -> VerificationResult:
+    """Inspect, fuse and score the submissions as an honest verifier with ``seed`` does."""
+    blobs = inputs.blobs if inputs.blobs is not None else (None,) * len(inputs.cids)
+    models, rejected, duplicates, seconds = _admit(learning, inputs.cids, blobs)
+    n = len(inputs.cids)
+    keep = [i for i in range(n) if i in models]
+    base = VerificationResult(
+        cids=inputs.cids,
+        contributors=inputs.contributors,
+        accuracy=0.0,
+        scores=(0.0,) * n,
+        rejected=rejected,
+        duplicates=duplicates,
+        reference_seconds=seconds,
+        test_accuracy=math.nan if with_test else None,
+        test_scores=(0.0,) * n if with_test else None,
+    )
+    if not keep:
+        return base
+    ev = learning.evaluate([models[i] for i in keep], inputs.indices, seed, with_test=with_test)
+    scores = _spread(ev.contributions, keep, n)
+    test = ev.test
+    return dataclasses.replace(
+        base,
+        accuracy=ev.fused_accuracy,
+        scores=scores,
+        reference_seconds=seconds + learning.evaluation_seconds(ev),
+        test_accuracy=test.fused_accuracy if test is not None else base.test_accuracy,
+        test_scores=_spread(test.contributions, keep, n) if test is not None else None,
+    )
+
+
+def _admit(
+    learning: LearningService, cids: tuple[Cid, ...], blobs: tuple[bytes | None, ...]
+) -> tuple[dict[int, Net], dict[int, str], dict[int, int], float]:
+    """Loaded non-duplicate models by index, refusals, copies, and the seconds it took."""
+    models: dict[int, Net] = {}
+    rejected: dict[int, str] = {}
+    duplicates: dict[int, int] = {}
+    first_with_cid: dict[Cid, int] = {}
+    seconds = 0.0
+    for i, (cid, data) in enumerate(zip(cids, blobs, strict=True)):
+        if cid in first_with_cid:
+            duplicates[i] = first_with_cid[cid]
+            continue
+        first_with_cid[cid] = i
+        if data is None:
+            rejected[i] = "could not be fetched"
+            continue
+        try:
+            model = learning.load(data)
+        except ModelRejected as err:
+            rejected[i] = f"refused: {err}"
+            continue
+        original = _similar_to(learning, model, models)
+        seconds += learning.similarity_seconds(len(models))
+        if original is not None:
+            duplicates[i] = original
+            continue
+        models[i] = model
+    return models, rejected, duplicates, seconds
+
+
+def _similar_to(learning: LearningService, model: Net, earlier: dict[int, Net]) -> int | None:
+    for j, other in earlier.items():
+        duplicate, _similarity = learning.near_duplicate(model, other)
+        if duplicate:
+            return j
+    return None
+
+
+def _spread(values: tuple[float, ...], keep: list[int], n: int) -> tuple[float, ...]:
+    """Scores of the fused models placed at their submission indices, 0 elsewhere."""
+    out = [0.0] * n
+    for i, v in zip(keep, values, strict=True):
+        out[i] = 0.0 if math.isnan(v) else float(v)
+    return tuple(out)

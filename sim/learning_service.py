@@ -1,0 +1,217 @@
+"""The learning layer as one run uses it: its data, shards, training cache and features.
+
+One ``LearningService`` per world. It loads the scenario's data set and partitions it once
+(from the run's ``partition`` stream), trains contributors' models through the shared,
+content-keyed training cache, loads untrusted model files safely, evaluates submissions
+for verifiers with one feature cache for the whole run, and turns the work done into
+simulated seconds with the scenario's timing model (never the host's clock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.rng import RngStreams
+
+if TYPE_CHECKING:
+    from sim.learning.config import ContributionConfig
+    from sim.learning.datasets import Dataset
+    from sim.learning.features import FeatureCache, LabelledData
+    from sim.learning.models import Net
+    from sim.learning.partition import Partition
+    from sim.learning.training import TrainedModel, TrainingCache
+    from sim.learning.verification import Evaluation
+    from sim.scenario import Scenario
+
+BYTES_PER_SAMPLE = 28 * 28 + 1
+"""An MNIST-like sample as handed over: 784 pixel bytes and a label byte."""
+
+
+@dataclass(frozen=True)
+class AccessOutcome:
+    """What the initiator obtained after payment: the fused model's held-out accuracy."""
+
+    accuracy: float
+    models_used: int
+    reference_seconds: float
+
+
+class LearningService:
+    """Data, training, safe loading and evaluation for one run."""
+
+    def __init__(self, scenario: Scenario, streams: RngStreams):
+        self.scenario = scenario
+        self._streams = streams
+        self._dataset: Dataset | None = None
+        self._partition: Partition | None = None
+        self._cache: TrainingCache | None = None
+        self._features: FeatureCache | None = None
+        self._loaded: OrderedDict[str, Net] = OrderedDict()
+        self._data: dict[str, LabelledData] = {}
+
+    # ---------------------------------------------------------------- data
+
+    @property
+    def dataset(self) -> Dataset:
+        if self._dataset is None:
+            from sim.learning.datasets import load_dataset
+
+            d = self.scenario.data
+            self._dataset = load_dataset(d.dataset, d.data_dir)
+        return self._dataset
+
+    @property
+    def partition(self) -> Partition:
+        if self._partition is None:
+            from sim.learning.partition import partition
+
+            self._partition = partition(
+                self.dataset,
+                self.scenario.population.contributors,
+                self.scenario.data,
+                self._streams.numpy("partition"),
+            )
+        return self._partition
+
+    def shard_count(self) -> int:
+        return len(self.partition.shards)
+
+    def verification_indices(self) -> np.ndarray:
+        return self.partition.verification
+
+    def data_bytes(self, n_samples: int) -> int:
+        return n_samples * BYTES_PER_SAMPLE
+
+    def labelled(self, name: str, indices: np.ndarray) -> LabelledData:
+        """The samples at ``indices`` (kept per name: 'verification', 'test')."""
+        from sim.learning.features import LabelledData
+
+        array = np.ascontiguousarray(indices, dtype=np.int64)
+        key = f"{name}:{hashlib.sha256(array.tobytes()).hexdigest()}"
+        if key not in self._data:
+            self._data[key] = LabelledData.from_indices(self.dataset, np.asarray(indices))
+        return self._data[key]
+
+    # ---------------------------------------------------------------- training
+
+    def train(
+        self,
+        contributor: int,
+        seed: int,
+        *,
+        label_flip_rate: float = 0.0,
+        epochs: int | None = None,
+    ) -> TrainedModel:
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard.
+
+        Contributors beyond the partition's shards (late joiners) reuse shards in turn.
+        """
+        from sim.learning.training import TrainingCache, TrainRequest, train
+
+        if self._cache is None:
+            self._cache = TrainingCache()
+        training = self.scenario.training
+        if epochs is not None:
+            training = dataclasses.replace(training, epochs=epochs)
+        shard = self.partition.shards[contributor % self.shard_count()]
+        request = TrainRequest.for_shard(
+            self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
+        )
+        return train(request, self.dataset, self._cache)
+
+    def train_seconds(self, samples_processed: int) -> float:
+        return samples_processed * self.scenario.timing.train_s_per_sample
+
+    # ---------------------------------------------------------------- model files
+
+    def load(self, data: bytes) -> Net:
+        """A frozen model from untrusted bytes; ModelRejected names the failed check."""
+        from sim.learning.safety import content_hash, load_model
+
+        key = content_hash(data)
+        if key in self._loaded:
+            self._loaded.move_to_end(key)
+            return self._loaded[key]
+        model = load_model(data, self.scenario.model, self.dataset.n_classes)
+        self._loaded[key] = model
+        while len(self._loaded) > 256:
+            self._loaded.popitem(last=False)
+        return model
+
+    def near_duplicate(self, a: Net, b: Net) -> tuple[bool, float]:
+        """(is near-duplicate, cosine similarity of the flattened weights)."""
+        from sim.learning.safety import DUPLICATE_THRESHOLD, weight_similarity
+
+        similarity = weight_similarity(a, b)
+        return similarity >= DUPLICATE_THRESHOLD, similarity
+
+    def similarity_seconds(self, comparisons: int) -> float:
+        """Reference seconds of comparing one model's weights with ``comparisons`` others."""
+        return comparisons * self.scenario.timing.infer_s_per_sample
+
+    def perturb(self, data: bytes, scale: float, rng: np.random.Generator) -> bytes:
+        from sim.learning.safety import perturb
+
+        return perturb(data, scale, rng)
+
+    # ---------------------------------------------------------------- evaluation
+
+    def evaluate(
+        self,
+        models: list[Net],
+        indices: np.ndarray,
+        seed: int,
+        *,
+        with_test: bool = False,
+        contribution: ContributionConfig | None = None,
+    ) -> Evaluation:
+        """Fuse and score ``models`` on the verification samples at ``indices``."""
+        from sim.learning.features import FeatureCache
+        from sim.learning.verification import evaluate_submissions
+
+        if self._features is None:
+            self._features = FeatureCache()
+        test = self.labelled("test", self.partition.test) if with_test else None
+        return evaluate_submissions(
+            models,
+            self.labelled("verification", indices),
+            self.scenario.fusion,
+            contribution or self.scenario.contribution,
+            seed,
+            test=test,
+            features=self._features,
+        )
+
+    def evaluation_seconds(self, evaluation: Evaluation) -> float:
+        """Reference-machine seconds of the work an evaluation did."""
+        t = self.scenario.timing
+        return (
+            evaluation.forward_samples * t.infer_s_per_sample
+            + evaluation.head_samples * t.head_s_per_sample
+        )
+
+    def initiator_model(self, blobs: list[bytes], seed: int) -> AccessOutcome:
+        """Fuse the paid models on the verification data; their accuracy on held-out data."""
+        from sim.errors import ModelRejected
+
+        models = []
+        for data in blobs:
+            try:
+                models.append(self.load(data))
+            except ModelRejected:
+                continue
+        if not models:
+            return AccessOutcome(math.nan, 0, 0.0)
+        fused_only = dataclasses.replace(self.scenario.contribution, method="individual")
+        ev = self.evaluate(
+            models, self.verification_indices(), seed, with_test=True, contribution=fused_only
+        )
+        accuracy = ev.test.fused_accuracy if ev.test is not None else math.nan
+        return AccessOutcome(accuracy, len(models), self.evaluation_seconds(ev))

@@ -1,0 +1,80 @@
+"""The oracle: ground truth the agents never see, recorded beside what they claimed.
+
+When a task is finalized the oracle inspects its submissions exactly as an honest verifier
+would (``sim.inspection``), with a reference seed, and also scores them on the held-out test
+set. It records, at no simulated cost:
+
+- ``ground_truth`` (one row per task): ``value`` = the honest fused accuracy on the
+  verification data, ``truth`` = the fused accuracy on the held-out test set, ``ok`` = the
+  outcome an all-honest committee would reach (honest accuracy ≥ MAFR);
+- ``true_contribution`` (one row per submission): ``value`` = the honest contribution score
+  on the verification data, ``truth`` = the contribution on the held-out test set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from contracts.taskmarket import MarketEvent, TaskFinalized
+from sim.inspection import VerificationInput, VerificationResult, honest_verification
+from sim.recorder import Kind
+from sim.types import BPS, TaskId
+from sim.world import World
+
+
+class Oracle:
+    """Records each finalized task's ground truth."""
+
+    def __init__(self, world: World):
+        self.world = world
+        world.watcher.subscribe(MarketEvent, self._on_event)
+
+    def _on_event(self, e: MarketEvent) -> None:
+        if isinstance(e, TaskFinalized):
+            self.record(e.task_id)
+
+    def record(self, task_id: TaskId) -> None:
+        world = self.world
+        entry = world.watcher.tasks.get(task_id)
+        if entry is None:
+            return
+        subs = world.market.submissions(task_id)
+        blobs = [world.store.get(s.cid) if world.store.has(s.cid) else None for s in subs]
+        inputs = VerificationInput(
+            task_id=task_id,
+            cids=tuple(s.cid for s in subs),
+            contributors=tuple(s.contributor for s in subs),
+            indices=np.asarray(world.learning.verification_indices()),
+            blobs=tuple(blobs),
+        )
+        seed = world.streams.integer_seed("oracle", task_id)
+        result = honest_verification(world.learning, inputs, seed, with_test=True)
+        mafr = entry.params.mafr_bps / BPS
+        world.recorder.record(
+            Kind.GROUND_TRUTH,
+            None,
+            task=task_id,
+            value=result.accuracy,
+            truth=result.test_accuracy,
+            ok=bool(subs) and result.accuracy >= mafr,
+            detail=f"{len(result.accepted)} of {len(subs)} submissions fused",
+        )
+        test_scores = result.test_scores or (None,) * len(subs)
+        for i, s in enumerate(subs):
+            world.recorder.record(
+                Kind.TRUE_CONTRIBUTION,
+                world.directory.get(s.contributor, s.contributor),
+                task=task_id,
+                cid=s.cid,
+                value=result.scores[i],
+                truth=test_scores[i],
+                detail=_status(result, i),
+            )
+
+
+def _status(result: VerificationResult, i: int) -> str:
+    if i in result.rejected:
+        return result.rejected[i]
+    if i in result.duplicates:
+        return f"copy of submission {result.duplicates[i]}"
+    return "fused"

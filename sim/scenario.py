@@ -1,0 +1,395 @@
+"""Scenario files: one TOML file describes a whole experiment; it loads into a frozen ``Scenario``.
+
+Each TOML table maps onto one frozen dataclass below (or one owned by the subsystem it
+configures: ``[storage]``, ``[data]``, ``[model]``, ``[training]``, ``[fusion]``,
+``[contribution]``). ``load_scenario`` validates everything at load: unknown keys, wrong types,
+out-of-range values and cross-field rules stop with one ``ConfigError`` naming the file, the key
+path and what was expected. ``with_overrides`` applies ``KEY.PATH=VALUE`` settings and validates
+them the same way. README's "Scenario reference" is generated from these classes
+(``baasim schema``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sim.config import build, to_table
+from sim.distributions import Dist
+from sim.errors import ConfigError
+from sim.learning.config import (
+    ContributionConfig,
+    DataConfig,
+    FusionConfig,
+    ModelConfig,
+    TrainConfig,
+)
+from sim.storage import StorageConfig
+from sim.types import ETHER, GWEI, Wei
+
+MAX_SUBMISSIONS = 64  # TaskMarket.vy constants
+MAX_REGISTRANTS = 128
+MAX_COMMITTEE = 32
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a positive number, got {value}")
+
+
+def _fraction(name: str, value: float, *, open_low: bool = False) -> None:
+    low_ok = value > 0 if open_low else value >= 0
+    if not (low_ok and value <= 1):
+        interval = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{name}: expected a fraction in {interval}, got {value}")
+
+
+@dataclass(frozen=True)
+class ChainSection:
+    """``[chain]``: the private chain."""
+
+    block_interval_s: int = 12
+    """Seconds between blocks; block timestamps are genesis + multiples of it."""
+    gas_price_gwei: float = 1.0
+    """Price of gas every transaction pays; fees show up in balances."""
+    block_gas_limit: int = 30_000_000
+    """Gas a block holds; transactions that do not fit wait for the next block."""
+    genesis_balance_ether: float = 100.0
+    """Ether each agent's account holds at genesis."""
+    chain_id: int = 1337
+    """EIP-155 chain id used to sign transactions."""
+
+    def __post_init__(self) -> None:
+        if self.block_interval_s < 1:
+            raise ValueError(
+                f"block_interval_s: expected an integer >= 1, got {self.block_interval_s}"
+            )
+        _positive("gas_price_gwei", self.gas_price_gwei)
+        if self.block_gas_limit < 5_000_000:
+            raise ValueError(f"block_gas_limit: expected >= 5000000, got {self.block_gas_limit}")
+        _positive("genesis_balance_ether", self.genesis_balance_ether)
+
+    @property
+    def gas_price(self) -> Wei:
+        return Wei(round(self.gas_price_gwei * GWEI))
+
+    @property
+    def genesis_balance(self) -> Wei:
+        return Wei(round(self.genesis_balance_ether * ETHER))
+
+
+def _latency(median: float) -> Dist:
+    return Dist(kind="lognormal", median=median, sigma=0.5)
+
+
+@dataclass(frozen=True)
+class NetworkSection:
+    """``[network]``: latency per link class, and bandwidth of the storage network.
+
+    Each link (a pair of endpoints) gets its own base latency drawn once from its class's
+    distribution; each message then varies around it by a lognormal factor (``jitter_sigma``).
+    A transfer of ``b`` bytes takes ``latency + 8 b / bandwidth``, the bandwidth being the
+    smaller of the two ends'.
+    """
+
+    message_latency_s: Dist = field(default_factory=lambda: _latency(0.08))
+    """Agent to agent (model links, verification-data hand-off)."""
+    rpc_latency_s: Dist = field(default_factory=lambda: _latency(0.05))
+    """Agent to its chain node (a transaction reaching the pool, an event reaching the agent)."""
+    storage_latency_s: Dist = field(default_factory=lambda: _latency(0.2))
+    """Agent to the storage network (IPFS)."""
+    storage_bandwidth_mbps: float = 1000.0
+    """Bandwidth of the storage network's side of every storage transfer."""
+    jitter_sigma: float = 0.2
+    """Sigma of the lognormal factor by which a message's latency varies around its link's."""
+
+    def __post_init__(self) -> None:
+        _positive("storage_bandwidth_mbps", self.storage_bandwidth_mbps)
+        if self.jitter_sigma < 0:
+            raise ValueError(f"jitter_sigma: expected >= 0, got {self.jitter_sigma}")
+
+
+@dataclass(frozen=True)
+class TimingSection:
+    """``[timing]``: the analytic cost model that turns work into simulated seconds.
+
+    Times are for an agent of speed 1.0; an agent of speed s takes 1/s of it. Defaults are
+    the 3-layer CNN measured on a 2-core CPU (NOTES.md: ~1,690 training samples/s).
+    """
+
+    train_s_per_sample: float = 6.0e-4
+    """One training sample for one epoch."""
+    infer_s_per_sample: float = 4.5e-4
+    """One forward pass of one base model (feature extraction, evaluation)."""
+    head_s_per_sample: float = 2.0e-5
+    """One fusion-head training sample for one epoch (features are precomputed)."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _positive(f.name, getattr(self, f.name))
+
+
+Aggregation = Literal["majority", "median", "trimmed_mean"]
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    """``[[tasks]]``: a task template; ``count`` tasks are created from it over time."""
+
+    name: str = "task"
+    initiator: int = 0
+    """Index of the initiator that creates these tasks."""
+    start_s: float = 0.0
+    count: int = 1
+    interarrival_s: Dist = field(default_factory=lambda: Dist.constant(3600.0))
+    """Time between successive tasks of this template."""
+    reward_ether: float = 10.0
+    mafr: float = 0.8
+    """Minimum acceptable fitness rate: fused accuracy a majority must report, in (0, 1]."""
+    committee_size: int = 3
+    verifier_share: float = 0.2
+    """Fraction of the reward that pays the verifiers."""
+    verifier_stake_ether: float = 0.0
+    slash_fraction: float = 0.0
+    commit_reveal: bool = False
+    aggregation: Aggregation = "majority"
+    trim_fraction: float = 0.2
+    """For trimmed_mean: the fraction cut from each end."""
+    tolerance: float = 0.0
+    """Agreement tolerance on accuracy and scores (fraction); 0 keeps the paper's side-only rule."""
+    submission_window_s: float = 3600.0
+    commit_window_s: float = 600.0
+    reveal_window_s: float = 600.0
+    max_contributors: int = MAX_SUBMISSIONS
+    """Contributors that may join one task (the contract holds at most 64)."""
+
+    def __post_init__(self) -> None:
+        if self.initiator < 0:
+            raise ValueError(f"initiator: expected an index >= 0, got {self.initiator}")
+        if self.start_s < 0:
+            raise ValueError(f"start_s: expected >= 0, got {self.start_s}")
+        if self.count < 1:
+            raise ValueError(f"count: expected >= 1, got {self.count}")
+        _positive("reward_ether", self.reward_ether)
+        _fraction("mafr", self.mafr, open_low=True)
+        if not 1 <= self.committee_size <= MAX_COMMITTEE:
+            raise ValueError(
+                f"committee_size: expected 1..{MAX_COMMITTEE}, got {self.committee_size}"
+            )
+        _fraction("verifier_share", self.verifier_share)
+        if self.verifier_stake_ether < 0:
+            raise ValueError(
+                f"verifier_stake_ether: expected >= 0, got {self.verifier_stake_ether}"
+            )
+        _fraction("slash_fraction", self.slash_fraction)
+        if not 0 <= self.trim_fraction < 0.5:
+            raise ValueError(
+                f"trim_fraction: expected a fraction in [0, 0.5), got {self.trim_fraction}"
+            )
+        _fraction("tolerance", self.tolerance)
+        for name in ("submission_window_s", "commit_window_s", "reveal_window_s"):
+            _positive(name, getattr(self, name))
+        if not 1 <= self.max_contributors <= MAX_SUBMISSIONS:
+            raise ValueError(
+                f"max_contributors: expected 1..{MAX_SUBMISSIONS}, got {self.max_contributors}"
+            )
+
+    @property
+    def reward(self) -> Wei:
+        return Wei(round(self.reward_ether * ETHER))
+
+    @property
+    def verifier_stake(self) -> Wei:
+        return Wei(round(self.verifier_stake_ether * ETHER))
+
+
+@dataclass(frozen=True)
+class PopulationSection:
+    """``[population]``: who takes part, how fast they compute and how fast they transfer."""
+
+    initiators: int = 1
+    contributors: int = 5
+    verifiers: int = 3
+    contributor_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
+    """Compute speed relative to the timing model's reference machine."""
+    verifier_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
+    bandwidth_mbps: Dist = field(default_factory=lambda: Dist.constant(100.0))
+    model: str = "default"
+    """Name of the population plugin (entry point group ``baasim.populations``)."""
+
+    def __post_init__(self) -> None:
+        if self.initiators < 1:
+            raise ValueError(f"initiators: expected >= 1, got {self.initiators}")
+        if self.contributors < 1:
+            raise ValueError(f"contributors: expected >= 1, got {self.contributors}")
+        if self.verifiers < 1:
+            raise ValueError(f"verifiers: expected >= 1, got {self.verifiers}")
+
+
+@dataclass(frozen=True)
+class RunSection:
+    """``[run]``: seeds and when to stop."""
+
+    seeds: tuple[int, ...] = (0,)
+    """Seeds ``baasim run`` runs (one run each); ``--seed`` runs just one."""
+    max_time_s: float = 30 * 24 * 3600.0
+    """Simulated time after which the run stops even if tasks are open."""
+    collect_interval_s: float = 60.0
+    """Period of the model-level series (balances, agents online, tasks open)."""
+
+    def __post_init__(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds: expected at least one seed")
+        for s in self.seeds:
+            if s < 0:
+                raise ValueError(f"seeds: expected non-negative integers, got {s}")
+        _positive("max_time_s", self.max_time_s)
+        _positive("collect_interval_s", self.collect_interval_s)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole experiment, validated."""
+
+    name: str
+    """Name of the experiment (default: the file's stem); names the output directory."""
+    description: str = ""
+    """One line on what the scenario shows."""
+    run: RunSection = field(default_factory=RunSection)
+    chain: ChainSection = field(default_factory=ChainSection)
+    network: NetworkSection = field(default_factory=NetworkSection)
+    timing: TimingSection = field(default_factory=TimingSection)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    contribution: ContributionConfig = field(default_factory=ContributionConfig)
+    population: PopulationSection = field(default_factory=PopulationSection)
+    tasks: tuple[TaskSection, ...] = (TaskSection(),)
+
+    def __post_init__(self) -> None:
+        if not self.tasks:
+            raise ValueError("tasks: expected at least one [[tasks]] table")
+        for i, task in enumerate(self.tasks):
+            self._check_task(i, task)
+
+    def _check_task(self, i: int, task: TaskSection) -> None:
+        pop = self.population
+        key = f"tasks[{i}]"
+        if task.initiator >= pop.initiators:
+            raise ValueError(
+                f"{key}.initiator: expected an index below population.initiators "
+                f"({pop.initiators}), got {task.initiator}"
+            )
+        if task.committee_size > pop.verifiers:
+            raise ValueError(
+                f"{key}.committee_size: expected at most population.verifiers "
+                f"({pop.verifiers}), got {task.committee_size}"
+            )
+        block = self.chain.block_interval_s
+        for name in ("submission_window_s", "commit_window_s", "reveal_window_s"):
+            if getattr(task, name) < 2 * block:
+                got = getattr(task, name)
+                raise ValueError(
+                    f"{key}.{name}: expected at least two blocks "
+                    f"({2 * block} s at chain.block_interval_s = {block}), got {got}"
+                )
+        balance = self.chain.genesis_balance_ether
+        if task.reward_ether * task.count >= balance:
+            raise ValueError(
+                f"{key}.reward_ether: {task.count} task(s) of {task.reward_ether} ether need more "
+                f"than the initiator's chain.genesis_balance_ether ({balance}) leaves for gas"
+            )
+        if task.verifier_stake_ether >= balance:
+            raise ValueError(
+                f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
+                f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
+            )
+        if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
+            raise ValueError(
+                f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"
+            )
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the scenario's canonical JSON (seeds excluded): the scenario hash."""
+        table = to_table(self)
+        table["run"] = {k: v for k, v in table["run"].items() if k != "seeds"}
+        text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    p = Path(path)
+    where = str(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such scenario file") from None
+    except OSError as err:
+        raise ConfigError(f"{where}: cannot read: {err}") from err
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{where}: not valid TOML: {err}") from err
+    table.setdefault("name", p.stem)
+    return build(Scenario, table, where=where)
+
+
+def scenario_from_table(table: Mapping[str, Any], where: str = "<table>") -> Scenario:
+    return build(Scenario, table, where=where)
+
+
+def with_overrides(scenario: Scenario, settings: Sequence[str], where: str = "--set") -> Scenario:
+    """Apply ``KEY.PATH=VALUE`` settings (VALUE in TOML syntax) and validate the result."""
+    table = to_table(scenario)
+    for setting in settings:
+        key, sep, raw = setting.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{where}: {setting!r}: expected KEY.PATH=VALUE")
+        _assign(table, key.strip(), _parse_value(raw.strip(), where, key), where)
+    return build(Scenario, table, where=where)
+
+
+def _parse_value(raw: str, where: str, key: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        # a bare word is a string: --set data.dataset=mnist
+        if raw and all(c.isalnum() or c in "-_." for c in raw):
+            return raw
+        raise ConfigError(f"{where}: {key}: {raw!r} is not a TOML value") from None
+
+
+def _assign(table: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Set ``key`` (dots between tables, ``[i]`` or ``.i`` for list items) in ``table``."""
+    parts = key.replace("[", ".").replace("]", "").split(".")
+    node: Any = table
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"{where}: {key}: no item {part!r} (the list has {len(node)})")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            elif part not in node or node[part] is None:
+                node[part] = {}
+                node = node[part]
+            else:
+                node = node[part]
+        else:
+            raise ConfigError(f"{where}: {key}: {'.'.join(parts[:i])} is not a table")

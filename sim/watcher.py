@@ -1,0 +1,114 @@
+"""Chain events as SimPy events: what an agent's node tells it about sealed blocks.
+
+The block producer hands every sealed block to the ``ChainWatcher``; it turns the market's
+logs into typed events, keeps the task board (which tasks exist and in which phase), wakes
+the processes waiting for an event, and calls persistent subscribers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from contracts.taskmarket import (
+    CommitteeDrawn,
+    MarketEvent,
+    TaskCancelled,
+    TaskCreated,
+    TaskFinalized,
+    TaskParams,
+    typed_events,
+)
+from sim.chain import Block
+from sim.types import TaskId
+
+Predicate = Callable[[MarketEvent], bool]
+
+
+@dataclass
+class TaskEntry:
+    """What the chain has said about one task so far."""
+
+    created: TaskCreated
+    params: TaskParams
+    template: str
+    committee: tuple[str, ...] | None = None
+    finalized: TaskFinalized | None = None
+    cancelled: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.finalized is None and not self.cancelled
+
+
+class ChainWatcher:
+    """Dispatches typed market events from sealed blocks."""
+
+    def __init__(self, env: simpy.Environment):
+        self.env = env
+        self._waiters: list[tuple[type[MarketEvent], Predicate, simpy.Event]] = []
+        self._subscribers: list[tuple[type[MarketEvent], Callable[[MarketEvent], None]]] = []
+        self.tasks: dict[TaskId, TaskEntry] = {}
+        self._pending_params: dict[int, tuple[TaskParams, str]] = {}
+
+    def expect_task(self, ticket: int, params: TaskParams, template: str) -> None:
+        """Tell the board the parameters of the task the queued create_task ``ticket`` makes."""
+        self._pending_params[ticket] = (params, template)
+
+    def wait_for(self, kind: type[MarketEvent], predicate: Predicate | None = None) -> simpy.Event:
+        """A SimPy event that fires with the next matching market event."""
+        ev = self.env.event()
+        self._waiters.append((kind, predicate or (lambda _e: True), ev))
+        return ev
+
+    def subscribe(self, kind: type[MarketEvent], callback: Callable[[MarketEvent], None]) -> None:
+        """Call ``callback`` with every future event of ``kind``."""
+        self._subscribers.append((kind, callback))
+
+    def on_block(self, block: Block) -> list[MarketEvent]:
+        events = []
+        for r in block.receipts:
+            expected = self._pending_params.pop(r.ticket, None)
+            if not r.ok:
+                continue
+            for e in typed_events(r):
+                self._update_board(e, expected)
+                events.append(e)
+        for e in events:
+            self._dispatch(e)
+        return events
+
+    def _update_board(self, e: MarketEvent, expected: tuple[TaskParams, str] | None) -> None:
+        if isinstance(e, TaskCreated):
+            params, template = expected if expected else (None, "")
+            if params is None:
+                return  # a task created outside the simulation's agents: not on our board
+            self.tasks[e.task_id] = TaskEntry(e, params, template)
+        entry = self.tasks.get(getattr(e, "task_id", TaskId(-1)))
+        if entry is None:
+            return
+        if isinstance(e, CommitteeDrawn):
+            entry.committee = e.members
+        elif isinstance(e, TaskFinalized):
+            entry.finalized = e
+        elif isinstance(e, TaskCancelled):
+            entry.cancelled = True
+
+    def _dispatch(self, e: MarketEvent) -> None:
+        still = []
+        for kind, pred, ev in self._waiters:
+            if isinstance(e, kind) and pred(e) and not ev.triggered:
+                ev.succeed(e)
+            elif not ev.triggered:
+                still.append((kind, pred, ev))
+        self._waiters = still
+        for kind, callback in list(self._subscribers):
+            if isinstance(e, kind):
+                callback(e)
+
+    def open_tasks(self) -> list[TaskEntry]:
+        return [t for t in self.tasks.values() if t.open]

@@ -1,0 +1,257 @@
+"""The world agents live in: clock, chain, market, network, storage, learning, recorder.
+
+``build_world(scenario, seed, run_dir)`` assembles one run's world from independent RNG
+streams of one seed. The SimPy environment is the only clock (seconds). A block producer
+process seals a block every ``chain.block_interval_s`` at timestamp ``epoch + env.now``;
+transactions wait in the pool until then and the sending process resumes when its receipt
+exists (plus the RPC latency back to the agent). Agents interact with the world only through
+the methods here and the market bindings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from contracts.taskmarket import TaskMarket
+from sim.chain import Account, Block, Chain, ChainConfig, Receipt
+from sim.errors import StorageError
+from sim.learning_service import LearningService
+from sim.network import CHAIN_ENDPOINT, STORAGE_ENDPOINT, LinkClass, Network
+from sim.recorder import Kind, Recorder
+from sim.rng import RngStreams
+from sim.scenario import Scenario
+from sim.storage import Store, open_store
+from sim.types import Address, Cid, Wei
+from sim.watcher import ChainWatcher
+
+EPOCH = 1_700_000_000
+"""Block timestamp of simulated time 0 (the block that deploys the market)."""
+
+Process = Generator[simpy.Event, Any, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    """An off-chain message between agents (model links, verification data)."""
+
+    kind: str
+    sender: str
+    task: int | None
+    payload: Any
+    size: int
+
+
+@dataclass
+class World:
+    """Everything one run shares; built by ``build_world``."""
+
+    scenario: Scenario
+    seed: int
+    run_id: str
+    run_dir: Path
+    env: simpy.Environment
+    streams: RngStreams
+    chain: Chain
+    market: TaskMarket
+    deployer: Account
+    agent_accounts: list[Account]
+    network: Network
+    store: Store
+    learning: LearningService
+    recorder: Recorder
+    watcher: ChainWatcher
+    directory: dict[Address, str] = field(default_factory=dict)
+    """Agent name of each participant's address (filled as participants are created)."""
+    _receipt_waiters: dict[int, simpy.Event] = field(default_factory=dict)
+    _mailboxes: dict[str, simpy.FilterStore] = field(default_factory=dict)
+    _tx_arrived: simpy.Event = field(init=False)
+    blocks: int = 0
+
+    # ---------------------------------------------------------------- time
+
+    def __post_init__(self) -> None:
+        self._tx_arrived = self.env.event()
+
+    def timestamp(self) -> int:
+        """The block timestamp that corresponds to now."""
+        return EPOCH + int(self.env.now)
+
+    def sim_time(self, timestamp: int) -> float:
+        return float(timestamp - EPOCH)
+
+    def until(self, timestamp: int) -> simpy.Event:
+        """A timeout that fires once the chain time reaches ``timestamp``."""
+        return self.env.timeout(max(0.0, self.sim_time(timestamp) - self.env.now))
+
+    def next_block_time(self) -> float:
+        """Simulated time of the next block."""
+        interval = self.scenario.chain.block_interval_s
+        return (int(self.env.now) // interval + 1) * interval
+
+    # ---------------------------------------------------------------- chain
+
+    def block_producer(self) -> Process:
+        """Seal a block at every block-interval boundary at which transactions are pending.
+
+        Empty blocks are not materialised: nothing in the market reads block numbers, only
+        timestamps, so skipping them changes no outcome and saves the host the work.
+        """
+        while True:
+            if not self.chain.pending_count:
+                self._tx_arrived = self.env.event()
+                yield self._tx_arrived
+            yield self.env.timeout(self.next_block_time() - self.env.now)
+            block = self.chain.seal(self.timestamp())
+            self.blocks += 1
+            self._on_block(block)
+
+    def _on_block(self, block: Block) -> None:
+        self.watcher.on_block(block)
+        for r in block.receipts:
+            waiter = self._receipt_waiters.pop(r.ticket, None)
+            if waiter is not None:
+                waiter.succeed(r)
+
+    def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process:
+        """Send a transaction from ``agent`` (after RPC latency) and wait for its receipt.
+
+        ``send`` queues the transaction and returns its ticket (a bound market call).
+        Returns the receipt; a failed transaction is recorded, never raised.
+        """
+        yield self.env.timeout(self.network.latency(LinkClass.RPC, agent, CHAIN_ENDPOINT))
+        ticket = send()
+        if not self._tx_arrived.triggered:
+            self._tx_arrived.succeed()
+        waiter = self.env.event()
+        self._receipt_waiters[ticket] = waiter
+        receipt: Receipt = yield waiter
+        yield self.env.timeout(self.network.latency(LinkClass.RPC, CHAIN_ENDPOINT, agent))
+        self.recorder.record(
+            Kind.TX,
+            agent,
+            ok=receipt.ok,
+            gas=receipt.gas_used,
+            fee_wei=receipt.fee,
+            wei=receipt.value,
+            tx_hash=receipt.tx_hash,
+            detail=_tx_detail(receipt),
+            task=task,
+        )
+        return receipt
+
+    def notice(self, agent: str) -> simpy.Event:
+        """The delay for a chain event to reach ``agent`` through its node."""
+        return self.env.timeout(self.network.latency(LinkClass.RPC, CHAIN_ENDPOINT, agent))
+
+    # ---------------------------------------------------------------- storage
+
+    def upload(self, agent: str, data: bytes) -> Process:
+        """Store ``data`` from ``agent``; takes transfer time; returns its CID."""
+        yield self.env.timeout(
+            self.network.transfer_time(LinkClass.STORAGE, agent, STORAGE_ENDPOINT, len(data))
+        )
+        cid = self.store.put(data)
+        self.store.pin(cid)
+        return cid
+
+    def download(self, agent: str, cid: Cid) -> Process:
+        """Fetch ``cid`` to ``agent``; returns the bytes, or None after recording the failure."""
+        try:
+            data = self.store.get(cid)
+        except StorageError as err:
+            yield self.env.timeout(self.network.latency(LinkClass.STORAGE, STORAGE_ENDPOINT, agent))
+            self.recorder.record(Kind.FAILED, agent, cid=cid, detail=f"fetch failed: {err}")
+            return None
+        yield self.env.timeout(
+            self.network.transfer_time(LinkClass.STORAGE, STORAGE_ENDPOINT, agent, len(data))
+        )
+        return data
+
+    # ---------------------------------------------------------------- messages
+
+    def mailbox(self, agent: str) -> simpy.FilterStore:
+        if agent not in self._mailboxes:
+            self._mailboxes[agent] = simpy.FilterStore(self.env)
+        return self._mailboxes[agent]
+
+    def send_message(self, src: str, dst: str, message: Message) -> None:
+        """Deliver ``message`` to ``dst``'s mailbox after latency and transfer time."""
+        delay = self.network.transfer_time(LinkClass.MESSAGE, src, dst, message.size)
+
+        def deliver() -> Process:
+            yield self.env.timeout(delay)
+            yield self.mailbox(dst).put(message)
+
+        self.env.process(deliver())
+
+    def balance(self, account: Account) -> Wei:
+        return self.chain.balance(account.address)
+
+
+def _tx_detail(receipt: Receipt) -> str:
+    call = (receipt.label or "").removeprefix("TaskMarket.")
+    return call if receipt.ok else f"{call}: {receipt.revert_reason}"
+
+
+def run_id_for(scenario: Scenario, seed: int) -> str:
+    """A run's id: the scenario hash and the seed."""
+    return f"{scenario.name}-{scenario.digest[:10]}-s{seed}"
+
+
+def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
+    """Assemble the world of one run (the market is deployed in the block at time 0)."""
+    streams = RngStreams(seed)
+    env = simpy.Environment()
+    chain_cfg = scenario.chain
+    pop = scenario.population
+    n_agents = pop.initiators + pop.contributors + pop.verifiers
+    chain = Chain(
+        ChainConfig(
+            chain_id=chain_cfg.chain_id,
+            gas_price=chain_cfg.gas_price,
+            block_gas_limit=chain_cfg.block_gas_limit,
+            genesis_timestamp=EPOCH - 1,
+        ),
+        streams.numpy("chain"),
+        [chain_cfg.genesis_balance] * (n_agents + 1),
+    )
+    deployer, *agent_accounts = chain.genesis_accounts
+    market = TaskMarket.deploy_now(chain, deployer, EPOCH)
+    net = scenario.network
+    network = Network(
+        {
+            LinkClass.MESSAGE: net.message_latency_s,
+            LinkClass.RPC: net.rpc_latency_s,
+            LinkClass.STORAGE: net.storage_latency_s,
+        },
+        net.storage_bandwidth_mbps,
+        net.jitter_sigma,
+        streams.numpy("network"),
+    )
+    run_id = run_id_for(scenario, seed)
+    world = World(
+        scenario=scenario,
+        seed=seed,
+        run_id=run_id,
+        run_dir=run_dir,
+        env=env,
+        streams=streams,
+        chain=chain,
+        market=market,
+        deployer=deployer,
+        agent_accounts=agent_accounts,
+        network=network,
+        store=open_store(scenario.storage, run_dir),
+        learning=LearningService(scenario, streams),
+        recorder=Recorder(
+            run_id, seed, scenario.digest, lambda: env.now, lambda: chain.head_number
+        ),
+        watcher=ChainWatcher(env),
+    )
+    env.process(world.block_producer())
+    return world

@@ -1,0 +1,132 @@
+"""End to end: a whole honest market on real data, real training and the real EVM."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.runner import RunResult, run
+
+TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return run(TINY, 0, out=tmp_path_factory.mktemp("tiny"))
+
+
+def rows(events: pd.DataFrame, kind: str) -> pd.DataFrame:
+    return events[events["kind"] == kind]
+
+
+def wei(values: pd.Series) -> int:
+    return int(sum((Decimal(v) for v in values if v is not None), Decimal(0)))
+
+
+def test_the_task_completes_and_is_accepted(result: RunResult) -> None:
+    assert result.summary["status"] == "completed"
+    (outcome,) = result.summary["task_outcomes"]
+    assert outcome["accepted"] is True
+    assert outcome["aggregate_accuracy"] >= 0.5  # the task's MAFR
+    assert 0.5 < outcome["test_accuracy"] <= 1.0
+    assert outcome["initiator_model_accuracy"] > 0.5
+
+
+def test_every_contributor_with_positive_contribution_is_paid(result: RunResult) -> None:
+    ev = result.events
+    submitted = set(rows(ev, "model_submitted")["agent"])
+    assert submitted == {"contributor-0", "contributor-1", "contributor-2"}
+    paid = rows(ev, "paid")
+    paid_contributors = set(paid[paid["role"] == "contributor"]["agent"])
+    # the committee's aggregate score of each submission is the value of its paid row;
+    # a submission with a positive aggregate score must be paid, others must not be
+    scores = rows(ev, "score").groupby("target")["value"].mean()
+    for name in submitted:
+        if scores[name] > 0.01:
+            assert name in paid_contributors
+    assert all(paid[paid["role"] == "contributor"]["wei"].map(Decimal) > 0)
+
+
+def test_balances_follow_from_the_recorded_flows(result: RunResult) -> None:
+    """Each agent's end balance = start − value sent − fees + withdrawals, exactly."""
+    ev = result.events
+    for name, info in result.summary["agents"].items():
+        mine = ev[ev["agent"] == name]
+        tx = rows(mine, "tx")
+        sent = wei(tx[tx["ok"].astype(bool)]["wei"])
+        expected = (
+            info["start_wei"] - sent - wei(tx["fee_wei"]) + wei(rows(mine, "withdrawn")["wei"])
+        )
+        assert info["end_wei"] == expected, name
+
+
+def test_money_in_equals_money_out(result: RunResult) -> None:
+    """Escrow + stakes = payouts + refunds + stakes returned; every credit withdrawn."""
+    ev = result.events
+    tx = rows(ev, "tx")
+    into_market = wei(
+        tx[tx["ok"].astype(bool) & tx["detail"].isin(["create_task", "register_verifier"])]["wei"]
+    )
+    credited = (
+        wei(rows(ev, "paid")["wei"])
+        + wei(rows(ev, "refunded")["wei"])
+        + wei(rows(ev, "stake_returned")["wei"])
+    )
+    assert into_market == credited
+    assert wei(rows(ev, "withdrawn")["wei"]) == credited
+    assert result.summary["market_balance_wei"] == 0
+
+
+def test_ground_truth_sits_beside_claims(result: RunResult) -> None:
+    ev = result.events
+    truth = rows(ev, "true_contribution")
+    assert len(truth) == 3
+    assert truth["truth"].notna().all()
+    reports = rows(ev, "reported")
+    assert len(reports) == 3
+    assert (reports["value"] == reports["truth"]).all()  # honest verifiers report the truth
+    assert rows(ev, "ground_truth")["ok"].astype(bool).all()
+
+
+def test_outputs_are_written_and_readable_with_pandas(result: RunResult) -> None:
+    out = result.out_dir
+    assert out is not None
+    events = pd.read_parquet(out / "events.parquet")
+    pd.testing.assert_frame_equal(events, result.events)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run_id"] == result.run_id
+    for key in ("task_success_rate", "fused_accuracy", "gas_per_task", "time_to_payout"):
+        assert key in summary
+    series = pd.read_parquet(out / "series.parquet")
+    assert {"time", "online_verifiers", "market_balance_ether"} <= set(series.columns)
+    assert len(series) >= 2
+
+
+def test_same_seed_same_table_other_seed_other_table(result: RunResult) -> None:
+    again = run(TINY, 0)
+    pd.testing.assert_frame_equal(again.events, result.events)
+    other = run(TINY, 1)
+    assert not other.events.equals(result.events)
+    assert set(other.events["run_id"]) != set(result.events["run_id"])
+
+
+def test_cli_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cli"
+    assert (
+        main(["run", str(TINY), "--out", str(out), "--quiet", "--set", "tasks[0].mafr=0.99"]) == 0
+    )
+    text = capsys.readouterr().out
+    assert "rejected" in text  # no fused CNN of this size reaches 99 %
+    assert (out / "events.parquet").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task_outcomes"][0]["accepted"] is False
+    initiator = summary["agents"]["initiator-0"]
+    assert initiator["profit_wei"] < 0
+    assert -initiator["profit_wei"] < 6 * 10**18  # refunded all but the verifiers' share
