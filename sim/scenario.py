@@ -351,12 +351,24 @@ def scenario_from_table(table: Mapping[str, Any], where: str = "<table>") -> Sce
 
 def with_overrides(scenario: Scenario, settings: Sequence[str], where: str = "--set") -> Scenario:
     """Apply ``KEY.PATH=VALUE`` settings (VALUE in TOML syntax) and validate the result."""
-    table = to_table(scenario)
+    values: dict[str, Any] = {}
     for setting in settings:
         key, sep, raw = setting.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{where}: {setting!r}: expected KEY.PATH=VALUE")
-        _assign(table, key.strip(), _parse_value(raw.strip(), where, key), where)
+        values[key.strip()] = _parse_value(raw.strip(), where, key)
+    return with_values(scenario, values, where)
+
+
+def with_values(scenario: Scenario, values: Mapping[str, Any], where: str = "<values>") -> Scenario:
+    """A new scenario with each ``key.path`` set to its (TOML-typed) value, validated.
+
+    Key paths use dots between tables and ``[i]`` (or ``.i``) for items of a list of tables:
+    ``tasks[0].verifier_stake_ether``, ``population.verifier_speed.high``.
+    """
+    table = to_table(scenario)
+    for key, value in values.items():
+        _assign(table, key, value, where)
     return build(Scenario, table, where=where)
 
 
