@@ -277,7 +277,7 @@ class Chain:
             [a.receipt for a in applied],
         )
         mined = vm.mine_block(block).block
-        self._chain.persist_block(mined)
+        self._chain.persist_block(mined, perform_validation=False)  # mine_block validated it
         self._chain.header = self._next_header(mined.header)
         self._pending = deferred
         self._view = None
