@@ -486,6 +486,7 @@ def get_committee(task_id: uint256) -> DynArray[address, MAX_COMMITTEE]:
 @external
 @view
 def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+    assert self.tasks[task_id].initiator != empty(address), "get_report: unknown task"
     return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
 
 
@@ -494,6 +495,7 @@ def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[
 def has_access(task_id: uint256, account: address) -> bool:
     """@notice The paper's access after payment: the initiator of an accepted, finalized task."""
     t: Task = self.tasks[task_id]
+    assert t.initiator != empty(address), "has_access: unknown task"
     return t.finalized and t.accepted and account == t.initiator
 
 

@@ -22,9 +22,43 @@ from sim.errors import CallArgumentError, ChainError
 from sim.types import Address, Cid, TaskId, Wei
 
 from . import compile_contract
+from .settlement import BPS, PPM, Aggregation, Rules
 
-PPM = 1_000_000
-BPS = 10_000
+__all__ = [
+    "BPS",
+    "EVENT_TYPES",
+    "MAX_COMMITTEE",
+    "MAX_REGISTRANTS",
+    "MAX_SUBMISSIONS",
+    "PPM",
+    "Aggregation",
+    "CommitteeDrawn",
+    "ContributorPaid",
+    "DuplicateSubmission",
+    "MarketEvent",
+    "ModelSubmitted",
+    "Refunded",
+    "ReportCommitted",
+    "ReportRevealed",
+    "SlashReason",
+    "StakeReturned",
+    "Submission",
+    "TaskCancelled",
+    "TaskCreated",
+    "TaskFinalized",
+    "TaskMarket",
+    "TaskParams",
+    "TaskState",
+    "VerifierPaid",
+    "VerifierRegistered",
+    "VerifierSlashed",
+    "Withdrawn",
+    "commitment",
+    "new_salt",
+    "typed_event",
+    "typed_events",
+]
+
 MAX_SUBMISSIONS = 64
 MAX_REGISTRANTS = 128
 MAX_COMMITTEE = 32
@@ -47,15 +81,6 @@ _GAS = {
 def _report_gas(n_scores: int) -> int:
     """A report stores one word per score (~22k gas each when fresh)."""
     return 300_000 + 50_000 * n_scores
-
-
-class Aggregation(IntEnum):
-    """How finalize combines the committee's reports."""
-
-    MAJORITY = 0
-    """The paper's rule: accepted when a majority report fused accuracy ≥ MAFR."""
-    MEDIAN = 1
-    TRIMMED_MEAN = 2
 
 
 class SlashReason(IntEnum):
@@ -81,11 +106,40 @@ class TaskParams:
     tolerance_ppm: int = 0
     """0: agreement is the paper's side-only rule; >0: values must also lie this close."""
 
-    def as_abi(self) -> tuple[Any, ...]:
-        return tuple(
-            bool(v) if isinstance(v, bool) else int(v)
-            for v in (getattr(self, f.name) for f in fields(self))
+    def as_abi(self, call: str = "TaskParams") -> tuple[Any, ...]:
+        """The struct as the ABI encodes it; a wrong-typed field raises CallArgumentError.
+
+        Fields are taken as they are (no ``int()`` coercion that would turn 80.5 or
+        "8000" into a number silently): ints for numbers, a bool for commit_reveal.
+        """
+        out: list[Any] = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            want_bool = f.name == "commit_reveal"
+            ok = isinstance(value, bool) if want_bool else _is_int(value)
+            if not ok:
+                raise CallArgumentError(
+                    f"{call}: params.{f.name} expected {'bool' if want_bool else 'int'}, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
+            out.append(value if want_bool else int(value))
+        return tuple(out)
+
+    def rules(self) -> Rules:
+        """The parameters that settlement depends on (see ``contracts.settlement``)."""
+        return Rules(
+            mafr_bps=self.mafr_bps,
+            verifier_share_bps=self.verifier_share_bps,
+            verifier_stake=self.verifier_stake,
+            slash_bps=self.slash_bps,
+            aggregation=Aggregation(self.aggregation),
+            trim_bps=self.trim_bps,
+            tolerance_ppm=self.tolerance_ppm,
         )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -332,25 +386,61 @@ class TaskMarket:
     # ------------------------------------------------------------ transactions
 
     def _send(
-        self, sender: Account, fn: str, args: Sequence[Any], value: int = 0, gas: int | None = None
+        self,
+        sender: Account,
+        fn: str,
+        args: Sequence[Any],
+        value: int = 0,
+        gas: int | None = None,
+        value_name: str = "value",
     ) -> int:
+        label = f"{self.NAME}.{fn}"
+        if not isinstance(sender, Account):
+            raise CallArgumentError(
+                f"{label}: argument 'sender' expected an Account, got {type(sender).__name__}"
+            )
+        if not _is_int(value) or value < 0:
+            raise CallArgumentError(
+                f"{label}: argument {value_name!r} expected a non-negative int of wei, "
+                f"got {value!r} ({type(value).__name__})"
+            )
         data = self.abi.encode_call(fn, args)
         return self.chain.send(
-            sender, self.address, data, value=value, gas=gas or _GAS[fn], label=f"{self.NAME}.{fn}"
+            sender, self.address, data, value=value, gas=gas or _GAS[fn], label=label
         )
 
+    def _scores(self, fn: str, scores_ppm: Sequence[int]) -> list[int]:
+        """The scores as a list (element types are checked by the ABI encoder)."""
+        if isinstance(scores_ppm, str | bytes) or not isinstance(scores_ppm, Sequence):
+            raise CallArgumentError(
+                f"{self.NAME}.{fn}: argument 'scores_ppm' expected a sequence of ints, "
+                f"got {scores_ppm!r} ({type(scores_ppm).__name__})"
+            )
+        return list(scores_ppm)
+
+    def _bytes32(self, fn: str, name: str, value: bytes) -> bytes:
+        """Exactly 32 bytes (the ABI encoder would right-pad a shorter value silently)."""
+        if not isinstance(value, bytes) or len(value) != 32:
+            size = f"{len(value)} bytes" if isinstance(value, bytes) else type(value).__name__
+            raise CallArgumentError(
+                f"{self.NAME}.{fn}: argument {name!r} expected 32 bytes, got {size}"
+            )
+        return value
+
     def create_task(self, sender: Account, spec_cid: Cid, params: TaskParams, reward: Wei) -> int:
+        call = f"{self.NAME}.create_task"
         if not isinstance(params, TaskParams):
             raise CallArgumentError(
-                f"{self.NAME}.create_task: params must be TaskParams, got {type(params).__name__}"
+                f"{call}: argument 'params' expected TaskParams, got {type(params).__name__}"
             )
-        return self._send(sender, "create_task", [spec_cid, params.as_abi()], value=reward)
+        args = [spec_cid, params.as_abi(call)]
+        return self._send(sender, "create_task", args, value=reward, value_name="reward")
 
     def submit_model(self, sender: Account, task_id: TaskId, cid: Cid) -> int:
         return self._send(sender, "submit_model", [task_id, cid])
 
     def register_verifier(self, sender: Account, task_id: TaskId, stake: Wei) -> int:
-        return self._send(sender, "register_verifier", [task_id], value=stake)
+        return self._send(sender, "register_verifier", [task_id], value=stake, value_name="stake")
 
     def cancel(self, sender: Account, task_id: TaskId) -> int:
         return self._send(sender, "cancel", [task_id])
@@ -361,11 +451,13 @@ class TaskMarket:
     def report(
         self, sender: Account, task_id: TaskId, accuracy_ppm: int, scores_ppm: Sequence[int]
     ) -> int:
-        gas = _report_gas(len(scores_ppm))
-        return self._send(sender, "report", [task_id, accuracy_ppm, list(scores_ppm)], gas=gas)
+        scores = self._scores("report", scores_ppm)
+        gas = _report_gas(len(scores))
+        return self._send(sender, "report", [task_id, accuracy_ppm, scores], gas=gas)
 
     def commit(self, sender: Account, task_id: TaskId, commitment_hash: bytes) -> int:
-        return self._send(sender, "commit", [task_id, commitment_hash])
+        digest = self._bytes32("commit", "commitment_hash", commitment_hash)
+        return self._send(sender, "commit", [task_id, digest])
 
     def reveal(
         self,
@@ -375,9 +467,9 @@ class TaskMarket:
         scores_ppm: Sequence[int],
         salt: bytes,
     ) -> int:
-        gas = _report_gas(len(scores_ppm))
-        args = [task_id, accuracy_ppm, list(scores_ppm), salt]
-        return self._send(sender, "reveal", args, gas=gas)
+        scores = self._scores("reveal", scores_ppm)
+        args = [task_id, accuracy_ppm, scores, self._bytes32("reveal", "salt", salt)]
+        return self._send(sender, "reveal", args, gas=_report_gas(len(scores)))
 
     def finalize(self, sender: Account, task_id: TaskId) -> int:
         return self._send(sender, "finalize", [task_id])

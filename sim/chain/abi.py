@@ -223,12 +223,12 @@ def revert_reason(output: bytes, error: BaseException | None = None) -> str:
     if output[:4] == _PANIC_SELECTOR and len(output) >= 36:
         code = int.from_bytes(output[4:36], "big")
         return f"panic 0x{code:02x} ({_PANIC_CODES.get(code, 'unknown')})"
-    if error is not None:
-        name = type(error).__name__
-        text = str(error)
-        if name == "OutOfGas":
-            return "out of gas"
-        return f"{name}: {text}" if text else name
     if output:
         return f"reverted with data 0x{output.hex()}"
-    return "reverted without a reason"
+    if error is None or type(error).__name__ == "Revert":
+        return "reverted without a reason"
+    name = type(error).__name__
+    if name == "OutOfGas":
+        return "out of gas"
+    text = str(error)
+    return f"{name}: {text}" if text else name

@@ -115,7 +115,8 @@ class Chain:
         self._abis: dict[bytes, ContractAbi] = {}
         self._burned = 0
         self._tx_count = 0
-        self._read_vm: Any = None
+        self._view: Any = None
+        self._chain.header = self._next_header(self._chain.get_canonical_head())
 
     # ------------------------------------------------------------------ reads
 
@@ -146,10 +147,27 @@ class Chain:
     def pending_count(self) -> int:
         return len(self._pending)
 
+    def _next_header(self, parent: Any) -> Any:
+        """The pending header on ``parent``: same gas limit, no wall-clock timestamp.
+
+        py-evm's default lets the gas limit decay by 1/1024 per block (so after a few
+        hundred empty blocks a large transaction would never fit again) and stamps
+        the header with the host's clock; both are wrong for a simulated chain.
+        """
+        return self._chain.create_header_from_parent(
+            parent, gas_limit=parent.gas_limit, timestamp=parent.timestamp + 1
+        )
+
     def _state(self) -> Any:
-        if self._read_vm is None:
-            self._read_vm = self._chain.get_vm(self._chain.get_canonical_head())
-        return self._read_vm.state
+        """A gas-free state on top of the head, reused by every read until the next seal.
+
+        Reads (balances, views) run on it and are reverted after each call, so its
+        caches stay warm and no VM is rebuilt per call.
+        """
+        if self._view is None:
+            free = self._chain.header.copy(base_fee_per_gas=0)
+            self._view = self._chain.get_vm(free).state
+        return self._view
 
     def balance(self, address: Address) -> Wei:
         return Wei(int(self._state().get_balance(to_canonical_address(address))))
@@ -161,23 +179,36 @@ class Chain:
         return bytes(self._state().get_code(to_canonical_address(address)))
 
     def call(
-        self, to: Address, data: bytes, sender: Address | None = None, label: str | None = None
+        self,
+        to: Address,
+        data: bytes,
+        sender: Address | None = None,
+        label: str | None = None,
+        gas: int | None = None,
     ) -> bytes:
-        """Execute a read-only call against the latest sealed block; TxFailed on revert."""
-        head = self._chain.get_canonical_head()
-        vm = self._chain.get_vm(head)
+        """Execute a read-only call on top of the latest sealed block; TxFailed on revert.
+
+        The call sees the pending block's context (number head + 1, timestamp head + 1),
+        may use up to ``gas`` (default: the block gas limit) and pays nothing; nothing
+        it does persists.
+        """
+        state = self._state()
         origin = to_canonical_address(sender) if sender else _ZERO_ADDRESS
-        unsigned = vm.create_unsigned_transaction(
-            nonce=vm.state.get_nonce(origin),
+        unsigned = self._chain.get_vm_class(self._chain.header).create_unsigned_transaction(
+            nonce=state.get_nonce(origin),
             gas_price=0,
-            gas=self.config.block_gas_limit,
+            gas=self.config.block_gas_limit if gas is None else gas,
             to=to_canonical_address(to),
             value=0,
             data=data,
         )
-        spoof = SpoofTransaction(unsigned, from_=origin)
-        with vm.in_costless_state() as state:
-            computation = state.costless_execute_transaction(spoof)
+        snapshot = state.snapshot()
+        try:
+            computation = state.costless_execute_transaction(
+                SpoofTransaction(unsigned, from_=origin)
+            )
+        finally:
+            state.revert(snapshot)
         if computation.is_error:
             raise TxFailed(revert_reason(computation.output, computation.error), call=label)
         return bytes(computation.output)
@@ -232,7 +263,10 @@ class Chain:
         if len(mix) != 32:
             raise ChainError("seal: prevrandao must be 32 bytes")
         header = self._chain.header.copy(
-            timestamp=timestamp, mix_hash=mix, coinbase=to_canonical_address(self.coinbase)
+            timestamp=timestamp,
+            mix_hash=mix,
+            coinbase=to_canonical_address(self.coinbase),
+            gas_limit=self.config.block_gas_limit,
         )
         vm = self._chain.get_vm(header)
         applied, rejected, deferred, final_header = self._pack(vm, header)
@@ -243,10 +277,10 @@ class Chain:
             [a.receipt for a in applied],
         )
         mined = vm.mine_block(block).block
-        self._chain.persist_block(mined)
-        self._chain.header = self._chain.create_header_from_parent(mined.header)
+        self._chain.persist_block(mined, perform_validation=False)  # mine_block validated it
+        self._chain.header = self._next_header(mined.header)
         self._pending = deferred
-        self._read_vm = None
+        self._view = None
         self._tx_count += len(applied)
         base_fee = int(header.base_fee_per_gas)
         receipts = self._receipts(applied, mined, base_fee) + tuple(
@@ -296,11 +330,12 @@ class Chain:
                 value=intent.value,
                 data=intent.data,
             ).as_signed_transaction(intent.sender.key, chain_id=self.config.chain_id)
-            snapshot = state.snapshot()
             try:
+                # py-evm validates before touching state, so a rejected transaction
+                # leaves nothing to undo (and apply_transaction locks earlier changes,
+                # which makes a snapshot taken here unusable anyway)
                 receipt, computation = vm.apply_transaction(prev, tx)
             except EvmValidationError as err:
-                state.revert(snapshot)
                 rejected.append((intent, f"invalid transaction: {err}"))
                 continue
             prev = vm.add_receipt_to_header(prev, receipt)
@@ -311,7 +346,8 @@ class Chain:
     def _receipts(self, applied: list[_Applied], mined: Any, base_fee: int) -> tuple[Receipt, ...]:
         out = []
         cumulative = 0
-        for index, a in enumerate(applied):
+        logs_before = 0  # log indices run through the whole block, as in Ethereum
+        for a in applied:
             gas_used = int(a.receipt.gas_used) - cumulative
             cumulative = int(a.receipt.gas_used)
             self._burned += gas_used * base_fee
@@ -325,7 +361,8 @@ class Chain:
                         generate_contract_address(a.intent.sender.canonical, a.nonce)
                     )
                 )
-            events = self._decode_logs(a.receipt.logs, int(mined.number), tx_hash, index)
+            events = self._decode_logs(a.receipt.logs, int(mined.number), tx_hash, logs_before)
+            logs_before += len(a.receipt.logs)
             out.append(
                 Receipt(
                     ticket=a.intent.ticket,
@@ -350,8 +387,9 @@ class Chain:
         return tuple(out)
 
     def _decode_logs(
-        self, logs: Sequence[Any], block_number: int, tx_hash: TxHash, tx_index: int
+        self, logs: Sequence[Any], block_number: int, tx_hash: TxHash, first_index: int
     ) -> tuple[DecodedEvent, ...]:
+        """The logs of contracts with a registered ABI, decoded; others are skipped."""
         events = []
         for log_index, log in enumerate(logs):
             abi = self._abis.get(bytes(log.address))
@@ -369,7 +407,7 @@ class Chain:
                     args=args,
                     block_number=block_number,
                     tx_hash=tx_hash,
-                    log_index=tx_index * 1000 + log_index,
+                    log_index=first_index + log_index,
                 )
             )
         return tuple(events)
@@ -400,8 +438,14 @@ class Chain:
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
-        """Everything done inside the block is undone on exit (for tests)."""
+        """Everything done inside the block is undone on exit (for tests).
+
+        State, balances, blocks, the pending pool, fee and transaction counters,
+        registered ABIs and the account/prevrandao RNG all return to where they were,
+        also when the block raises. Snapshots nest.
+        """
         saved_kv = dict(self._kv.kv_store)
+        saved_rng = self._rng.bit_generator.state
         saved = (
             self._chain.header,
             list(self._pending),
@@ -418,4 +462,5 @@ class Chain:
             self._chain = self._chain_class(AtomicDB(self._kv), header)
             self._pending, self._next_ticket, self._burned = pending, ticket, burned
             self._tx_count, self._abis = count, abis
-            self._read_vm = None
+            self._rng.bit_generator.state = saved_rng
+            self._view = None

@@ -1,0 +1,209 @@
+"""What ``TaskMarket.finalize`` decides and pays, computed in plain Python.
+
+A reference of the contract's settlement rules, wei for wei: the aggregation of the
+committee's reports (the paper's majority, median or trimmed mean), the verdict against
+the MAFR, which members agree with it, who is slashed, what each contributor and verifier
+is credited and what returns to the initiator. Tests check the contract against it, and
+analysis can use it to compute the *honest* outcome of a task (what the contract would
+have paid had every verifier reported the truth) without running a chain.
+
+Integer arithmetic follows the EVM: ``//`` on signed values rounds toward zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from sim.types import Address, Wei
+
+PPM = 1_000_000
+BPS = 10_000
+
+
+class Aggregation(IntEnum):
+    """How finalize combines the committee's reports (values match the contract)."""
+
+    MAJORITY = 0
+    """The paper's rule: accepted when a strict majority report fused accuracy ≥ MAFR."""
+    MEDIAN = 1
+    TRIMMED_MEAN = 2
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The task parameters settlement depends on (a subset of ``TaskParams``)."""
+
+    mafr_bps: int
+    verifier_share_bps: int
+    verifier_stake: Wei = Wei(0)
+    slash_bps: int = 0
+    aggregation: Aggregation = Aggregation.MAJORITY
+    trim_bps: int = 0
+    tolerance_ppm: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    """One revealed report: fused accuracy and one score per submission (ppm)."""
+
+    accuracy_ppm: int
+    scores_ppm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The outcome of finalize, as the contract credits it."""
+
+    accepted: bool
+    aggregate_accuracy_ppm: int
+    aggregate_scores_ppm: tuple[int, ...]
+    contributor_pay: tuple[Wei, ...]
+    """Per submission index; 0 for submissions with a non-positive aggregate score."""
+    agreeing: tuple[Address, ...]
+    verifier_pay: Wei
+    """What each agreeing member gets from the verifier pool and the slashed stakes."""
+    slashed: Mapping[Address, Wei] = field(default_factory=dict)
+    """Members who lost part of their stake (absent or disagreeing, when the cut is > 0)."""
+    stake_returned: Mapping[Address, Wei] = field(default_factory=dict)
+    refund: Wei = Wei(0)
+    """Credited to the initiator: the unpaid pools and the rounding dust."""
+    accepted_mask: int = 0
+
+    def credits(self, initiator: Address, contributors: Sequence[Address]) -> dict[Address, Wei]:
+        """Wei credited to each account by this settlement (accounts may repeat roles)."""
+        out: dict[Address, int] = {}
+
+        def add(account: Address, amount: int) -> None:
+            if amount:
+                out[account] = out.get(account, 0) + amount
+
+        for account, amount in zip(contributors, self.contributor_pay, strict=True):
+            add(account, amount)
+        for v in self.agreeing:
+            add(v, self.verifier_pay)
+        for v, amount in self.stake_returned.items():
+            add(v, amount)
+        add(initiator, self.refund)
+        return {a: Wei(x) for a, x in out.items()}
+
+
+def tdiv(a: int, b: int) -> int:
+    """Integer division rounding toward zero, as the EVM's SDIV (and Vyper's ``//``)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def robust_center(values: Sequence[int], aggregation: Aggregation, trim_bps: int) -> int:
+    """Median (the two middle values averaged) or trimmed mean of a non-empty column."""
+    a = sorted(values)
+    n = len(a)
+    if aggregation == Aggregation.MEDIAN:
+        return a[n // 2] if n % 2 else tdiv(a[n // 2 - 1] + a[n // 2], 2)
+    cut = n * trim_bps // BPS
+    return tdiv(sum(a[cut : n - cut]), n - 2 * cut)
+
+
+def aggregate(
+    rules: Rules, reports: Sequence[Report], n_submissions: int
+) -> tuple[bool, int, tuple[int, ...]]:
+    """(accepted, aggregate accuracy, aggregate scores) of a non-empty list of reports."""
+    threshold = rules.mafr_bps * (PPM // BPS)
+    if rules.aggregation == Aggregation.MAJORITY:
+        above = sum(1 for r in reports if r.accuracy_ppm >= threshold)
+        accepted = 2 * above > len(reports)
+        winners = [r for r in reports if (r.accuracy_ppm >= threshold) == accepted]
+        acc = sum(r.accuracy_ppm for r in winners) // len(winners)
+        scores = tuple(
+            tdiv(sum(r.scores_ppm[m] for r in winners), len(winners)) for m in range(n_submissions)
+        )
+        return accepted, acc, scores
+    acc = robust_center([r.accuracy_ppm for r in reports], rules.aggregation, rules.trim_bps)
+    scores = tuple(
+        robust_center([r.scores_ppm[m] for r in reports], rules.aggregation, rules.trim_bps)
+        for m in range(n_submissions)
+    )
+    return acc >= threshold, acc, scores
+
+
+def agrees(
+    rules: Rules, report: Report | None, accepted: bool, acc: int, scores: Sequence[int]
+) -> bool:
+    """Whether a member's report agrees with the outcome (absent members never do)."""
+    if report is None:
+        return False
+    if (report.accuracy_ppm >= rules.mafr_bps * (PPM // BPS)) != accepted:
+        return False
+    tol = rules.tolerance_ppm
+    if tol == 0:
+        return True
+    if abs(report.accuracy_ppm - acc) > tol:
+        return False
+    return all(abs(s - a) <= tol for s, a in zip(report.scores_ppm, scores, strict=False))
+
+
+def contributor_shares(cpool: int, scores: Sequence[int]) -> tuple[Wei, ...]:
+    """cpool × s_i // Σ positive s, per submission; non-positive scores get nothing."""
+    total = sum(s for s in scores if s > 0)
+    if total == 0:
+        return tuple(Wei(0) for _ in scores)
+    return tuple(Wei(cpool * s // total if s > 0 else 0) for s in scores)
+
+
+def settle(
+    rules: Rules,
+    escrow: Wei,
+    committee: Sequence[Address],
+    reports: Mapping[Address, Report],
+    n_submissions: int,
+) -> Settlement:
+    """What finalize credits for a task whose committee was drawn.
+
+    ``committee`` in the contract's order; ``reports`` holds the revealed reports
+    (members missing from it are absent).
+    """
+    revealed = [reports[v] for v in committee if v in reports]
+    accepted, acc, scores = False, 0, tuple[int, ...]()
+    if revealed:
+        accepted, acc, scores = aggregate(rules, revealed, n_submissions)
+    vpool = escrow * rules.verifier_share_bps // BPS
+    cpool = escrow - vpool
+    stake = rules.verifier_stake
+    cut = stake * rules.slash_bps // BPS
+    agreeing: list[Address] = []
+    slashed: dict[Address, Wei] = {}
+    returned: dict[Address, Wei] = {}
+    for v in committee:
+        if agrees(rules, reports.get(v), accepted, acc, scores):
+            agreeing.append(v)
+            kept: int = stake
+        else:
+            kept = stake - cut
+            if cut:
+                slashed[v] = Wei(cut)
+        if kept:
+            returned[v] = Wei(kept)
+    pool: int = vpool + sum(slashed.values())
+    share = pool // len(agreeing) if agreeing else 0
+    refund: int = pool - share * len(agreeing)
+    pay = tuple(Wei(0) for _ in range(n_submissions))
+    mask = 0
+    if accepted:
+        pay = contributor_shares(cpool, scores)
+        mask = sum(1 << m for m, score in enumerate(scores) if score > 0)
+        refund += cpool - sum(pay)
+    else:
+        refund += cpool
+    return Settlement(
+        accepted=accepted,
+        aggregate_accuracy_ppm=acc,
+        aggregate_scores_ppm=scores,
+        contributor_pay=pay,
+        agreeing=tuple(agreeing),
+        verifier_pay=Wei(share),
+        slashed=slashed,
+        stake_returned=returned,
+        refund=Wei(refund),
+        accepted_mask=mask,
+    )

@@ -1,0 +1,764 @@
+"""Random sequences of every TaskMarket call, checked against a Python model after each step.
+
+A hypothesis ``RuleBasedStateMachine`` drives create/submit/register/cancel/draw/report/
+commit/reveal/finalize/withdraw from a dozen accounts across the deadlines (time moves
+by sealing blocks at chosen timestamps, often one second before or at a deadline). A
+Python model of the contract predicts every call's outcome, success or the exact revert
+reason, and what it credits (finalize through ``contracts.settlement.settle``). After
+every step it checks:
+
+- the market's balance = deposits (escrows + stakes) - withdrawals
+  = ``total_locked`` + ``total_credit``, and both equal the model's;
+- ether is conserved: every account + faucet + coinbase + market + burned fees
+  = ``chain.genesis_supply``;
+- nobody is paid twice: per task at most one TaskFinalized, one ContributorPaid per
+  submission and one VerifierPaid per member;
+- nothing is paid before finalize: payments, slashes and refunds appear only in the
+  receipt of that task's finalize (or its cancel, for refunds and returned stakes),
+  and only at or after its reveal deadline.
+
+Examples: 200 in CI. For a long local run set the environment variable
+``BAASIM_STATEFUL_EXAMPLES`` (and optionally ``BAASIM_STATEFUL_STEPS``, default 40)::
+
+    BAASIM_STATEFUL_EXAMPLES=10000 .venv/bin/python -m pytest \\
+        tests/contracts/test_market_stateful.py -p no:cacheprovider
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from eth_utils import keccak
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from contracts.settlement import Aggregation, Report, settle
+from contracts.taskmarket import TaskParams, commitment
+from sim.chain import Account, Receipt
+from sim.types import ETHER, Address, Cid, TaskId, Wei
+
+if TYPE_CHECKING:
+    from conftest import Harness
+
+EXAMPLES = int(os.environ.get("BAASIM_STATEFUL_EXAMPLES", "200"))
+STEPS = int(os.environ.get("BAASIM_STATEFUL_STEPS", "40"))
+N_PLAYERS = 10
+MAX_TASKS = 4
+PPM = 1_000_000
+
+GOOD_ACCURACIES = st.sampled_from([0, 500_000, 799_999, 800_000, 850_000, 900_000, 1_000_000])
+ACCURACIES = st.one_of(GOOD_ACCURACIES, st.just(1_000_001))
+GOOD_SCORES = st.sampled_from([-1_000_000, -7, 0, 1, 3, 250_000, 260_000, 1_000_000])
+SCORES = st.one_of(GOOD_SCORES, st.sampled_from([-1_000_001, 1_000_001]))
+CIDS = st.sampled_from(["bafkA", "bafkB", "bafkC", "bafkD", "bafkE", "bafkF", ""])
+SALTS = st.sampled_from([b"\x01" * 32, b"\x02" * 32])
+TASK = st.integers(0, 7)
+PLAYER = st.integers(0, N_PLAYERS - 1)
+REWARDS = st.sampled_from([0, 1, 10**18 + 3, 7 * ETHER, 7 * ETHER])
+
+
+@st.composite
+def task_rules(draw: st.DrawFn) -> TaskParams:
+    """Task parameters with deadlines as offsets from the creating block."""
+    commit_reveal = draw(st.booleans())
+    aggregation = draw(st.sampled_from(list(Aggregation)))
+    sub = draw(st.integers(2, 60))
+    commit = sub + draw(st.integers(1, 20))
+    reveal = commit + draw(st.integers(1 if commit_reveal else 0, 20))
+    return TaskParams(
+        mafr_bps=8000,
+        committee_size=draw(st.integers(1, 4)),
+        verifier_share_bps=draw(st.sampled_from([0, 2_000, 2_000, 10_000])),
+        submission_deadline=sub,
+        commit_deadline=commit,
+        reveal_deadline=reveal,
+        verifier_stake=Wei(draw(st.sampled_from([0, 10**15, ETHER]))),
+        slash_bps=draw(st.sampled_from([0, 5_000, 10_000])),
+        commit_reveal=commit_reveal,
+        aggregation=aggregation,
+        trim_bps=2_000 if aggregation == Aggregation.TRIMMED_MEAN else 0,
+        tolerance_ppm=draw(st.sampled_from([0, 0, 100_000])),
+    )
+
+
+TASK_RULES = task_rules()
+DT = st.sampled_from([1, 1, 1, 2, 3])
+STATS: collections.Counter[str] = collections.Counter()
+
+
+@dataclass
+class ModelTask:
+    """What the model knows of one task."""
+
+    task_id: TaskId
+    initiator: Address
+    escrow: int
+    p: TaskParams
+    submitters: list[Address] = field(default_factory=list)
+    registrants: list[Address] = field(default_factory=list)
+    committee: list[Address] = field(default_factory=list)
+    drawn: bool = False
+    commitments: dict[Address, tuple[int, tuple[int, ...], bytes]] = field(default_factory=dict)
+    reports: dict[Address, Report] = field(default_factory=dict)
+    cancelled: bool = False
+    finalized: bool = False
+    accepted: bool = False
+
+    def report_deadline(self) -> int:
+        return self.p.commit_deadline if self.p.commit_reveal else self.p.reveal_deadline
+
+
+def expected_draw(prevrandao: bytes, task_id: int, pool: list[Address], k: int) -> list[Address]:
+    """The contract's partial Fisher-Yates."""
+    r = keccak(prevrandao + task_id.to_bytes(32, "big"))
+    pool = list(pool)
+    for i in range(min(k, len(pool))):
+        j = i + int.from_bytes(r, "big") % (len(pool) - i)
+        pool[i], pool[j] = pool[j], pool[i]
+        r = keccak(r)
+    return pool[: min(k, len(pool))]
+
+
+class MarketMachine(RuleBasedStateMachine):
+    """The market and its model, stepped together.
+
+    A step opens a block at a timestamp, queues one or more calls whose outcome the
+    model predicts (applying each predicted success to the model at once, so later
+    calls in the same block see it), then seals the block and compares.
+    """
+
+    harness: Harness  # set by the test before running
+
+    def __init__(self) -> None:
+        super().__init__()
+        h = self.harness
+        self.m, self.chain = h.market, h.chain
+        self._scope = ExitStack()
+        self._scope.enter_context(self.chain.snapshot())
+        self.players: list[Account] = h.accounts[2 : 2 + N_PLAYERS]
+        # ether outside the players, the market and the coinbase: it must never move
+        self.idle = (
+            self.chain.genesis_supply
+            - sum(
+                self.chain.balance(a)
+                for a in [*(p.address for p in self.players), self.m.address, self.chain.coinbase]
+            )
+            - self.chain.burned_fees
+        )
+        # players' balances, re-read only for the senders of each block: if ether reached
+        # anyone else, the conservation check below would fail
+        self.balances = {p.address: self.chain.balance(p.address) for p in self.players}
+        self.tasks: list[ModelTask] = []
+        self.credit: dict[Address, int] = {}
+        self.locked = self.m.total_locked()
+        self.total_credit = self.m.total_credit()
+        self.deposits = self.chain.balance(self.m.address)
+        self.withdrawn = 0
+        self.finalized_seen: set[int] = set()
+        self.paid_contrib: set[tuple[int, int]] = set()
+        self.paid_verifier: set[tuple[int, Address]] = set()
+        self.changed: set[Address] = set()
+        self.step = 0
+        self.ts = 0
+        self.prevrandao = b""
+        self.queue: list[tuple[int, str | None, Callable[[Receipt], None] | None]] = []
+
+    def teardown(self) -> None:
+        self._scope.close()
+
+    # ------------------------------------------------------------ blocks
+
+    def _begin(self, dt: int) -> None:
+        self.step += 1
+        self.ts = self.chain.head_timestamp + dt
+        self.prevrandao = keccak(self.step.to_bytes(8, "big"))
+
+    def _queue(
+        self, ticket: int, expect: str | None, after: Callable[[Receipt], None] | None = None
+    ) -> None:
+        self.queue.append((ticket, expect, after))
+
+    def _end(self) -> list[Receipt]:
+        block = self.chain.seal(self.ts, self.prevrandao)
+        assert block.deferred == 0
+        by_ticket = {r.ticket: r for r in block.receipts}
+        for r in block.receipts:
+            self.balances[r.sender] = self.chain.balance(r.sender)
+        out = []
+        for ticket, expect, after in self.queue:
+            r = by_ticket[ticket]
+            assert r.included, r.revert_reason
+            got = None if r.ok else r.revert_reason
+            assert got == expect, f"{r.label}: contract said {got!r}, model said {expect!r}"
+            self._check_payment_events(r)
+            if after is not None and r.ok:
+                after(r)
+            out.append(r)
+        self.queue = []
+        self.invariants_hold()
+        return out
+
+    def _task(self, index: int) -> ModelTask | None:
+        return self.tasks[index % len(self.tasks)] if self.tasks else None
+
+    def _add_credit(self, who: Address, amount: int) -> None:
+        if amount:
+            self.credit[who] = self.credit.get(who, 0) + amount
+            self.total_credit += amount
+            self.changed.add(who)
+
+    def _initiator(self, t: ModelTask) -> Account:
+        return next(a for a in self.players if a.address == t.initiator)
+
+    @staticmethod
+    def _open(t: ModelTask, call: str) -> str | None:
+        if t.cancelled:
+            return f"{call}: task cancelled"
+        if t.finalized:
+            return f"{call}: task finalized"
+        return None
+
+    @staticmethod
+    def _record_check(
+        t: ModelTask, who: Address, acc: int, scores: tuple[int, ...], call: str
+    ) -> str | None:
+        if who not in t.committee:
+            return f"{call}: not a committee member"
+        if who in t.reports:
+            return f"{call}: already reported"
+        if acc > PPM:
+            return f"{call}: accuracy above 1e6 ppm"
+        if len(scores) != len(t.submitters):
+            return f"{call}: one score per submitted model needed"
+        if any(not -PPM <= s <= PPM for s in scores):
+            return f"{call}: score outside [-1e6, 1e6] ppm"
+        return None
+
+    # ------------------------------------------------------------ one call each: model + queue
+
+    def _submit(self, t: ModelTask, sender: Account, cid: str) -> None:
+        expect = self._open(t, "submit_model")
+        if expect is None:
+            if self.ts >= t.p.submission_deadline:
+                expect = "submit_model: submission deadline passed"
+            elif sender.address == t.initiator:
+                expect = "submit_model: initiator cannot contribute to its own task"
+            elif sender.address in t.submitters:
+                expect = "submit_model: already submitted"
+            elif not cid:
+                expect = "submit_model: empty cid"
+        self._queue(self.m.submit_model(sender, t.task_id, Cid(cid)), expect)
+        if expect is None:
+            t.submitters.append(sender.address)
+
+    def _register(self, t: ModelTask, sender: Account, wrong: int) -> None:
+        value = t.p.verifier_stake + wrong
+        expect = self._open(t, "register_verifier")
+        if expect is None:
+            if self.ts >= t.p.submission_deadline:
+                expect = "register_verifier: registration closed"
+            elif sender.address == t.initiator:
+                expect = "register_verifier: initiator cannot verify its own task"
+            elif sender.address in t.registrants:
+                expect = "register_verifier: already registered"
+            elif wrong:
+                expect = "register_verifier: value must equal the task's verifier stake"
+        self._queue(self.m.register_verifier(sender, t.task_id, Wei(value)), expect)
+        if expect is None:
+            t.registrants.append(sender.address)
+            self.locked += value
+            self.deposits += value
+
+    def _report(self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...]) -> None:
+        expect = self._open(t, "report")
+        if expect is None:
+            if t.p.commit_reveal:
+                expect = "report: this task uses commit-reveal"
+            elif not t.drawn:
+                expect = "report: committee not drawn"
+            elif self.ts >= t.p.reveal_deadline:
+                expect = "report: reveal deadline passed"
+            else:
+                expect = self._record_check(t, sender.address, acc, scores, "report")
+        self._queue(self.m.report(sender, t.task_id, acc, list(scores)), expect)
+        if expect is None:
+            t.reports[sender.address] = Report(acc, scores)
+
+    def _commit(
+        self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...], salt: bytes
+    ) -> None:
+        expect = self._open(t, "commit")
+        if expect is None:
+            if not t.p.commit_reveal:
+                expect = "commit: this task does not use commit-reveal"
+            elif not t.drawn:
+                expect = "commit: committee not drawn"
+            elif self.ts >= t.p.commit_deadline:
+                expect = "commit: commit deadline passed"
+            elif sender.address not in t.committee:
+                expect = "commit: not a committee member"
+            elif sender.address in t.commitments:
+                expect = "commit: already committed"
+        digest = commitment(t.task_id, sender.address, acc, scores, salt)
+        self._queue(self.m.commit(sender, t.task_id, digest), expect)
+        if expect is None:
+            t.commitments[sender.address] = (acc, scores, salt)
+
+    def _reveal(
+        self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...], salt: bytes
+    ) -> None:
+        committed = t.commitments.get(sender.address)
+        expect = self._open(t, "reveal")
+        if expect is None:
+            if not t.p.commit_reveal:
+                expect = "reveal: this task does not use commit-reveal"
+            elif self.ts < t.p.commit_deadline:
+                expect = "reveal: commit phase still open"
+            elif self.ts >= t.p.reveal_deadline:
+                expect = "reveal: reveal deadline passed"
+            elif committed is None:
+                expect = "reveal: no commitment"
+            elif committed != (acc, scores, salt):
+                expect = "reveal: does not match commitment"
+            else:
+                expect = self._record_check(t, sender.address, acc, scores, "reveal")
+        self._queue(self.m.reveal(sender, t.task_id, acc, list(scores), salt), expect)
+        if expect is None:
+            t.reports[sender.address] = Report(acc, scores)
+
+    def _withdraw(self, sender: Account) -> None:
+        owed = self.credit.get(sender.address, 0)
+        expect = None if owed else "withdraw: nothing to withdraw"
+        before = self.chain.balance(sender.address)
+
+        def after(r: Receipt) -> None:
+            (w,) = r.events_named("Withdrawn")
+            assert w["amount"] == owed
+            assert self.chain.balance(sender.address) == before + owed - r.fee
+
+        self._queue(self.m.withdraw(sender), expect, after)
+        if expect is None:
+            self.credit[sender.address] = 0
+            self.total_credit -= owed
+            self.withdrawn += owed
+            self.changed.add(sender.address)
+
+    # ------------------------------------------------------------ value strategies
+
+    def _values(self, data: st.DataObject, t: ModelTask) -> tuple[int, tuple[int, ...]]:
+        """Accuracy and scores, sometimes out of range or of the wrong length."""
+        n = len(t.submitters)
+        length = data.draw(st.sampled_from([n, n, n, n, n + 1, max(n - 1, 0)]))
+        scores = data.draw(st.lists(SCORES, min_size=length, max_size=length))
+        return data.draw(ACCURACIES), tuple(scores)
+
+    def _honest_values(self, data: st.DataObject, t: ModelTask) -> tuple[int, tuple[int, ...]]:
+        """Valid accuracy and scores (members of a committee round)."""
+        n = len(t.submitters)
+        scores = data.draw(st.lists(GOOD_SCORES, min_size=n, max_size=n))
+        return data.draw(GOOD_ACCURACIES), tuple(scores)
+
+    def _someone(self, data: st.DataObject, t: ModelTask) -> Account:
+        """Usually a committee member (when there is one), sometimes anyone."""
+        members = [a for a in self.players if a.address in t.committee]
+        if members and data.draw(st.integers(0, 3)):
+            return data.draw(st.sampled_from(members))
+        return data.draw(st.sampled_from(self.players))
+
+    # ------------------------------------------------------------ rules
+
+    def _create(self, who: int, reward: int, rules: TaskParams, dt: int) -> None:
+        self._begin(dt)
+        p = replace(
+            rules,
+            submission_deadline=self.ts + rules.submission_deadline,
+            commit_deadline=self.ts + rules.commit_deadline,
+            reveal_deadline=self.ts + rules.reveal_deadline,
+        )
+        sender = self.players[who]
+        expect = None if reward > 0 else "create_task: reward must be positive"
+        tid = TaskId(self.m.next_task_id())
+        self._queue(self.m.create_task(sender, Cid("bafkspec"), p, Wei(reward)), expect)
+        if expect is None:
+            self.tasks.append(ModelTask(tid, sender.address, reward, p))
+            self.locked += reward
+            self.deposits += reward
+        self._end()
+
+    @initialize(who=PLAYER, rules=TASK_RULES, data=st.data(), phases=st.integers(0, 8))
+    def first_task(self, who: int, rules: TaskParams, data: st.DataObject, phases: int) -> None:
+        """Every run starts with a task, taken some way through its life."""
+        self._create(who, 7 * ETHER, rules, 1)
+        self.lifecycle(0, data, phases)
+
+    @precondition(lambda self: len(self.tasks) < MAX_TASKS)
+    @rule(who=PLAYER, reward=REWARDS, rules=TASK_RULES, dt=DT)
+    def create_task(self, who: int, reward: int, rules: TaskParams, dt: int) -> None:
+        self._create(who, reward, rules, dt)
+
+    @rule(task=TASK, data=st.data(), phases=st.integers(1, 8))
+    def lifecycle(self, task: int, data: st.DataObject, phases: int) -> None:
+        """Move a task on through up to ``phases`` blocks: join, draw, report, finalize."""
+        for _ in range(phases):
+            if not self._next_phase(task, data):
+                break
+
+    def _next_phase(self, task: int, data: st.DataObject) -> bool:
+        t = self._task(task)
+        if t is None:
+            return False
+        if t.cancelled or t.finalized:
+            self.everyone_withdraws(1)
+            return False
+        p, soon = t.p, self.chain.head_timestamp + 1
+        if soon < p.submission_deadline:
+            self._begin(1)
+            for who in data.draw(st.lists(st.sampled_from(self.players), max_size=8)):
+                self._register(t, who, 0)
+            for who in data.draw(st.lists(st.sampled_from(self.players), max_size=5)):
+                self._submit(t, who, data.draw(CIDS))
+            self._end()
+            # then wait for the deadline
+            self._begin(p.submission_deadline - soon + 1)
+            self._end()
+        elif not t.drawn and soon < t.report_deadline():
+            self.draw_committee(task, 0, 1)
+        elif (
+            t.drawn
+            and t.committee
+            and soon < p.reveal_deadline
+            and (not p.commit_reveal or soon >= p.commit_deadline or not t.commitments)
+        ):
+            self.committee_round(task, data, 1)
+        elif soon >= p.reveal_deadline:
+            self.finalize(task, 0, 1)
+        else:
+            upcoming = [d for d in (p.commit_deadline, p.reveal_deadline) if d > soon]
+            self._begin(min(upcoming) - soon + 1)
+            self._end()
+        return True
+
+    @rule(task=TASK, who=PLAYER, cid=CIDS, dt=DT)
+    def submit_model(self, task: int, who: int, cid: str, dt: int) -> None:
+        t = self._task(task)
+        if t is not None:
+            self._begin(dt)
+            self._submit(t, self.players[who], cid)
+            self._end()
+
+    @rule(task=TASK, data=st.data(), dt=DT)
+    def crowd_submits(self, task: int, data: st.DataObject, dt: int) -> None:
+        """Several players submit in one block (CIDs may repeat)."""
+        t = self._task(task)
+        if t is None:
+            return
+        people = data.draw(st.lists(st.sampled_from(self.players), min_size=1, max_size=6))
+        self._begin(dt)
+        for who in people:
+            self._submit(t, who, data.draw(CIDS))
+        self._end()
+
+    @rule(task=TASK, who=PLAYER, wrong=st.sampled_from([0, 0, 1]), dt=DT)
+    def register_verifier(self, task: int, who: int, wrong: int, dt: int) -> None:
+        t = self._task(task)
+        if t is not None:
+            self._begin(dt)
+            self._register(t, self.players[who], wrong)
+            self._end()
+
+    @rule(task=TASK, data=st.data(), dt=DT)
+    def crowd_registers(self, task: int, data: st.DataObject, dt: int) -> None:
+        """Several players register in one block."""
+        t = self._task(task)
+        if t is None:
+            return
+        people = data.draw(st.lists(st.sampled_from(self.players), min_size=1, max_size=6))
+        self._begin(dt)
+        for who in people:
+            self._register(t, who, 0)
+        self._end()
+
+    @rule(task=TASK, by_initiator=st.sampled_from([True, False, False]), who=PLAYER, dt=DT)
+    def cancel(self, task: int, by_initiator: bool, who: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        sender = self._initiator(t) if by_initiator else self.players[who]
+        expect = self._open(t, "cancel")
+        if expect is None:
+            if sender.address != t.initiator:
+                expect = "cancel: only the initiator can cancel"
+            elif self.ts >= t.p.submission_deadline:
+                expect = "cancel: submission deadline passed"
+        self._queue(self.m.cancel(sender, t.task_id), expect)
+        if expect is None:
+            t.cancelled = True
+            self._add_credit(t.initiator, t.escrow)
+            for v in t.registrants:
+                self._add_credit(v, t.p.verifier_stake)
+            self.locked -= t.escrow + t.p.verifier_stake * len(t.registrants)
+        self._end()
+
+    @rule(task=TASK, who=PLAYER, dt=DT)
+    def draw_committee(self, task: int, who: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        expect = self._open(t, "draw_committee")
+        if expect is None:
+            if self.ts < t.p.submission_deadline:
+                expect = "draw_committee: submissions still open"
+            elif self.ts >= t.report_deadline():
+                expect = "draw_committee: reporting window closed"
+            elif t.drawn:
+                expect = "draw_committee: already drawn"
+
+        def after(r: Receipt) -> None:
+            (drawn,) = r.events_named("CommitteeDrawn")
+            assert drawn["members"] == t.committee
+
+        self._queue(self.m.draw_committee(self.players[who], t.task_id), expect, after)
+        if expect is None:
+            t.drawn = True
+            t.committee = expected_draw(
+                self.prevrandao, t.task_id, t.registrants, t.p.committee_size
+            )
+            for v in t.registrants:
+                if v not in t.committee:
+                    self._add_credit(v, t.p.verifier_stake)
+            self.locked -= t.p.verifier_stake * (len(t.registrants) - len(t.committee))
+        self._end()
+
+    @rule(task=TASK, data=st.data(), dt=DT)
+    def report(self, task: int, data: st.DataObject, dt: int) -> None:
+        t = self._task(task)
+        if t is not None:
+            self._begin(dt)
+            self._report(t, self._someone(data, t), *self._values(data, t))
+            self._end()
+
+    @rule(task=TASK, data=st.data(), dt=DT)
+    def commit(self, task: int, data: st.DataObject, dt: int) -> None:
+        t = self._task(task)
+        if t is not None:
+            self._begin(dt)
+            sender = self._someone(data, t)
+            acc, scores = self._values(data, t)
+            self._commit(t, sender, acc, scores, data.draw(SALTS))
+            self._end()
+
+    @rule(task=TASK, data=st.data(), honest=st.integers(0, 4), dt=DT)
+    def reveal(self, task: int, data: st.DataObject, honest: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        sender = self._someone(data, t)
+        committed = t.commitments.get(sender.address)
+        if committed is not None and honest:
+            acc, scores, salt = committed
+        else:
+            acc, scores = self._values(data, t)
+            salt = data.draw(SALTS)
+        self._reveal(t, sender, acc, scores, salt)
+        self._end()
+
+    @rule(task=TASK, data=st.data(), dt=DT)
+    def committee_round(self, task: int, data: st.DataObject, dt: int) -> None:
+        """The committee members act in one block: report, commit or reveal as the phase asks."""
+        t = self._task(task)
+        if t is None or not t.committee:
+            return
+        self._begin(dt)
+        members = [a for a in self.players if a.address in t.committee]
+        for v in data.draw(st.permutations(members)):
+            if data.draw(st.integers(0, 5)) == 0:
+                continue  # this one stays away
+            if not t.p.commit_reveal:
+                self._report(t, v, *self._honest_values(data, t))
+            elif self.ts < t.p.commit_deadline:
+                self._commit(t, v, *self._honest_values(data, t), data.draw(SALTS))
+            elif v.address in t.commitments:
+                self._reveal(t, v, *t.commitments[v.address])
+        self._end()
+
+    @rule(task=TASK, who=PLAYER, dt=DT)
+    def finalize(self, task: int, who: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        expect = self._open(t, "finalize")
+        if expect is None and self.ts < t.p.reveal_deadline:
+            expect = "finalize: reveal deadline not reached"
+        after = None
+        if expect is None:
+            t.finalized = True
+            after = self._settle(t)
+        self._queue(self.m.finalize(self.players[who], t.task_id), expect, after)
+        self._end()
+
+    def _settle(self, t: ModelTask) -> Callable[[Receipt], None] | None:
+        stake = t.p.verifier_stake
+        if not t.drawn:
+            for v in t.registrants:
+                self._add_credit(v, stake)
+            self._add_credit(t.initiator, t.escrow)
+            self.locked -= stake * len(t.registrants) + t.escrow
+            return None
+        s = settle(t.p.rules(), Wei(t.escrow), t.committee, t.reports, len(t.submitters))
+        t.accepted = s.accepted
+        for who, amount in s.credits(t.initiator, t.submitters).items():
+            self._add_credit(who, amount)
+        self.locked -= stake * len(t.committee) + t.escrow
+
+        def after(r: Receipt) -> None:
+            (fin,) = r.events_named("TaskFinalized")
+            assert fin["accepted"] == s.accepted
+            assert fin["aggregate_accuracy_ppm"] == s.aggregate_accuracy_ppm
+            assert fin["n_agreeing"] == len(s.agreeing)
+            STATS["accepted" if s.accepted else "rejected"] += 1
+            STATS["with reports"] += bool(t.reports)
+
+        return after
+
+    @rule(who=PLAYER, dt=DT)
+    def withdraw(self, who: int, dt: int) -> None:
+        self._begin(dt)
+        self._withdraw(self.players[who])
+        self._end()
+
+    @rule(dt=DT)
+    def everyone_withdraws(self, dt: int) -> None:
+        """Every player with a credit withdraws, in one block."""
+        self._begin(dt)
+        for p in self.players:
+            if self.credit.get(p.address):
+                self._withdraw(p)
+        self._end()
+
+    @rule(
+        task=TASK,
+        which=st.sampled_from(["submission", "commit", "reveal"]),
+        offset=st.sampled_from([-1, -1, 0, 1, 9]),
+    )
+    def advance_time(self, task: int, which: str, offset: int) -> None:
+        """Seal an empty block just before, at or after one of a task's deadlines."""
+        t = self._task(task)
+        now = self.chain.head_timestamp
+        target = now + 1 if t is None else getattr(t.p, f"{which}_deadline") + offset
+        self._begin(max(target - now, 1))
+        self._end()
+
+    @rule(task=TASK)
+    def views_agree(self, task: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        got = self.m.get_task(t.task_id)
+        assert (got.n_submissions, got.n_registered, got.n_revealed) == (
+            len(t.submitters),
+            len(t.registrants),
+            len(t.reports),
+        )
+        assert (got.drawn, got.cancelled, got.finalized, got.accepted) == (
+            t.drawn,
+            t.cancelled,
+            t.finalized,
+            t.accepted,
+        )
+        assert self.m.committee(t.task_id) == t.committee
+        assert self.m.has_access(t.task_id, t.initiator) == (t.finalized and t.accepted)
+
+    # ------------------------------------------------------------ invariants
+
+    def _check_payment_events(self, r: Receipt) -> None:
+        """Payments only in finalize, once each; refunds and stakes only in their phases."""
+        finals = {e["task_id"] for e in r.events_named("TaskFinalized")}
+        cancels = {e["task_id"] for e in r.events_named("TaskCancelled")}
+        draws = {e["task_id"] for e in r.events_named("CommitteeDrawn")}
+        for tid in finals:
+            assert tid not in self.finalized_seen, f"task {tid} finalized twice"
+            self.finalized_seen.add(tid)
+            t = next(x for x in self.tasks if x.task_id == tid)
+            assert r.timestamp >= t.p.reveal_deadline
+        for e in r.events:
+            tid = e.args.get("task_id")
+            if e.name in ("ContributorPaid", "VerifierPaid", "VerifierSlashed"):
+                assert tid in finals, f"{e.name} outside finalize"
+            if e.name == "Refunded":
+                assert tid in finals | cancels, "refund outside finalize/cancel"
+            if e.name == "StakeReturned":
+                assert tid in finals | cancels | draws, "stake returned outside its phases"
+            if e.name == "ContributorPaid":
+                key = (tid, e["index"])
+                assert key not in self.paid_contrib, "contributor paid twice"
+                self.paid_contrib.add(key)
+                STATS["contributor paid"] += 1
+            if e.name == "VerifierPaid":
+                vkey = (tid, e["verifier"])
+                assert vkey not in self.paid_verifier, "verifier paid twice"
+                self.paid_verifier.add(vkey)
+
+    def invariants_hold(self) -> None:
+        """Checked after every block (rules that seal no block change nothing)."""
+        self._market_balance_is_deposits_minus_withdrawals()
+        self._credits_match_the_model()
+        self._ether_is_conserved()
+
+    def _market_balance_is_deposits_minus_withdrawals(self) -> None:
+        balance = self.chain.balance(self.m.address)
+        assert balance == self.deposits - self.withdrawn
+        assert self.m.total_locked() == self.locked
+        assert self.m.total_credit() == self.total_credit
+        assert balance == self.locked + self.total_credit
+
+    def _credits_match_the_model(self) -> None:
+        for who in self.changed:
+            assert self.m.credit(who) == self.credit.get(who, 0)
+        self.changed.clear()
+
+    def _ether_is_conserved(self) -> None:
+        c = self.chain
+        held = sum(self.balances.values()) + self.idle
+        held += c.balance(c.coinbase) + c.balance(self.m.address)
+        assert held + c.burned_fees == c.genesis_supply
+
+
+def _total_ether(h: Harness) -> int:
+    c = h.chain
+    held = sum(c.balance(a.address) for a in h.accounts)
+    held += c.balance(c.faucet.address) + c.balance(c.coinbase) + c.balance(h.market.address)
+    return held + c.burned_fees
+
+
+def test_market_state_machine(deployed: Harness) -> None:
+    assert _total_ether(deployed) == deployed.chain.genesis_supply
+    STATS.clear()
+    MarketMachine.harness = deployed
+    run_state_machine_as_test(
+        MarketMachine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        ),
+    )
+    assert _total_ether(deployed) == deployed.chain.genesis_supply
+    if EXAMPLES >= 100:  # the runs reached every kind of outcome, not only reverts
+        assert STATS["accepted"] and STATS["rejected"] and STATS["contributor paid"], STATS
