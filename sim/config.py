@@ -59,6 +59,8 @@ def build(cls: type[T], table: Mapping[str, Any], *, where: str = "<config>", pa
 
 def coerce(hint: Any, value: Any, *, where: str, path: str) -> Any:
     """``value`` checked against (and converted to) the type ``hint``."""
+    if hint is Any:  # a class on Python 3.11, so it must not reach isinstance below
+        return value
     origin = get_origin(hint)
     if origin is Literal:
         return _coerce_literal(hint, value, where=where, path=path)

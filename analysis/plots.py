@@ -1,0 +1,251 @@
+"""Figures of a sweep: which to draw (from what it varies and measures), and drawing them.
+
+``choose_figures(parameters, metrics)`` is pure: it picks figures by the varied key paths and
+the metric columns that exist —
+
+- fused accuracy against the number of models when ``population.contributors`` varies
+  (paper Fig. 6; one line per fusion strategy when ``fusion.strategy`` varies too);
+- payment fairness, wrong-outcome rate and free-rider share against a dishonest fraction
+  (``population.<role>_behaviours.<behaviour>``);
+- net profit per agent of each role and behaviour against the verifier stake: the
+  incentive-compatibility chart (where does lying pay?);
+- time to payout against a churn rate (``churn.<role>.arrivals_per_hour`` or a session length);
+- gas per task against the first varied parameter;
+- task success and fused accuracy against any varied parameter no rule above covered.
+
+``draw`` renders one figure from ``analysis.stats.point_stats`` rows: the mean as a line with
+its confidence interval as a band, one line per combination of the other varied parameters
+(or per metric, with one panel per combination, when a figure shows several metrics). It uses
+matplotlib's object API on an Agg canvas: no pyplot, no global state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+WEI_PER_ETHER = 1e18
+
+PROFIT_PREFIXES = ("net_profit_by_behaviour.", "profit_per_agent_ether.")
+_CONTRIBUTORS = re.compile(r"population\.contributors")
+_DISHONEST = re.compile(r"population\.(verifier|contributor)_behaviours\.\w+")
+_STAKE = re.compile(r"tasks\[\d+\]\.verifier_stake_ether")
+_CHURN = re.compile(r"churn\.\w+\.(arrivals_per_hour|session_s(\.\w+)?)")
+_LABELS = {
+    "fused_accuracy": "fused-model accuracy (held-out test)",
+    "task_success_rate": "task success rate",
+    "payment_fairness": "payment fairness (rank correlation)",
+    "wrong_outcome_rate": "wrong-outcome rate",
+    "free_rider_share": "share of payments to free riders",
+    "time_to_payout": "time to payout (s)",
+    "gas_per_task": "gas per task",
+}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: metrics (as lines) against one varied parameter."""
+
+    name: str
+    """File stem of the PNG."""
+    title: str
+    x: str
+    metrics: tuple[str, ...]
+    ylabel: str
+    zero_line: bool = False
+    scale: float = 1.0
+    """Factor applied to values before plotting (wei -> ether)."""
+    lines_by: tuple[str, ...] = ()
+    """The other axes' keys: one line (or panel) per combination of their values."""
+
+
+def choose_figures(axes: Sequence[Sequence[str]], metrics: Sequence[str]) -> list[FigureSpec]:
+    """The figures worth drawing for a sweep along ``axes`` that measured ``metrics``.
+
+    ``axes`` lists the key paths of each axis (a zipped group has several; any of them can
+    match a rule, and the others of its group are never plotted against it).
+    """
+    have = set(metrics)
+    figures: list[FigureSpec] = []
+    for i, axis in enumerate(axes):
+        others = tuple(a[0] for j, a in enumerate(axes) if j != i and a)
+        found = [
+            dataclasses.replace(f, lines_by=others) for x in axis for f in _rules(x, have, metrics)
+        ]
+        headline = tuple(m for m in ("task_success_rate", "fused_accuracy") if m in have)
+        if not found and axis and headline:
+            x = axis[0]
+            title = f"Task outcomes vs {x}"
+            found.append(
+                FigureSpec(f"outcomes-vs-{_slug(x)}", title, x, headline, "rate", lines_by=others)
+            )
+        figures += found
+    if axes and axes[0] and "gas_per_task" in have:
+        x = axes[0][0]
+        others = tuple(a[0] for a in axes[1:] if a)
+        title = f"Gas per task vs {x}"
+        figures.append(
+            FigureSpec(
+                f"gas-per-task-vs-{_slug(x)}",
+                title,
+                x,
+                ("gas_per_task",),
+                _LABELS["gas_per_task"],
+                lines_by=others,
+            )
+        )
+    return figures
+
+
+def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
+    slug = _slug(x)
+    out = []
+    if _CONTRIBUTORS.fullmatch(x) and "fused_accuracy" in have:
+        title = "Fused accuracy vs number of models (paper Fig. 6)"
+        out.append(
+            FigureSpec(
+                f"fig6-fused-accuracy-vs-{slug}",
+                title,
+                x,
+                ("fused_accuracy",),
+                _LABELS["fused_accuracy"],
+            )
+        )
+    if _DISHONEST.fullmatch(x):
+        for m in ("payment_fairness", "wrong_outcome_rate", "free_rider_share"):
+            if m in have:
+                name = f"{_slug(m)}-vs-{slug}"
+                out.append(FigureSpec(name, f"{_LABELS[m]} vs {x}", x, (m,), _LABELS[m]))
+    if _STAKE.fullmatch(x):
+        profits = _profit_metrics(metrics)
+        if profits:
+            scale = 1 / WEI_PER_ETHER if profits[0].startswith("net_profit_by_behaviour.") else 1
+            title = "Net profit per behaviour vs stake: where does lying pay?"
+            out.append(
+                FigureSpec(
+                    f"incentives-vs-{slug}",
+                    title,
+                    x,
+                    profits,
+                    "net profit (ether)",
+                    zero_line=True,
+                    scale=scale,
+                )
+            )
+    if _CHURN.fullmatch(x) and "time_to_payout" in have:
+        title = f"Time to payout vs {x}"
+        out.append(
+            FigureSpec(
+                f"time-to-payout-vs-{slug}",
+                title,
+                x,
+                ("time_to_payout",),
+                _LABELS["time_to_payout"],
+            )
+        )
+    return out
+
+
+def _profit_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
+    """Contributors' and verifiers' profit by behaviour: the simulator's own columns if present,
+    else per-agent means (initiators pay for a service; they have no incentive to lie here)."""
+    for prefix in PROFIT_PREFIXES:
+        found = tuple(
+            m for m in metrics if m.startswith(prefix) and not m.startswith(f"{prefix}initiator.")
+        )
+        if found:
+            return found
+    return ()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def label(metric: str) -> str:
+    """A metric's name for people (profit columns lose their prefix)."""
+    for prefix in PROFIT_PREFIXES:
+        if metric.startswith(prefix):
+            return metric.removeprefix(prefix).replace(".", " ")
+    return _LABELS.get(metric, metric)
+
+
+# ---------------------------------------------------------------- drawing
+
+
+def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
+    """Render ``spec`` from ``point_stats`` rows into the PNG ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = stats[stats["metric"].isin(spec.metrics) & (stats["n"] > 0)]
+    others = list(spec.lines_by)
+    groups = _groups(rows, others)
+    panels = groups if len(spec.metrics) > 1 and len(groups) > 1 else [("", rows)]
+    ncols = min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig = Figure(figsize=(5.2 * ncols, 3.8 * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    ticks = _ticks(rows[spec.x])
+    for ax, (title, data) in zip(axes, panels, strict=False):
+        if len(spec.metrics) > 1:
+            lines = [(label(m), data[data["metric"] == m]) for m in spec.metrics]
+        else:
+            lines = [(name or label(spec.metrics[0]), d) for name, d in _groups(data, others)]
+        for name, d in lines:
+            _line(ax, d, spec, ticks, name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel(spec.x)
+        ax.set_ylabel(spec.ylabel)
+        if spec.zero_line:
+            ax.axhline(0.0, color="black", linewidth=0.8)
+        if ticks is not None:
+            ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
+        ax.grid(alpha=0.3)
+        if len(lines) > 1 or lines[0][0] != label(spec.metrics[0]):
+            ax.legend(fontsize=8)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(spec.title)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _groups(rows: pd.DataFrame, keys: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:
+    if not keys:
+        return [("", rows)]
+    out = []
+    for values, d in rows.groupby(list(keys), sort=True, dropna=False):
+        vals = values if isinstance(values, tuple) else (values,)
+        out.append((", ".join(f"{k}={v}" for k, v in zip(keys, vals, strict=True)), d))
+    return out
+
+
+def _ticks(x: pd.Series) -> list[object] | None:
+    """Category labels when x is not numeric (then points sit at 0, 1, 2, ...)."""
+    if pd.api.types.is_numeric_dtype(x.dtype) and not pd.api.types.is_bool_dtype(x.dtype):
+        return None
+    return sorted(x.dropna().unique(), key=str)
+
+
+def _line(
+    ax: Axes, d: pd.DataFrame, spec: FigureSpec, ticks: list[object] | None, name: str
+) -> None:
+    d = d.sort_values(spec.x)
+    xs = [ticks.index(v) for v in d[spec.x]] if ticks is not None else d[spec.x].to_numpy(float)
+    mean = d["mean"].to_numpy(float) * spec.scale
+    low = d["ci_low"].to_numpy(float) * spec.scale
+    high = d["ci_high"].to_numpy(float) * spec.scale
+    (handle,) = ax.plot(xs, mean, marker="o", label=name)
+    ax.fill_between(xs, low, high, alpha=0.2, color=handle.get_color(), linewidth=0)

@@ -1,0 +1,284 @@
+"""The static HTML report of a sweep: figures, metrics per point with CIs, and the definition.
+
+``write_report(DIR)`` reads the sweep directory (``sweep.json`` and the run folders, through
+``analysis.runs``), computes per-point statistics (``analysis.stats``), draws the figures
+``analysis.plots.choose_figures`` picks, and writes ``DIR/report/index.html`` beside the PNGs
+it shows and ``points.csv`` (the statistics as a table). The page needs no server and no
+network: open it from disk. A small inline script marks any figure that fails to load and
+counts those that did (``<body data-images-loaded>``), which is what the rendering test reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+import numbers
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.plots import FigureSpec, choose_figures, draw, label
+from analysis.runs import FINISHED, axes_of, metric_columns, read_sweep, runs_table
+from analysis.stats import SMALL_N, point_counts, point_stats
+
+HEADLINE = (
+    "task_success_rate",
+    "fused_accuracy",
+    "wrong_outcome_rate",
+    "payment_fairness",
+    "free_rider_share",
+    "time_to_payout",
+    "gas_per_task",
+    "transactions",
+)
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
+       color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+.meta { color: #555; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f3f3f3; } td.text, th.text { text-align: left; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #444; max-width: 52em; }
+pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
+.note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b400; }
+.missing { color: #b00; font-weight: bold; }
+"""
+
+_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = document.querySelectorAll("figure img"), loaded = 0;
+  images.forEach(function (img) {
+    if (img.complete && img.naturalWidth > 0) { loaded += 1; return; }
+    var note = document.createElement("p");
+    note.className = "missing";
+    note.textContent = "figure missing: " + img.getAttribute("src");
+    img.parentNode.insertBefore(note, img);
+  });
+  document.body.dataset.imagesLoaded = loaded + "/" + images.length;
+});
+"""
+
+
+def write_report(root: str | Path, out: str | Path | None = None, level: float = 0.95) -> Path:
+    """Write the report of the sweep in ``root``; returns the path of its ``index.html``."""
+    root = Path(root)
+    out_dir = Path(out) if out is not None else root / "report"
+    sweep = read_sweep(root)
+    params: list[str] = list(sweep["parameters"])
+    runs = runs_table(root)
+    metrics = [m for m in metric_columns(runs, params) if runs[m].notna().any()]
+    stats = point_stats(runs, params, metrics, level)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stats.to_csv(out_dir / "points.csv", index=False)
+    figures = []
+    for spec in choose_figures(axes_of(sweep), metrics):
+        if (stats["metric"].isin(spec.metrics) & (stats["n"] > 0)).any():
+            figures.append((spec, draw(spec, stats, out_dir / f"{spec.name}.png")))
+    page = _page(sweep, runs, stats, figures, root, out_dir, level)
+    index = out_dir / "index.html"
+    tmp = out_dir / ".tmp-index.html"
+    tmp.write_text(page)
+    tmp.replace(index)
+    return index
+
+
+def _page(
+    sweep: dict[str, Any],
+    runs: pd.DataFrame,
+    stats: pd.DataFrame,
+    figures: list[tuple[FigureSpec, Path]],
+    root: Path,
+    out_dir: Path,
+    level: float,
+) -> str:
+    params: list[str] = list(sweep["parameters"])
+    name = str(sweep.get("name", root.name))
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>baasim sweep: {_e(name)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>Sweep: {_e(name)}</h1>",
+    ]
+    if sweep.get("description"):
+        parts.append(f"<p>{_e(sweep['description'])}</p>")
+    parts.append(_overview(sweep, runs, root))
+    parts.append(_figures(figures, params, level))
+    parts.append(_metrics(stats, params, runs, level))
+    parts.append(_failures(runs, root, out_dir))
+    parts.append(_definition(sweep))
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _overview(sweep: dict[str, Any], runs: pd.DataFrame, root: Path) -> str:
+    status = runs["status"].value_counts()
+    finished = int(status[status.index.isin(FINISHED)].sum())
+    counts = ", ".join(f"{_e(str(k))}: {int(v)}" for k, v in status.items())
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f'<p class="meta">{len(sweep["points"])} point(s) × {len(sweep.get("seeds", []))} '
+        f"seed(s) = {len(runs)} run(s); {finished} finished ({counts}). "
+        f"Results in <code>{_e(str(root.resolve()))}</code>: <code>runs.parquet</code> "
+        f"(one row per run), <code>events.parquet</code> (every event), "
+        f"<code>runs/&lt;run-id&gt;/</code>. Generated {when}.</p>"
+    )
+
+
+def _figures(figures: list[tuple[FigureSpec, Path]], params: list[str], level: float) -> str:
+    if not figures:
+        why = "the sweep varies no parameter" if not params else "no finished run has the metrics"
+        return f"<h2>Figures</h2><p>No figures: {why}.</p>"
+    items = []
+    for spec, path in figures:
+        caption = (
+            f"{_e(spec.title)}. Lines: mean over each point's finished runs; bands: "
+            f"{level:.0%} confidence interval of the mean."
+        )
+        if spec.zero_line:
+            caption += (
+                " Above zero a behaviour profits; where a dishonest behaviour's line lies above"
+                " the honest one's, lying pays."
+            )
+        items.append(
+            f'<figure><img src="{_e(path.name)}" alt="{_e(spec.title)}">'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    return "<h2>Figures</h2>\n" + "\n".join(items)
+
+
+def _metrics(stats: pd.DataFrame, params: list[str], runs: pd.DataFrame, level: float) -> str:
+    if stats.empty:
+        return "<h2>Metrics per point</h2><p>No finished runs yet.</p>"
+    metrics = list(dict.fromkeys(stats["metric"]))
+    headline = [m for m in HEADLINE if m in metrics] + [
+        m for m in metrics if m.startswith(("net_profit_by_behaviour.", "profit_per_agent_ether."))
+    ]
+    counts = {
+        int(r["point"]): (int(r["runs"]), int(r["failed"]))
+        for r in point_counts(runs, params).to_dict("records")
+    }
+    small = int(stats["n"].max()) < SMALL_N
+    parts = [f"<h2>Metrics per point</h2><p>Mean [{level:.0%} CI] over finished runs.</p>"]
+    if small:
+        parts.append(
+            f'<p class="note">Fewer than {SMALL_N} runs per point: the intervals (Student\'s t '
+            "on the mean) rest on few samples; add seeds for firmer ones.</p>"
+        )
+    parts.append(_wide_table(stats, params, headline or metrics[:8], counts))
+    parts.append(
+        "<details><summary>All metrics (long table; also in points.csv)</summary>"
+        + _long_table(stats, params)
+        + "</details>"
+    )
+    return "\n".join(parts)
+
+
+def _wide_table(
+    stats: pd.DataFrame,
+    params: list[str],
+    metrics: Sequence[str],
+    counts: dict[int, tuple[int, int]],
+) -> str:
+    head = ["point", *params, "runs", "failed", *[label(m) for m in metrics]]
+    rows = []
+    for point in sorted({int(p) for p in stats["point"]}):
+        group = stats[stats["point"] == point]
+        by_metric = group.set_index("metric")
+        first = group.iloc[0]
+        cells = [str(point), *[_fmt(first[p]) for p in params]]
+        total, failed = counts[point]
+        cells += [str(total), str(failed)]
+        for m in metrics:
+            cells.append(_ci_cell(by_metric, m) if m in by_metric.index else "–")
+        rows.append(cells)
+    return _table(head, rows)
+
+
+def _long_table(stats: pd.DataFrame, params: list[str]) -> str:
+    head = ["point", *params, "metric", "n", "mean", "std", "CI low", "CI high", "note"]
+    rows = [
+        [str(r["point"]), *[_fmt(r[p]) for p in params], str(r["metric"]), str(r["n"])]
+        + [_fmt(r[k]) for k in ("mean", "std", "ci_low", "ci_high")]
+        + [str(r["note"])]
+        for _, r in stats.iterrows()
+    ]
+    return _table(head, rows)
+
+
+def _failures(runs: pd.DataFrame, root: Path, out_dir: Path) -> str:
+    failed = runs[runs["status"] == "failed"]
+    if failed.empty:
+        return ""
+    rel = Path("..") if out_dir.resolve().parent == root.resolve() else root.resolve()
+    rows = [
+        [
+            str(r["point"]),
+            str(r["seed"]),
+            f'<a href="{_e(str(rel / "failed" / (r["run_id"] + ".json")))}">{_e(r["run_id"])}</a>',
+            _e(str(r["error"])),
+        ]
+        for _, r in failed.iterrows()
+    ]
+    return (
+        "<h2>Failed runs</h2><p>Each record holds the traceback; re-running the sweep redoes "
+        "them.</p>" + _table(["point", "seed", "run", "error"], rows, escape=False)
+    )
+
+
+def _definition(sweep: dict[str, Any]) -> str:
+    base = sweep.get("base_scenario", {})
+    parts = ["<h2>Sweep definition</h2>", f"<pre>{_e(sweep.get('definition', ''))}</pre>"]
+    points = [
+        [str(p["point"]), _e(p.get("label", "")), _e(str(p.get("scenario_hash", ""))[:12])]
+        for p in sweep["points"]
+    ]
+    parts.append(_table(["point", "values", "scenario hash"], points, escape=False))
+    parts.append(
+        f"<h2>Base scenario</h2><p><code>{_e(str(base.get('path', '')))}</code> "
+        f"({_e(str(base.get('name', '')))}, hash {_e(str(base.get('hash', ''))[:12])}); "
+        "the sweep's <code>[set]</code> values apply on top of it.</p>"
+    )
+    if base.get("text"):
+        parts.append(f"<pre>{_e(base['text'])}</pre>")
+    return "\n".join(parts)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], escape: bool = True) -> str:
+    th = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(c) if escape else c}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _ci_cell(by_metric: pd.DataFrame, metric: str) -> str:
+    row = by_metric.loc[metric]
+    mean, low, high = row["mean"], row["ci_low"], row["ci_high"]
+    if isinstance(mean, float) and math.isnan(mean):
+        return "–"
+    if isinstance(low, float) and math.isnan(low):
+        return f"{_fmt(mean)} (n={row['n']})"
+    return f"{_fmt(mean)} [{_fmt(low)}, {_fmt(high)}]"
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return str(x)
+    if isinstance(x, float) and math.isnan(x):
+        return "–"
+    x = float(x)
+    if abs(x) >= 1e4:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def _e(text: str) -> str:
+    return html.escape(str(text), quote=True)

@@ -1,0 +1,184 @@
+"""Tables of a sweep's runs, read from its directory with pandas and pyarrow alone.
+
+``runs_table(DIR)`` gives one row per run of the sweep's plan (``DIR/sweep.json``): the
+point, run id and seed, the point's parameter values (one column per varied key path), the
+run's status (``completed``, ``timed_out``, ``failed`` or ``pending``), the error of a failed
+run, and every numeric metric of its ``summary.json`` flattened to one column each: scalars
+keep their name, nested tables are joined with dots (``net_profit_by_behaviour.verifier.lazy``)
+and each run's mean profit per agent of every role and behaviour is added as
+``profit_per_agent_ether.<role>.<behaviour>``. Metrics are floats (wei sums do not fit
+int64; the exact values stay in each run's files). ``write_tables`` writes that table to
+``DIR/runs.parquet`` and every finished run's events to ``DIR/events.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+IDENTITY = ("point", "run_id", "seed")
+STATUS = ("status", "error")
+FINISHED = ("completed", "timed_out")
+"""Statuses of runs that produced a summary (a timed-out run is a result, not a failure)."""
+NOT_METRICS = frozenset({"run_id", "scenario", "scenario_hash", "seed", "status"})
+WEI = 10**18
+
+
+class ResultsError(ValueError):
+    """A sweep directory is missing or malformed; the message names the file."""
+
+
+def read_sweep(root: str | Path) -> dict[str, Any]:
+    """The plan of the sweep in ``root`` (``sweep.json``, written before any run starts)."""
+    path = Path(root) / "sweep.json"
+    try:
+        sweep: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultsError(f"{root}: not a sweep directory (no sweep.json)") from None
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{path}: cannot read: {err}") from err
+    for key in ("parameters", "points", "runs"):
+        if key not in sweep:
+            raise ResultsError(f"{path}: missing key {key!r}")
+    return sweep
+
+
+def axes_of(sweep: Mapping[str, Any]) -> list[list[str]]:
+    """The key paths of each axis of a sweep (a zipped group has several)."""
+    if "axes" in sweep:
+        return [[str(p["key"]) for p in axis] for axis in sweep["axes"]]
+    return [[str(k)] for k in sweep["parameters"]]
+
+
+def flatten_summary(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Every numeric metric of one run's summary, one float per (dotted) name."""
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        if key not in NOT_METRICS and key != "agents":
+            _flatten(key, value, out)
+    out.update(profit_per_agent(summary.get("agents") or {}))
+    return out
+
+
+def _flatten(name: str, value: Any, out: dict[str, float]) -> None:
+    if value is None:
+        out[name] = math.nan
+    elif isinstance(value, (bool, int, float)):
+        out[name] = float(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _flatten(f"{name}.{k}", v, out)
+    # strings and lists (task_outcomes) are not metrics
+
+
+def profit_per_agent(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Mean end-minus-start balance (ether) per agent of each role and behaviour."""
+    sums: dict[str, list[float]] = {}
+    for info in agents.values():
+        profit = info.get("profit_wei")
+        if profit is None:
+            continue
+        key = f"profit_per_agent_ether.{info.get('role')}.{info.get('behaviour')}"
+        sums.setdefault(key, []).append(int(profit) / WEI)
+    return {k: sum(v) / len(v) for k, v in sorted(sums.items())}
+
+
+def runs_table(root: str | Path) -> pd.DataFrame:
+    """One row per run of the sweep in ``root`` (see the module docstring for the columns)."""
+    root = Path(root)
+    sweep = read_sweep(root)
+    params: list[str] = list(sweep["parameters"])
+    values = {p["point"]: p["values"] for p in sweep["points"]}
+    rows = []
+    for run in sweep["runs"]:
+        row: dict[str, Any] = {k: run[k] for k in IDENTITY}
+        row.update({k: cell(values[run["point"]].get(k)) for k in params})
+        row.update(_status(root, run["run_id"]))
+        rows.append(row)
+    columns = [*IDENTITY, *params, *STATUS]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    metrics = [c for c in table.columns if c not in columns]
+    return table[columns + metrics]
+
+
+def _status(root: Path, run_id: str) -> dict[str, Any]:
+    summary = root / "runs" / run_id / "summary.json"
+    if summary.is_file():
+        s = json.loads(summary.read_text())
+        return {"status": s.get("status", "completed"), "error": None} | flatten_summary(s)
+    failed = root / "failed" / f"{run_id}.json"
+    if failed.is_file():
+        return {"status": "failed", "error": json.loads(failed.read_text()).get("error", "")}
+    return {"status": "pending", "error": None}
+
+
+def cell(value: Any) -> Any:
+    """A parameter value as a table cell: scalars as they are, tables and lists as JSON."""
+    if isinstance(value, (Mapping, list, tuple)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def metric_columns(runs: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
+    """The metric columns of a runs table (everything numeric that is not identity/parameter)."""
+    skip = {*IDENTITY, *parameters, *STATUS}
+    return [
+        c for c in runs.columns if c not in skip and pd.api.types.is_numeric_dtype(runs[c].dtype)
+    ]
+
+
+def write_tables(root: str | Path) -> tuple[Path, Path | None]:
+    """Write ``runs.parquet`` and ``events.parquet`` (None if no run has finished)."""
+    root = Path(root)
+    runs = runs_table(root)
+    runs_path = root / "runs.parquet"
+    _atomic(runs_path, lambda tmp: runs.to_parquet(tmp, index=False))
+    done = runs[runs["status"].isin(FINISHED)]["run_id"]
+    files = [root / "runs" / r / "events.parquet" for r in done]
+    events_path = root / "events.parquet"
+    if not files:
+        events_path.unlink(missing_ok=True)
+        return runs_path, None
+    _atomic(events_path, lambda tmp: concat_parquet(files, tmp))
+    return runs_path, events_path
+
+
+def concat_parquet(files: Iterable[Path], dest: Path) -> None:
+    """Concatenate parquet files, one at a time, into ``dest`` under their unified schema."""
+    files = list(files)
+    schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+    with pq.ParquetWriter(dest, schema) as writer:
+        for f in files:
+            writer.write_table(_conform(pq.read_table(f), schema))
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _atomic(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

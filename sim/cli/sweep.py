@@ -1,0 +1,206 @@
+"""``baasim sweep [SWEEP.toml] --out DIR``: run a parameter grid × seeds, resumably.
+
+The sweep comes from a sweep file (see ``sim.sweep.spec``), from flags, or from both (flags
+add axes and fixed settings to the file's, and replace its base scenario or seeds). Runs go
+to local worker processes by default, or to Dask with ``--scheduler``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import tomllib
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from sim.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="run a Monte Carlo sweep (parameter grid × seeds)",
+        description="Run every (point, seed) of a sweep into DIR; re-running resumes.",
+    )
+    p.add_argument("file", nargs="?", help="sweep TOML file (see scenarios/sweeps/)")
+    p.add_argument("--out", default=None, metavar="DIR", help="default: results/<sweep name>")
+    p.add_argument("--scenario", default=None, help="base scenario file (replaces the file's)")
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=SPEC",
+        help="add an axis: SPEC is a TOML list [a, b, c] or an inline table "
+        '{start=.., stop=.., step=..} / {start=.., stop=.., num=.., scale="log"}',
+    )
+    p.add_argument(
+        "--zip",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="KEY=SPEC",
+        help="add one axis whose keys advance together (give two or more KEY=SPEC)",
+    )
+    p.add_argument("--seeds", default=None, help="a count (5: seeds 0-4) or a list (1,2,3)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="fix a scenario value for every point (TOML syntax)",
+    )
+    p.add_argument("--name", default=None, help="sweep name (default: the file's stem)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS|local",
+        help="run on Dask: tcp://host:8786 for an existing scheduler, 'local' for a "
+        "LocalCluster of --workers processes (default: local worker processes, no Dask)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per run (default: cores / workers locally; torch's own on a cluster)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="validate and list the points only")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sim.sweep import build_plan, run_sweep
+    from sim.sweep.local import default_workers
+
+    spec = build_spec(args)
+    plan = build_plan(spec)
+    if args.dry_run:
+        for point in plan.points:
+            print(f"point {point.index}: {point.label} (hash {point.scenario.digest[:10]})")
+        print(f"{len(plan.points)} point(s) × {len(plan.seeds)} seed(s): all valid")
+        return 0
+    executor = make_executor(args.scheduler, args.workers)
+    threads = args.threads
+    if threads is None and (args.scheduler in (None, "local")):
+        threads = max(1, default_workers() // executor.workers)
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads: expected an integer >= 1, got {threads}")
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = run_sweep(plan, out, executor, threads=threads, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(
+            f"baasim sweep: interrupted; every finished run is kept in {out}/runs. "
+            "Run the same command again to resume.",
+            flush=True,
+        )
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(
+        f"{status.done} run(s) finished now, {status.skipped} before, {status.failed} failed "
+        f"({status.wall_s:.1f} s). Tables: {status.runs_table}"
+        + (f", {status.events_table}" if status.events_table else "")
+    )
+    if status.failed:
+        print(f"failed runs (tracebacks in {out}/failed/); run the same command again to retry")
+        return 1
+    print(f"report: baasim report {out}")
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def make_executor(scheduler: str | None, workers: int | None) -> Any:
+    """The executor a ``--scheduler`` value asks for."""
+    from sim.sweep import DaskExecutor, LocalExecutor
+
+    if scheduler is None:
+        return LocalExecutor(workers)
+    if scheduler == "local":
+        return DaskExecutor(None, workers)
+    if "://" not in scheduler:
+        raise ConfigError(
+            f"--scheduler: expected 'local' or a scheduler address such as "
+            f"tcp://host:8786, got {scheduler!r}"
+        )
+    return DaskExecutor(scheduler, workers)
+
+
+def build_spec(args: argparse.Namespace) -> Any:
+    """The sweep definition from the file (if any) and the flags."""
+    from sim.sweep.spec import read_sweep_table, spec_from_table
+
+    if args.file:
+        table = read_sweep_table(args.file)
+        where = args.file if not _has_flags(args) else f"{args.file} (with command-line flags)"
+    else:
+        if not args.scenario:
+            raise ConfigError("baasim sweep: give a sweep file, or --scenario with --vary flags")
+        table = {"name": args.name or f"{Path(args.scenario).stem}-sweep"}
+        where = "command line"
+    if args.scenario:
+        table["scenario"] = os.path.abspath(args.scenario)
+    if args.name:
+        table["name"] = args.name
+    if args.seeds is not None:
+        table["seeds"] = parse_seeds(args.seeds)
+    if args.overrides:
+        fixed = dict(table.get("set", {}))
+        for setting in args.overrides:
+            key, value = _key_value(setting, "--set")
+            fixed[key] = value
+        table["set"] = fixed
+    vary = list(table.get("vary", []))
+    for setting in args.vary:
+        vary.append(_param(setting, "--vary"))
+    for group in args.zip:
+        vary.append({"zip": [_param(s, "--zip") for s in group]})
+    table["vary"] = vary
+    return spec_from_table(table, where=where)
+
+
+def _has_flags(args: argparse.Namespace) -> bool:
+    return bool(args.scenario or args.vary or args.zip or args.seeds or args.overrides)
+
+
+def parse_seeds(text: str) -> int | list[int]:
+    """``5`` (a count), ``1,2,3`` or ``[1, 2, 3]`` (a list)."""
+    raw = text.strip().strip("[]")
+    try:
+        if "," not in raw:
+            return int(raw)
+        return [int(s) for s in raw.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(
+            f"--seeds: expected a count or a list such as 1,2,3, got {text!r}"
+        ) from None
+
+
+def _key_value(setting: str, flag: str) -> tuple[str, Any]:
+    key, sep, raw = setting.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{flag}: {setting!r}: expected KEY.PATH=VALUE")
+    try:
+        return key.strip(), tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        raw = raw.strip()
+        if raw and all(c.isalnum() or c in "-_." for c in raw):
+            return key.strip(), raw  # a bare word is a string
+        raise ConfigError(f"{flag}: {key.strip()}: {raw!r} is not a TOML value") from None
+
+
+def _param(setting: str, flag: str) -> dict[str, Any]:
+    key, value = _key_value(setting, flag)
+    if isinstance(value, dict):
+        return {"key": key, **value}
+    if isinstance(value, list):
+        return {"key": key, "values": value}
+    return {"key": key, "values": [value]}

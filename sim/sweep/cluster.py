@@ -1,0 +1,97 @@
+"""Running a sweep's jobs on a Dask distributed cluster.
+
+``DaskExecutor("tcp://host:8786")`` submits every job to an existing scheduler;
+``DaskExecutor(None, workers=N)`` starts a ``LocalCluster`` of N single-threaded worker
+processes on loopback for the duration of the sweep. Each job is one task running
+``sim.sweep.worker.run_job``; its outcome (the run's files as bytes) comes back to this
+process, which writes it into the sweep directory, so workers need no shared file system:
+only the installed baasim package and a training cache. Point every worker of one machine
+at the same ``$BAASIM_CACHE`` (it is safe across processes) so each distinct model is
+trained once per machine, or at a shared file system for once per cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import traceback
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sim.errors import ConfigError
+from sim.sweep.local import OnOutcome, default_workers
+from sim.sweep.plan import Job
+from sim.sweep.worker import Outcome, run_job
+
+
+class DaskExecutor:
+    """Runs jobs as Dask tasks, one run per task."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self.address = address
+        self.workers = default_workers() if workers is None else workers
+        if self.workers < 1:
+            raise ConfigError(f"--workers: expected an integer >= 1, got {self.workers}")
+
+    def describe(self) -> str:
+        if self.address is None:
+            return f"a Dask LocalCluster of {self.workers} worker process(es) on 127.0.0.1"
+        return f"the Dask cluster at {self.address}"
+
+    def run(self, jobs: Iterable[Job], on_outcome: OnOutcome) -> None:
+        """Submit every job; call ``on_outcome`` here as each one ends, in any order."""
+        jobs = list(jobs)
+        if not jobs:
+            return
+        with contextlib.ExitStack() as stack:
+            client = stack.enter_context(self._client(stack))
+            token = uuid.uuid4().hex[:8]
+            futures = {
+                client.submit(run_job, job, key=f"baasim-{job.run_id}-{token}", pure=False): job
+                for job in jobs
+            }
+            try:
+                self._gather(futures, on_outcome)
+            finally:
+                if futures:
+                    client.cancel(list(futures))
+
+    def _client(self, stack: contextlib.ExitStack) -> Any:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as err:  # pragma: no cover - a dependency of baasim
+            raise ConfigError(
+                "--scheduler: Dask is not installed; pip install 'dask[distributed]'"
+            ) from err
+        if self.address is None:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+            return Client(cluster)
+        try:
+            return Client(self.address, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            raise ConfigError(
+                f"--scheduler {self.address}: cannot reach the Dask scheduler: {err}"
+            ) from err
+
+    @staticmethod
+    def _gather(futures: dict[Any, Job], on_outcome: OnOutcome) -> None:
+        from distributed import as_completed
+
+        for future in as_completed(list(futures)):
+            job = futures.pop(future)
+            try:
+                outcome: Outcome = future.result()
+            except Exception as err:  # the task never returned: a killed worker, a lost node
+                outcome = Outcome.failure(job, err, traceback.format_exc())
+            on_outcome(outcome)
+            future.release()

@@ -1,0 +1,151 @@
+"""Running a sweep's jobs in local worker processes (the default executor).
+
+Each worker is a process started with the ``spawn`` context (a fresh interpreter: no state
+inherited from the parent) that runs one job at a time and sends back its ``Outcome``. The
+parent knows which job each worker holds, so a worker that dies (killed, out of memory)
+costs exactly that run, which is recorded as failed, and a fresh worker takes its place.
+Workers ignore SIGINT: on Ctrl-C the parent stops them and keeps every run already saved.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from sim.errors import ConfigError, InvariantViolation
+from sim.sweep.plan import Job
+from sim.sweep.worker import Outcome, run_job
+
+JobFunction = Callable[[Job], Outcome]
+OnOutcome = Callable[[Outcome], None]
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _serve(conn: Connection, function: JobFunction) -> None:
+    """A worker process's loop: receive a job, run it, send its outcome; None ends it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        conn.send(function(job))
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+    job: Job | None = None
+
+
+class LocalExecutor:
+    """Runs jobs in ``workers`` spawned processes, one job per process at a time."""
+
+    def __init__(self, workers: int | None = None, function: JobFunction = run_job):
+        self.workers = default_workers() if workers is None else workers
+        if self.workers < 1:
+            raise ConfigError(f"--workers: expected an integer >= 1, got {self.workers}")
+        self.function = function
+        self._ctx = mp.get_context("spawn")
+        self._started = 0
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
+
+    def run(self, jobs: Iterable[Job], on_outcome: OnOutcome) -> None:
+        """Run every job; call ``on_outcome`` in this process as each one ends."""
+        queue = deque(jobs)
+        pool = [self._start() for _ in range(min(self.workers, len(queue)))]
+        finished = False
+        try:
+            for w in pool:
+                self._feed(w, queue)
+            while busy := [w for w in pool if w.job is not None]:
+                ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+                for w in busy:
+                    if w.conn in ready or w.process.sentinel in ready:
+                        outcome = self._collect(w)
+                        current = w
+                        if not w.process.is_alive():
+                            current = self._replace(w, bool(queue))
+                            pool[pool.index(w)] = current
+                        on_outcome(outcome)
+                        self._feed(current, queue)
+            finished = True
+        finally:
+            self._stop(pool, graceful=finished)
+
+    def _start(self) -> _Worker:
+        parent, child = self._ctx.Pipe()
+        self._started += 1
+        process = self._ctx.Process(
+            target=_serve,
+            args=(child, self.function),
+            name=f"baasim-sweep-worker-{self._started}",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _replace(self, dead: _Worker, needed: bool) -> _Worker:
+        dead.process.join()
+        dead.conn.close()
+        return self._start() if needed else _Worker(dead.process, dead.conn)
+
+    @staticmethod
+    def _feed(w: _Worker, queue: deque[Job]) -> None:
+        w.job = None
+        if queue and w.process.is_alive():
+            w.job = queue.popleft()
+            w.conn.send(w.job)
+
+    @staticmethod
+    def _collect(w: _Worker) -> Outcome:
+        """The outcome ``w`` sent, or a failure if it died before sending one."""
+        job = w.job
+        if job is None:
+            raise InvariantViolation("collecting an outcome from an idle worker")
+        try:
+            if w.conn.poll():
+                outcome: Outcome = w.conn.recv()
+                return outcome
+        except (EOFError, OSError):
+            pass
+        w.process.join(timeout=5)
+        code = w.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return Outcome.failure(
+            job, f"WorkerDied: worker process {w.process.name} died ({how}) during this run"
+        )
+
+    @staticmethod
+    def _stop(pool: list[_Worker], *, graceful: bool) -> None:
+        for w in pool:
+            if w.process.is_alive():
+                if graceful:
+                    try:
+                        w.conn.send(None)
+                    except OSError:
+                        w.process.terminate()
+                else:
+                    w.process.terminate()
+        for w in pool:
+            w.process.join(timeout=10)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join()
+            w.conn.close()
