@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint jsipfs clean
+.PHONY: demo test install lint jsipfs chromium clean
 
 install: $(STAMP)
 
@@ -28,7 +28,14 @@ lint: $(STAMP)
 jsipfs:
 	scripts/jsipfs.sh install
 
-test: lint jsipfs
+# headless Chromium for the tests marked `browser` (the sweep report renders in it); installed
+# from Debian once, only when /usr/bin/chromium is missing (as root, or through sudo)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
+test: lint jsipfs chromium
 	$(BIN)/python -m pytest
 
 clean:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,7 @@ def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
     panels = groups if len(spec.metrics) > 1 and len(groups) > 1 else [("", rows)]
     ncols = min(3, len(panels))
     nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(5.2 * ncols, 3.8 * nrows), layout="constrained")
+    fig = Figure(figsize=(6.0 * ncols, 4.2 * nrows), layout="constrained")
     FigureCanvasAgg(fig)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     ticks = _ticks(rows[spec.x])
@@ -217,7 +218,7 @@ def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
             ax.legend(fontsize=8)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    fig.suptitle(spec.title)
+    fig.suptitle("\n".join(textwrap.wrap(spec.title, 45 * ncols)), fontsize=11)
     fig.savefig(path, dpi=100)
     return path
 

@@ -145,7 +145,7 @@ def write_tables(root: str | Path) -> tuple[Path, Path | None]:
     runs_path = root / "runs.parquet"
     _atomic(runs_path, lambda tmp: runs.to_parquet(tmp, index=False))
     done = runs[runs["status"].isin(FINISHED)]["run_id"]
-    files = [root / "runs" / r / "events.parquet" for r in done]
+    files = [f for r in done if (f := root / "runs" / r / "events.parquet").is_file()]
     events_path = root / "events.parquet"
     if not files:
         events_path.unlink(missing_ok=True)

@@ -26,10 +26,17 @@ from sim.sweep.worker import Outcome, run_job
 
 
 class DaskExecutor:
-    """Runs jobs as Dask tasks, one run per task."""
+    """Runs jobs as Dask tasks, one run per task.
 
-    def __init__(self, address: str | None = None, workers: int | None = None):
+    ``address``: a scheduler's address (``tcp://host:8786``), or None to start a LocalCluster
+    of ``workers`` processes; ``timeout_s``: how long to try to reach the scheduler.
+    """
+
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, timeout_s: float = 20.0
+    ):
         self.address = address
+        self.timeout_s = timeout_s
         self.workers = default_workers() if workers is None else workers
         if self.workers < 1:
             raise ConfigError(f"--workers: expected an integer >= 1, got {self.workers}")
@@ -72,12 +79,14 @@ class DaskExecutor:
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    # no dashboard; its health endpoints on a free loopback port, not :8787
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
             )
             return Client(cluster)
         try:
-            return Client(self.address, timeout="20s")
+            return Client(self.address, timeout=f"{self.timeout_s}s")
         except (OSError, TimeoutError) as err:
             raise ConfigError(
                 f"--scheduler {self.address}: cannot reach the Dask scheduler: {err}"

@@ -1,0 +1,187 @@
+"""Figures are chosen by what a sweep varies and measures; the report renders in Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from analysis.plots import choose_figures, draw
+from analysis.report import write_report
+from analysis.runs import runs_table
+from analysis.stats import point_stats
+
+ADVERSARY_METRICS = [
+    "fused_accuracy",
+    "task_success_rate",
+    "payment_fairness",
+    "wrong_outcome_rate",
+    "gas_per_task",
+    "net_profit_by_behaviour.verifier.honest",
+    "net_profit_by_behaviour.verifier.lazy",
+    "net_profit_by_behaviour.initiator.honest",
+    "profit_per_agent_ether.verifier.honest",
+]
+
+
+def names(axes: list[list[str]], metrics: list[str]) -> list[str]:
+    return [f.name for f in choose_figures(axes, metrics)]
+
+
+def test_varying_contributors_draws_paper_fig6_with_a_line_per_strategy() -> None:
+    (fig6, *rest) = choose_figures(
+        [["population.contributors"], ["fusion.strategy"]], ["fused_accuracy"]
+    )
+    assert fig6.name == "fig6-fused-accuracy-vs-population-contributors"
+    assert "Fig. 6" in fig6.title
+    assert fig6.lines_by == ("fusion.strategy",)
+    assert all(f.x != "fusion.strategy" or f.name.startswith("outcomes") for f in rest)
+
+
+def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incentives() -> None:
+    axes = [["population.verifier_behaviours.lazy"], ["tasks[0].verifier_stake_ether"]]
+    figures = {f.name: f for f in choose_figures(axes, ADVERSARY_METRICS)}
+    assert set(figures) == {
+        "payment-fairness-vs-population-verifier-behaviours-lazy",
+        "wrong-outcome-rate-vs-population-verifier-behaviours-lazy",
+        "incentives-vs-tasks-0-verifier-stake-ether",
+        "gas-per-task-vs-population-verifier-behaviours-lazy",
+    }
+    incentives = figures["incentives-vs-tasks-0-verifier-stake-ether"]
+    # the simulator's own per-behaviour profits win over per-agent means; initiators are left out
+    assert incentives.metrics == (
+        "net_profit_by_behaviour.verifier.honest",
+        "net_profit_by_behaviour.verifier.lazy",
+    )
+    assert incentives.scale == 1e-18
+    assert incentives.zero_line
+    assert incentives.lines_by == ("population.verifier_behaviours.lazy",)
+
+
+def test_per_agent_profits_stand_in_when_the_simulator_gives_none() -> None:
+    metrics = [
+        "profit_per_agent_ether.verifier.honest",
+        "profit_per_agent_ether.contributor.honest",
+    ]
+    (fig,) = choose_figures([["tasks[1].verifier_stake_ether"]], metrics)
+    assert fig.metrics == tuple(metrics)
+    assert fig.scale == 1
+
+
+def test_a_churn_sweep_draws_time_to_payout() -> None:
+    got = names([["churn.verifiers.arrivals_per_hour"]], ["time_to_payout", "task_success_rate"])
+    assert got == ["time-to-payout-vs-churn-verifiers-arrivals-per-hour"]
+    got = names([["churn.contributors.session_s.mean"]], ["time_to_payout"])
+    assert got == ["time-to-payout-vs-churn-contributors-session-s-mean"]
+
+
+def test_a_zipped_key_matches_and_its_partner_is_not_plotted_against_it() -> None:
+    axes = [["tasks[0].max_contributors", "population.contributors"]]
+    assert names(axes, ["fused_accuracy"]) == ["fig6-fused-accuracy-vs-population-contributors"]
+
+
+def test_any_other_parameter_gets_the_headline_outcomes() -> None:
+    (fig,) = choose_figures([["tasks[0].mafr"]], ["task_success_rate", "fused_accuracy", "tasks"])
+    assert (fig.x, fig.metrics) == ("tasks[0].mafr", ("task_success_rate", "fused_accuracy"))
+
+
+def test_nothing_varied_or_measured_means_no_figures() -> None:
+    assert choose_figures([], ADVERSARY_METRICS) == []
+    assert choose_figures([["tasks[0].mafr"]], ["tasks"]) == []
+
+
+# ---------------------------------------------------------------- drawing and the page
+
+
+def market(values: dict[str, Any], seed: int) -> dict[str, Any] | None:
+    lazy = values["population.verifier_behaviours.lazy"]
+    stake = values["tasks[0].verifier_stake_ether"]
+    if lazy == 0.5 and stake == 0.0 and seed == 2:
+        return None
+    wei = 10**18
+    return {
+        "fused_accuracy": 0.9 - lazy * 0.2 + seed * 0.005,
+        "task_success_rate": 1.0 - lazy,
+        "payment_fairness": 0.9 - lazy + 0.01 * seed,
+        "wrong_outcome_rate": lazy / 2 + 0.01 * seed,
+        "gas_per_task": 2e6 + 1e4 * seed,
+        "net_profit_by_behaviour": {
+            "verifier": {"honest": int((0.3 + 0.01 * seed) * wei), "lazy": int((0.5 - stake) * wei)}
+        },
+    }
+
+
+@pytest.fixture
+def report(sweep_factory: Callable[..., Path]) -> Path:
+    root = sweep_factory(
+        [
+            [("population.verifier_behaviours.lazy", [0.0, 0.25, 0.5])],
+            [("tasks[0].verifier_stake_ether", [0.0, 1.0])],
+        ],
+        [0, 1, 2],
+        market,
+        pending=["syn-0000000005-s2"],
+    )
+    return write_report(root)
+
+
+def test_draw_writes_a_png_with_a_band_per_line(
+    tmp_path: Path, sweep_factory: Callable[..., Path]
+) -> None:
+    root = sweep_factory(
+        [[("population.contributors", [2, 3, 5])], [("fusion.strategy", ["I", "II"])]],
+        [0, 1],
+        lambda v, s: {"fused_accuracy": 0.7 + 0.02 * v["population.contributors"] + 0.01 * s},
+    )
+    stats = point_stats(runs_table(root), ["population.contributors", "fusion.strategy"])
+    (spec, *_) = choose_figures(
+        [["population.contributors"], ["fusion.strategy"]], ["fused_accuracy"]
+    )
+    path = draw(spec, stats, tmp_path / "fig6.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert path.stat().st_size > 10_000
+
+
+def test_the_report_lists_points_with_cis_failures_and_the_definition(report: Path) -> None:
+    page = report.read_text()
+    folder = report.parent
+    assert "Sweep: synthetic" in page
+    assert "Fewer than 20 runs per point" in page
+    assert "Failed runs" in page and "ValueError: made to fail" in page
+    assert 'href="../failed/syn-0000000004-s2.json"' in page
+    assert "pending: 1" in page
+    assert "name = &quot;synthetic&quot;" in page  # the definition, escaped
+    # the wide table: mean [low, high] per headline metric
+    assert re.search(r"<td>0\.9[0-9]* \[0\.8[0-9]*, 0\.9[0-9]*\]</td>", page)
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert "incentives-vs-tasks-0-verifier-stake-ether.png" in images
+    assert "payment-fairness-vs-population-verifier-behaviours-lazy.png" in images
+    assert all((folder / i).is_file() for i in images)
+    points = pd.read_csv(folder / "points.csv")
+    assert set(points["point"]) == set(range(6))
+
+
+@pytest.mark.browser
+def test_the_report_renders_in_headless_chromium_with_every_image(
+    report: Path, render_dom: Callable[[Path], str]
+) -> None:
+    images = re.findall(r'<img src="([^"]+)"', report.read_text())
+    dom = render_dom(report)
+    assert f'data-images-loaded="{len(images)}/{len(images)}"' in dom
+    assert '<p class="missing">' not in dom
+    assert "<h2>Metrics per point</h2>" in dom
+
+
+@pytest.mark.browser
+def test_a_missing_image_is_marked_on_the_page(
+    report: Path, render_dom: Callable[[Path], str]
+) -> None:
+    images = re.findall(r'<img src="([^"]+)"', report.read_text())
+    (report.parent / images[0]).unlink()
+    dom = render_dom(report)
+    assert f'data-images-loaded="{len(images) - 1}/{len(images)}"' in dom
+    assert f"figure missing: {images[0]}" in dom
