@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from sim.errors import BaasimError
 
 # Sub-command modules, in the order ``baasim --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "smoke")
+COMMANDS: tuple[str, ...] = ("demo", "smoke", "data", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:
