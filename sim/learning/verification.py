@@ -115,7 +115,9 @@ class SubsetFusion:
         self.eval_features = [f[eval_rows] for f in full]
         self.y_test = test.y.to(self.device) if test is not None else None
         self.test_features = (
-            [cache.features(m, test, self.device) for m in self.models] if test else None
+            [cache.features(m, test, self.device) for m in self.models]
+            if test is not None
+            else None
         )
         self.forward_samples = len(self.models) * len(verification)
         self.heads_trained = 0

@@ -24,7 +24,13 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sim.learning.config import ContributionConfig, DataConfig, FusionConfig, ModelConfig, TrainConfig
+from sim.learning.config import (
+    ContributionConfig,
+    DataConfig,
+    FusionConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from sim.learning.datasets import Dataset, load_dataset
 from sim.learning.features import FeatureCache, LabelledData
 from sim.learning.models import build_model
@@ -93,7 +99,9 @@ def bench_verifier(dataset: Dataset) -> None:
         cache = TrainingCache(tmp)
         trained = [
             train(
-                TrainRequest.for_shard(dataset, shard, MODEL, dataclasses.replace(TRAINING, epochs=10), i),
+                TrainRequest.for_shard(
+                    dataset, shard, MODEL, dataclasses.replace(TRAINING, epochs=10), i
+                ),
                 dataset,
                 cache,
             )
@@ -106,7 +114,9 @@ def bench_verifier(dataset: Dataset) -> None:
         fusion = FusionConfig(strategy=strategy, device="cpu")  # type: ignore[arg-type]
         features = FeatureCache()
 
-        def evaluate(method: str, features: FeatureCache = features, fusion: FusionConfig = fusion) -> float:
+        def evaluate(
+            method: str, features: FeatureCache = features, fusion: FusionConfig = fusion
+        ) -> float:
             start = time.perf_counter()
             evaluate_submissions(
                 models, verification, fusion, ContributionConfig(method=method),  # type: ignore[arg-type]
