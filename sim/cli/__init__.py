@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from sim.errors import BaasimError
 
 # Sub-command modules, in the order ``baasim --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "run", "check", "schema", "smoke")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "run",
+    "check",
+    "schema",
+    "data",
+    "reproduce",
+    "smoke",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
