@@ -1,8 +1,11 @@
 """What every participant shares: a Mesa agent with an account, a speed and SimPy processes.
 
 A participant acts only through the world (``sim.world.World``) and the market bindings.
-Its work happens in SimPy processes that the model tracks, so the run knows when all work
-is done. Behaviour (honest or not) is a strategy object the role's process consults.
+Its work happens in SimPy processes the model tracks, so the run knows when all work is
+done. Leaving (churn) interrupts every process of the agent: what it had not finished is
+abandoned. Computing spends simulated time (reference seconds ÷ speed) and is recorded with
+its cost at the scenario's compute price. Behaviour (honest or not) is a strategy object the
+role's process consults.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sim.types import Role, Wei
 
 if TYPE_CHECKING:
     from agents.model import MarketModel
+    from sim.watcher import TaskEntry
     from sim.world import World
 
 Process = Generator[simpy.Event, Any, Any]
@@ -44,8 +48,11 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.behaviour_name = behaviour_name
         self.speed = speed
         self.online = True
+        self.departed = False
         self.compute_seconds = 0.0
         self.market_model = model
+        self._work: set[simpy.Process] = set()
+        self._tasks: set[int] = set()
         model.world.network.set_bandwidth(name, bandwidth_mbps)
         model.world.recorder.register_agent(name, str(self.role), behaviour_name)
 
@@ -57,9 +64,70 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def env(self) -> simpy.Environment:
         return self.market_model.world.env
 
+    # ---------------------------------------------------------------- work
+
     def spawn(self, process: Process) -> simpy.Process:
-        """Start a process whose end the run waits for."""
-        return self.market_model.track(self.env.process(process))
+        """Start a process whose end the run waits for; leaving interrupts it."""
+        proc = self.market_model.track(self.env.process(self._guarded(process)))
+        self._work.add(proc)
+        proc.callbacks.append(lambda _e: self._work.discard(proc))
+        return proc
+
+    def _guarded(self, process: Process) -> Process:
+        try:
+            return (yield from process)
+        except simpy.Interrupt as interrupt:
+            process.close()
+            self.record(Kind.ABANDONED, detail=str(interrupt.cause))
+            return None
+
+    def take_task(self, task: TaskEntry, work: Callable[[TaskEntry], Process]) -> None:
+        """Start ``work`` on ``task`` unless already on it, offline, or at capacity."""
+        tid = task.created.task_id
+        limit = self.world.scenario.population.max_tasks_per_agent
+        if not self.online or tid in self._tasks or (limit and len(self._tasks) >= limit):
+            return
+        self._tasks.add(tid)
+        proc = self.spawn(work(task))
+        proc.callbacks.append(lambda _e: self._tasks.discard(tid))
+
+    # ---------------------------------------------------------------- churn
+
+    def go_offline(self) -> None:
+        """Leave: stop whatever is under way (the process calling this stops by itself)."""
+        if not self.online:
+            return
+        self.online = False
+        self.record(Kind.AGENT_LEFT)
+        for proc in list(self._work):
+            if proc.is_alive and proc is not self.env.active_process:
+                proc.interrupt("left the market")
+
+    def leave_for_good(self) -> None:
+        """Leave and never come back (a dropout)."""
+        self.departed = True
+        self.go_offline()
+
+    def come_online(self) -> None:
+        """Return: collect what the market owes, then look at the open tasks."""
+        if self.online or self.departed:
+            return
+        self.env.process(self._arrive())
+
+    def _arrive(self) -> Process:
+        yield from self.world.await_funding(self.account)
+        if self.online or self.departed:
+            return
+        self.online = True
+        self.record(Kind.AGENT_JOINED)
+        self.spawn(self.withdraw_if_owed())
+        for task in self.world.watcher.open_tasks():
+            self.on_task(task)
+
+    def on_task(self, task: TaskEntry) -> None:
+        """A task this agent learned of; roles that take tasks override it."""
+
+    # ---------------------------------------------------------------- actions
 
     def record(self, kind: Kind | str, **values: Any) -> None:
         self.world.recorder.record(kind, self.name, **values)
@@ -69,11 +137,21 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         receipt: Receipt = yield from self.world.transact(self.name, send, task=task)
         return receipt
 
-    def compute(self, reference_seconds: float) -> simpy.Event:
-        """Spend compute time: ``reference_seconds`` on the reference machine, over speed."""
+    def compute(self, reference_seconds: float, task: int | None = None, what: str = "") -> Process:
+        """Spend compute: ``reference_seconds`` on the reference machine, divided by speed."""
         seconds = reference_seconds / self.speed
+        start = self.env.now
+        try:
+            yield self.env.timeout(seconds)
+        except simpy.Interrupt:
+            self._charge(self.env.now - start, task, f"{what} (abandoned)")
+            raise
+        self._charge(seconds, task, what)
+
+    def _charge(self, seconds: float, task: int | None, what: str) -> None:
         self.compute_seconds += seconds
-        return self.env.timeout(seconds)
+        cost = self.world.scenario.costs.compute_cost(seconds)
+        self.record(Kind.COMPUTE, task=task, value=seconds, wei=cost, detail=what or None)
 
     def balance(self) -> Wei:
         return self.world.chain.balance(self.account.address)
@@ -81,7 +159,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def withdraw_if_owed(self, task: int | None = None) -> Process:
         """Withdraw whatever the market credits this account (pull payment)."""
         owed = self.world.market.credit(self.account.address)
-        if owed == 0:
+        if owed == 0 or not self.online:
             return None
         receipt = yield from self.transact(lambda: self.world.market.withdraw(self.account), task)
         if receipt.ok:

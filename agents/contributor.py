@@ -40,16 +40,21 @@ class Contributor(Participant):
             model, f"contributor-{index}", account, behaviour.name, speed, bandwidth_mbps
         )
         self.training_seed = model.world.streams.integer_seed("train", index)
+        self.submitted: set[int] = set()
+        """Tasks this contributor's model is submitted to (kept across churn)."""
         self.stream = model.world.streams.numpy("contributor", index)
 
     def on_task(self, task: TaskEntry) -> None:
-        if self.online:
-            self.spawn(self.work(task))
+        tid = task.created.task_id
+        if tid in self.submitted or self.world.timestamp() < task.params.submission_deadline:
+            self.take_task(task, self.work)
 
     def work(self, task: TaskEntry) -> Process:
+        """Join ``task``; after a return from churn, resume where it stood."""
         tid = task.created.task_id
         yield self.world.notice(self.name)
-        if not self.online or not self.behaviour.joins(self, task):
+        if tid in self.submitted:
+            yield from self.await_outcome(task)
             return None
         self.record(Kind.TASK_SEEN, task=tid)
         spec = yield from self.world.download(self.name, task.created.spec_cid)
@@ -60,6 +65,7 @@ class Contributor(Participant):
             return None
         submitted = yield from self.publish(task, data)
         if submitted:
+            self.submitted.add(tid)
             yield from self.await_outcome(task)
         return None
 

@@ -127,7 +127,7 @@ class Initiator(Participant):
 
         def send() -> int:
             ticket = market.create_task(self.account, spec_cid, params, template.reward)
-            watcher.expect_task(ticket, params, template.name)
+            watcher.expect_task(ticket, params, template)
             return ticket
 
         receipt = yield from self.transact(send)
@@ -198,7 +198,7 @@ class Initiator(Participant):
                 blobs.append(data)
         learning = self.world.learning
         outcome = learning.initiator_model(blobs, self.world.streams.integer_seed("access", tid))
-        yield self.compute(outcome.reference_seconds)
+        yield from self.compute(outcome.reference_seconds, tid, "fusing the paid models")
         self.record(
             Kind.ACCESS_MODEL,
             task=tid,

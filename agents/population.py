@@ -2,61 +2,115 @@
 
 Registered as the ``default`` entry of the ``baasim.populations`` entry-point group, which
 is how ``sim.run`` finds it without importing ``agents``. ``build(world)`` returns the
-``MarketModel``; its ``start()`` launches the processes and returns the event that fires
-when all work is done.
+``MarketModel``; its ``start()`` launches the processes — task creation, churn — and returns
+the event that fires when all work is done.
+
+Behaviour kinds are dealt from the scenario's mixes with the ``behaviour`` RNG stream (so
+dishonest agents are not always the last indices). Newcomers (churn arrivals, agents a
+trace introduces) get fresh accounts funded by the faucet and a kind drawn from the mix's
+fractions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import simpy
 
 from agents.base import Participant, Process
-from agents.behaviours import ContributorBehaviour, VerifierBehaviour
+from agents.behaviours import CONTRIBUTOR_BEHAVIOURS, VERIFIER_BEHAVIOURS
 from agents.contributor import Contributor
 from agents.initiator import Initiator
 from agents.model import MarketModel
 from agents.verifier import Verifier
 from contracts.taskmarket import MarketEvent, TaskCreated
+from sim import churn
+from sim.behaviour_config import deal
+from sim.chain import Account
 from sim.recorder import Kind
 from sim.world import World
 
 
 class DefaultPopulation(MarketModel):
-    """Initiators, contributors and verifiers in the numbers the scenario gives."""
+    """Initiators, contributors and verifiers in the numbers and mixes the scenario gives."""
 
     def __init__(self, world: World):
         super().__init__(world)
         pop = world.scenario.population
         streams = world.streams
-        bandwidth = pop.bandwidth_mbps.sample(
-            streams.numpy("bandwidth"), pop.initiators + pop.contributors + pop.verifiers
-        )
-        c_speed = pop.contributor_speed.sample(
-            streams.numpy("speed", "contributor"), pop.contributors
-        )
-        v_speed = pop.verifier_speed.sample(streams.numpy("speed", "verifier"), pop.verifiers)
+        self._bandwidth = streams.numpy("bandwidth")
+        self._speeds = {
+            "contributor": streams.numpy("speed", "contributor"),
+            "verifier": streams.numpy("speed", "verifier"),
+        }
+        self._newcomers = streams.numpy("newcomers")
         accounts = iter(world.agent_accounts)
-        bw = iter(float(b) for b in bandwidth)
         self.initiators = [
-            Initiator(self, i, next(accounts), 1.0, next(bw)) for i in range(pop.initiators)
+            Initiator(self, i, next(accounts), 1.0, self._draw_bandwidth())
+            for i in range(pop.initiators)
         ]
-        self.contributors = [
-            Contributor(
-                self, i, next(accounts), ContributorBehaviour(), float(c_speed[i]), next(bw)
-            )
-            for i in range(pop.contributors)
-        ]
-        self.verifiers = [
-            Verifier(self, i, next(accounts), VerifierBehaviour(), float(v_speed[i]), next(bw))
-            for i in range(pop.verifiers)
-        ]
-        for p in (*self.initiators, *self.contributors, *self.verifiers):
+        c_kinds = deal(
+            pop.contributor_behaviours, pop.contributors, streams.numpy("behaviour", "c")
+        )
+        v_kinds = deal(pop.verifier_behaviours, pop.verifiers, streams.numpy("behaviour", "v"))
+        self.contributors: list[Contributor] = []
+        self.verifiers: list[Verifier] = []
+        for kind in c_kinds:
+            self._add_contributor(next(accounts), kind)
+        for kind in v_kinds:
+            self._add_verifier(next(accounts), kind)
+        for p in self.initiators:
             self.add(p)
+
+    # ---------------------------------------------------------------- agents
+
+    def _draw_bandwidth(self) -> float:
+        return self.world.scenario.population.bandwidth_mbps.draw(self._bandwidth)
+
+    def _add_contributor(self, account: Account, kind: str) -> Contributor:
+        speed = self.world.scenario.population.contributor_speed.draw(self._speeds["contributor"])
+        c = Contributor(
+            self, len(self.contributors), account, CONTRIBUTOR_BEHAVIOURS[kind](), speed,
+            self._draw_bandwidth(),
+        )  # fmt: skip
+        self.contributors.append(c)
+        self.add(c)
+        return c
+
+    def _add_verifier(self, account: Account, kind: str) -> Verifier:
+        speed = self.world.scenario.population.verifier_speed.draw(self._speeds["verifier"])
+        v = Verifier(
+            self, len(self.verifiers), account, VERIFIER_BEHAVIOURS[kind](), speed,
+            self._draw_bandwidth(),
+        )  # fmt: skip
+        self.verifiers.append(v)
+        self.add(v)
+        return v
+
+    def newcomer(self, role: str) -> Participant:
+        """A new agent of ``role`` with a fresh account the faucet funds (not yet online)."""
+        pop = self.world.scenario.population
+        mix = pop.contributor_behaviours if role == "contributor" else pop.verifier_behaviours
+        kind = _draw_kind(mix, self._newcomers)
+        account = self.world.open_account()
+        agent: Participant = (
+            self._add_contributor(account, kind)
+            if role == "contributor"
+            else self._add_verifier(account, kind)
+        )
+        agent.online = False
+        self.world.recorder.record(
+            Kind.FUNDED, agent.name, wei=self.world.scenario.chain.genesis_balance
+        )
+        return agent
+
+    # ---------------------------------------------------------------- start
 
     def start(self) -> simpy.Event:
         world = self.world
         for p in self.participants.values():
-            self.record_funding(p)
+            world.recorder.record(Kind.FUNDED, p.name, wei=p.balance())
         world.watcher.subscribe(TaskCreated, self._announce)
         last = 0.0
         for template in world.scenario.tasks:
@@ -66,10 +120,8 @@ class DefaultPopulation(MarketModel):
                 last = max(last, at)
         world.env.process(self.collector(world.scenario.run.collect_interval_s))
         world.env.process(self._all_created(last))
+        self._start_churn()
         return self.done
-
-    def record_funding(self, p: Participant) -> None:
-        self.world.recorder.record(Kind.FUNDED, p.name, wei=p.balance())
 
     def _all_created(self, last: float) -> Process:
         yield self.world.env.timeout(last)
@@ -81,10 +133,68 @@ class DefaultPopulation(MarketModel):
         entry = self.world.watcher.tasks.get(event.task_id)
         if entry is None:
             return
-        for c in self.contributors:
-            c.on_task(entry)
-        for v in self.verifiers:
-            v.on_task(entry)
+        for agent in (*self.contributors, *self.verifiers):
+            agent.on_task(entry)
+
+    # ---------------------------------------------------------------- churn
+
+    def _start_churn(self) -> None:
+        env = self.world.env
+        spec = self.world.scenario.churn
+        for role, rc, agents in (
+            ("contributor", spec.contributors, self.contributors),
+            ("verifier", spec.verifiers, self.verifiers),
+        ):
+            rng = self.world.streams.numpy("churn", role)
+            if rc.trace is not None:
+                self._replay(role, churn.read_trace(rc.trace))
+                continue
+            for agent in list(agents):
+                env.process(churn.sessions(env, agent, rc, rng))
+            arrivals = self.world.streams.numpy("arrivals", role)
+            env.process(
+                churn.arrivals(env, rc, arrivals, self._arrive(role), self._sessions_for(rc, rng))
+            )
+
+    def _arrive(self, role: str) -> Callable[[], Participant]:
+        def make() -> Participant:
+            agent = self.newcomer(role)
+            agent.come_online()
+            return agent
+
+        return make
+
+    def _sessions_for(
+        self, rc: churn.RoleChurn, rng: np.random.Generator
+    ) -> Callable[[churn.Member], None]:
+        def start(member: churn.Member) -> None:
+            self.world.env.process(churn.sessions(self.world.env, member, rc, rng))
+
+        return start
+
+    def _replay(self, role: str, sessions: list[churn.Session]) -> None:
+        env = self.world.env
+        by_agent: dict[str, list[churn.Session]] = {}
+        for s in sessions:
+            by_agent.setdefault(s.agent, []).append(s)
+        for name in sorted(by_agent, key=lambda n: int(n.rpartition("-")[2])):
+            agent = self.participants.get(name)
+            while agent is None:
+                self.newcomer(role)
+                agent = self.participants.get(name)
+            env.process(churn.replay(env, agent, by_agent[name]))
+
+
+def _draw_kind(mix: dict[str, int | float], rng: np.random.Generator) -> str:
+    """A newcomer's kind: each fraction of the mix is its probability; the rest honest."""
+    kinds = sorted(k for k, v in mix.items() if isinstance(v, float))
+    weights = [float(mix[k]) for k in kinds]
+    u = float(rng.random())
+    for kind, w in zip(kinds, weights, strict=True):
+        if u < w:
+            return kind
+        u -= w
+    return "honest"
 
 
 def build(world: World) -> DefaultPopulation:

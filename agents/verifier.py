@@ -9,10 +9,12 @@ commit–reveal). After finalization, withdraw pay and stake.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agents.behaviours import Report
 from contracts.taskmarket import (
     CommitteeDrawn,
     MarketEvent,
@@ -21,22 +23,33 @@ from contracts.taskmarket import (
     commitment,
     new_salt,
 )
-from sim.inspection import VerificationInput, VerificationResult
+from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.types import PPM, Cid, Role
+from sim.types import PPM, Address, Cid, Role
 from sim.watcher import TaskEntry
 from sim.world import Message
 
 from .base import Participant, Process
 
 if TYPE_CHECKING:
-    from agents.behaviours import Report, VerifierBehaviour
+    from agents.behaviours import VerifierBehaviour
     from agents.model import MarketModel
     from sim.chain import Account
 
 
 GAS_RESERVE_WEI = 10**16
 """Ether a verifier keeps aside for the gas of reporting and withdrawing."""
+
+
+@dataclass
+class TaskMemory:
+    """How far this verifier got with one task (kept across churn, so it can resume)."""
+
+    selected: bool = False
+    report: Report | None = None
+    salt: bytes | None = None
+    """Set once the commitment is on chain."""
+    reported: bool = False
 
 
 class Verifier(Participant):
@@ -55,32 +68,39 @@ class Verifier(Participant):
         self.behaviour = behaviour
         super().__init__(model, f"verifier-{index}", account, behaviour.name, speed, bandwidth_mbps)
         self.verification_seed = model.world.streams.integer_seed("verify", index)
+        self.memory: dict[int, TaskMemory] = {}
         self.stream = model.world.streams.numpy("verifier", index)
 
     def on_task(self, task: TaskEntry) -> None:
-        if self.online:
-            self.spawn(self.work(task))
+        tid = task.created.task_id
+        if tid in self.memory or self.world.timestamp() < task.params.submission_deadline:
+            self.take_task(task, self.work)
 
     # ---------------------------------------------------------------- protocol
 
     def work(self, task: TaskEntry) -> Process:
+        """Stake, serve if drawn, settle; after a return from churn, resume where it stood."""
         tid = task.created.task_id
         yield self.world.notice(self.name)
-        if not self.online or not self.behaviour.registers(self, task):
-            return None
-        registered = yield from self.register(task)
-        if not registered:
-            return None
+        state = self.memory.get(tid)
+        if state is None:
+            registered = yield from self.register(task)
+            if not registered:
+                return None
+            state = self.memory[tid] = TaskMemory()
         members = yield from self.await_committee(task)
         if members is None or self.account.address not in members:
             yield from self.settle(task)
             return None
-        self.record(Kind.SELECTED, task=tid)
-        inputs = yield from self.await_inputs(task)
-        if inputs is not None and self.online:
-            report = yield from self.behaviour.evaluate(self, task, inputs)
-            if report is not None and self.online:
-                yield from self.submit_report(task, report)
+        if not state.selected:
+            state.selected = True
+            self.record(Kind.SELECTED, task=tid)
+        if state.report is None:
+            inputs = yield from self.await_inputs(task)
+            if inputs is not None:
+                state.report = yield from self.behaviour.evaluate(self, task, inputs)
+        if state.report is not None:
+            yield from self.submit_report(task, state)
         yield from self.settle(task)
         return None
 
@@ -121,13 +141,15 @@ class Verifier(Participant):
     def await_inputs(self, task: TaskEntry) -> Process:
         """The verification data from the initiator and the submitted CIDs, or None in time."""
         tid = task.created.task_id
-        deadline = self._report_deadline(task)
+        deadline = self.report_deadline(task)
         box = self.world.mailbox(self.name)
         get = box.get(lambda m: m.kind == "verification_data" and m.task == tid)
-        timeout = self.world.until(deadline)
-        got = yield get | timeout
+        try:
+            got = yield get | self.world.until(deadline)
+        finally:
+            if not get.triggered:
+                get.cancel()  # leaving or giving up must not swallow a later message
         if get not in got:
-            get.cancel()
             self.record(Kind.MISSED, task=tid, detail="no verification data before the deadline")
             return None
         message: Message = got[get]
@@ -138,28 +160,43 @@ class Verifier(Participant):
             cids=tuple(s.cid for s in subs),
             contributors=tuple(s.contributor for s in subs),
             indices=np.asarray(message.payload),
+            seed=self.evaluation_seed(task),
         )
 
-    def _report_deadline(self, task: TaskEntry) -> int:
+    def evaluation_seed(self, task: TaskEntry) -> int:
+        """The committee's shared seed, or this verifier's own (``evaluation_seed``)."""
+        if task.template.evaluation_seed == "committee" and task.committee_seed is not None:
+            return task.committee_seed
+        return self.verification_seed
+
+    def report_deadline(self, task: TaskEntry) -> int:
+        """The chain time by which this member's first report transaction must land."""
         p = task.params
         return p.commit_deadline if p.commit_reveal else p.reveal_deadline
 
-    def submit_report(self, task: TaskEntry, report: Report) -> Process:
+    def submit_report(self, task: TaskEntry, state: TaskMemory) -> Process:
+        """Report (or commit, then reveal after the commit deadline) what ``state`` holds."""
         tid = task.created.task_id
+        report = state.report
+        if report is None or state.reported:
+            return None
         acc = _ppm(report.accuracy)
         scores = [_ppm(s, signed=True) for s in report.scores]
         market = self.world.market
         if task.params.commit_reveal:
-            salt = new_salt(self.stream)
-            digest = commitment(tid, self.account.address, acc, scores, salt)
-            receipt = yield from self.transact(
-                lambda: market.commit(self.account, tid, digest), task=tid
-            )
-            if not receipt.ok:
-                self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
-                return None
-            self.record(Kind.COMMITTED, task=tid, value=report.accuracy)
+            if state.salt is None:
+                salt = new_salt(self.stream)
+                digest = commitment(tid, self.account.address, acc, scores, salt)
+                receipt = yield from self.transact(
+                    lambda: market.commit(self.account, tid, digest), task=tid
+                )
+                if not receipt.ok:
+                    self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+                    return None
+                state.salt = salt
+                self.record(Kind.COMMITTED, task=tid, value=report.accuracy)
             yield self.world.until(task.params.commit_deadline)
+            salt = state.salt
             send = lambda: market.reveal(self.account, tid, acc, scores, salt)  # noqa: E731
         else:
             send = lambda: market.report(self.account, tid, acc, scores)  # noqa: E731
@@ -167,6 +204,7 @@ class Verifier(Participant):
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
             return None
+        state.reported = True
         self._record_report(task, report)
         return None
 
@@ -215,6 +253,17 @@ class Verifier(Participant):
                 self.record(Kind.MODEL_FETCHED, task=task.created.task_id, cid=cid, bytes=len(data))
             blobs.append(data)
         return blobs
+
+    def truth(self, inputs: VerificationInput) -> VerificationResult:
+        """What this verifier would have found had it done the work (no simulated time)."""
+        store = self.world.store
+        blobs = [store.get(c) if store.has(c) else None for c in inputs.cids]
+        return honest_verification(self.world.learning, inputs.with_blobs(blobs))
+
+    def contributor_address(self, index: int) -> Address | None:
+        """The address of contributor ``index`` (the coalition's favoured contributors)."""
+        agent = self.market_model.participants.get(f"contributor-{index}")
+        return agent.account.address if agent is not None else None
 
     def record_evaluation(self, task: TaskEntry, result: VerificationResult) -> None:
         tid = task.created.task_id

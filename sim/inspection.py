@@ -37,6 +37,8 @@ class VerificationInput:
     cids: tuple[Cid, ...]
     contributors: tuple[Address, ...]
     indices: np.ndarray
+    seed: int
+    """The evaluation protocol's seed (split of the verification data, head training)."""
     blobs: tuple[bytes | None, ...] | None = None
 
     def with_blobs(self, blobs: list[bytes | None]) -> VerificationInput:
@@ -66,9 +68,9 @@ class VerificationResult:
 
 
 def honest_verification(
-    learning: LearningService, inputs: VerificationInput, seed: int, *, with_test: bool = False
+    learning: LearningService, inputs: VerificationInput, *, with_test: bool = False
 ) -> VerificationResult:
-    """Inspect, fuse and score the submissions as an honest verifier with ``seed`` does."""
+    """Inspect, fuse and score the submissions as an honest verifier does."""
     blobs = inputs.blobs if inputs.blobs is not None else (None,) * len(inputs.cids)
     models, rejected, duplicates, seconds = _admit(learning, inputs.cids, blobs)
     n = len(inputs.cids)
@@ -86,7 +88,9 @@ def honest_verification(
     )
     if not keep:
         return base
-    ev = learning.evaluate([models[i] for i in keep], inputs.indices, seed, with_test=with_test)
+    ev = learning.evaluate(
+        [models[i] for i in keep], inputs.indices, inputs.seed, with_test=with_test
+    )
     scores = _spread(ev.contributions, keep, n)
     test = ev.test
     return dataclasses.replace(

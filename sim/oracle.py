@@ -8,17 +8,21 @@ set. It records, at no simulated cost:
   verification data, ``truth`` = the fused accuracy on the held-out test set, ``ok`` = the
   outcome an all-honest committee would reach (honest accuracy ≥ MAFR);
 - ``true_contribution`` (one row per submission): ``value`` = the honest contribution score
-  on the verification data, ``truth`` = the contribution on the held-out test set.
+  on the verification data, ``truth`` = the contribution on the held-out test set, ``wei`` =
+  what the contract would have paid it had the committee reported the honest scores
+  (``contracts.settlement``, the contract's own arithmetic).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from contracts.taskmarket import MarketEvent, TaskFinalized
+from contracts.settlement import contributor_shares
+from contracts.taskmarket import MarketEvent, TaskFinalized, TaskParams
 from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.types import BPS, TaskId
+from sim.types import BPS, PPM, TaskId
+from sim.watcher import TaskEntry
 from sim.world import World
 
 
@@ -33,6 +37,12 @@ class Oracle:
         if isinstance(e, TaskFinalized):
             self.record(e.task_id)
 
+    def seed(self, entry: TaskEntry) -> int:
+        """The committee's evaluation seed when members share it, else a reference seed."""
+        if entry.template.evaluation_seed == "committee" and entry.committee_seed is not None:
+            return entry.committee_seed
+        return self.world.streams.integer_seed("oracle", entry.created.task_id)
+
     def record(self, task_id: TaskId) -> None:
         world = self.world
         entry = world.watcher.tasks.get(task_id)
@@ -45,10 +55,10 @@ class Oracle:
             cids=tuple(s.cid for s in subs),
             contributors=tuple(s.contributor for s in subs),
             indices=np.asarray(world.learning.verification_indices()),
+            seed=self.seed(entry),
             blobs=tuple(blobs),
         )
-        seed = world.streams.integer_seed("oracle", task_id)
-        result = honest_verification(world.learning, inputs, seed, with_test=True)
+        result = honest_verification(world.learning, inputs, with_test=True)
         mafr = entry.params.mafr_bps / BPS
         world.recorder.record(
             Kind.GROUND_TRUTH,
@@ -60,6 +70,7 @@ class Oracle:
             detail=f"{len(result.accepted)} of {len(subs)} submissions fused",
         )
         test_scores = result.test_scores or (None,) * len(subs)
+        honest_pay = _honest_pay(entry.params, entry.created.reward, result, mafr)
         for i, s in enumerate(subs):
             world.recorder.record(
                 Kind.TRUE_CONTRIBUTION,
@@ -68,8 +79,21 @@ class Oracle:
                 cid=s.cid,
                 value=result.scores[i],
                 truth=test_scores[i],
+                wei=honest_pay[i],
                 detail=_status(result, i),
             )
+
+
+def _honest_pay(
+    params: TaskParams, reward: int, result: VerificationResult, mafr: float
+) -> tuple[int, ...]:
+    """Each submission's pay had every member reported the honest scores."""
+    n = len(result.scores)
+    if not n or result.accuracy < mafr:
+        return (0,) * n
+    cpool = reward - reward * params.verifier_share_bps // BPS
+    scores = [max(-PPM, min(PPM, round(s * PPM))) for s in result.scores]
+    return tuple(int(w) for w in contributor_shares(cpool, scores))
 
 
 def _status(result: VerificationResult, i: int) -> str:

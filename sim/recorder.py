@@ -58,6 +58,9 @@ class Kind(StrEnum):
     ACCESS_MODEL = "access_model"
     MISSED = "missed"
     FAILED = "failed"
+    COMPUTE = "compute"
+    COPIED = "copied"
+    ABANDONED = "abandoned"
     BALANCE = "balance"
 
 

@@ -144,9 +144,9 @@ def _record_final_balances(world: World) -> None:
     for address, name in world.directory.items():
         world.recorder.record(Kind.BALANCE, name, wei=world.chain.balance(address))
     chain = world.chain
-    held: int = sum(chain.balance(a.address) for a in chain.genesis_accounts)
-    held += chain.balance(chain.faucet.address) + chain.balance(chain.coinbase)
-    held += chain.balance(world.market.address)
+    accounts = {a.address for a in chain.genesis_accounts} | set(world.directory)
+    accounts |= {chain.faucet.address, chain.coinbase, world.market.address}
+    held: int = sum(chain.balance(a) for a in accounts)
     if held + chain.burned_fees != chain.genesis_supply:
         raise InvariantViolation(
             f"ether not conserved: held {held} + burned {chain.burned_fees} "

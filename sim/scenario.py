@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sim.behaviour_config import (
+    CONTRIBUTOR_KINDS,
+    VERIFIER_KINDS,
+    BehaviourSection,
+    check_mix,
+    counts,
+)
+from sim.churn import ChurnSection, read_trace
 from sim.config import build, to_table
 from sim.distributions import Dist
 from sim.errors import ConfigError
@@ -121,14 +129,15 @@ class TimingSection:
     """``[timing]``: the analytic cost model that turns work into simulated seconds.
 
     Times are for an agent of speed 1.0; an agent of speed s takes 1/s of it. Defaults are
-    the 3-layer CNN measured on a 2-core CPU (NOTES.md: ~1,690 training samples/s).
+    the default 3-layer CNN (``[model]``, 80k parameters) measured on a 2-core CPU: ~17,000
+    training samples/s (BENCHMARKS.md, Learning).
     """
 
-    train_s_per_sample: float = 6.0e-4
+    train_s_per_sample: float = 6.0e-5
     """One training sample for one epoch."""
-    infer_s_per_sample: float = 4.5e-4
+    infer_s_per_sample: float = 2.0e-5
     """One forward pass of one base model (feature extraction, evaluation)."""
-    head_s_per_sample: float = 2.0e-5
+    head_s_per_sample: float = 2.0e-6
     """One fusion-head training sample for one epoch (features are precomputed)."""
 
     def __post_init__(self) -> None:
@@ -169,6 +178,10 @@ class TaskSection:
     reveal_window_s: float = 600.0
     max_contributors: int = MAX_SUBMISSIONS
     """Contributors that may join one task (the contract holds at most 64)."""
+    evaluation_seed: Literal["committee", "own"] = "committee"
+    """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
+    seed, so honest members compute identical reports) or "own" (each member's, so honest
+    reports differ a little)."""
 
     def __post_init__(self) -> None:
         if self.initiator < 0:
@@ -221,6 +234,15 @@ class PopulationSection:
     """Compute speed relative to the timing model's reference machine."""
     verifier_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
     bandwidth_mbps: Dist = field(default_factory=lambda: Dist.constant(100.0))
+    """Each agent's bandwidth, drawn once."""
+    contributor_behaviours: dict[str, int | float] = field(default_factory=dict)
+    """Mix of contributor kinds: ``{poisoner = 0.2, free_rider = 1}`` (fraction or count); the
+    rest are honest. Kinds: honest, free_rider, plagiarist, poisoner, dropout."""
+    verifier_behaviours: dict[str, int | float] = field(default_factory=dict)
+    """Mix of verifier kinds, likewise. Kinds: honest, lazy, always_approve, always_reject,
+    colluding, copycat, offline."""
+    max_tasks_per_agent: int = 0
+    """Tasks a contributor or verifier works on at once; 0: no limit."""
     model: str = "default"
     """Name of the population plugin (entry point group ``baasim.populations``)."""
 
@@ -231,6 +253,34 @@ class PopulationSection:
             raise ValueError(f"contributors: expected >= 1, got {self.contributors}")
         if self.verifiers < 1:
             raise ValueError(f"verifiers: expected >= 1, got {self.verifiers}")
+        if self.max_tasks_per_agent < 0:
+            raise ValueError(f"max_tasks_per_agent: expected >= 0, got {self.max_tasks_per_agent}")
+        check_mix("contributor_behaviours", self.contributor_behaviours, CONTRIBUTOR_KINDS)
+        check_mix("verifier_behaviours", self.verifier_behaviours, VERIFIER_KINDS)
+        for role, mix, n in (
+            ("contributor_behaviours", self.contributor_behaviours, self.contributors),
+            ("verifier_behaviours", self.verifier_behaviours, self.verifiers),
+        ):
+            try:
+                counts(mix, n)
+            except ValueError as err:
+                raise ValueError(f"{role}: {err}") from None
+
+
+@dataclass(frozen=True)
+class CostSection:
+    """``[costs]``: prices that turn resources into money for net-profit metrics."""
+
+    compute_price_ether_per_hour: float = 0.0
+    """What one hour of reference-machine compute costs an agent (training, fusing)."""
+
+    def __post_init__(self) -> None:
+        price = self.compute_price_ether_per_hour
+        if not price >= 0:
+            raise ValueError(f"compute_price_ether_per_hour: expected >= 0, got {price}")
+
+    def compute_cost(self, seconds: float) -> Wei:
+        return Wei(round(seconds * self.compute_price_ether_per_hour * ETHER / 3600))
 
 
 @dataclass(frozen=True)
@@ -273,6 +323,9 @@ class Scenario:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     contribution: ContributionConfig = field(default_factory=ContributionConfig)
     population: PopulationSection = field(default_factory=PopulationSection)
+    behaviours: BehaviourSection = field(default_factory=BehaviourSection)
+    churn: ChurnSection = field(default_factory=ChurnSection)
+    costs: CostSection = field(default_factory=CostSection)
     tasks: tuple[TaskSection, ...] = (TaskSection(),)
 
     def __post_init__(self) -> None:
@@ -280,6 +333,12 @@ class Scenario:
             raise ValueError("tasks: expected at least one [[tasks]] table")
         for i, task in enumerate(self.tasks):
             self._check_task(i, task)
+        for target in self.behaviours.collusion_targets:
+            if target >= self.population.contributors:
+                raise ValueError(
+                    f"behaviours.collusion_targets: expected indices below population.contributors "
+                    f"({self.population.contributors}), got {target}"
+                )
 
     def _check_task(self, i: int, task: TaskSection) -> None:
         pop = self.population
@@ -342,7 +401,29 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML: {err}") from err
     table.setdefault("name", p.stem)
-    return build(Scenario, table, where=where)
+    scenario = build(Scenario, table, where=where)
+    return _resolve_traces(scenario, p.parent, where)
+
+
+def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
+    """Make churn trace paths absolute (relative to the scenario file) and check the files."""
+    churn = scenario.churn
+    roles = {}
+    for role in ("contributors", "verifiers"):
+        rc = getattr(churn, role)
+        if rc.trace is None:
+            continue
+        path = Path(rc.trace)
+        path = path if path.is_absolute() else (base / path).resolve()
+        for s in read_trace(path):
+            if not s.agent.startswith(role[:-1] + "-"):
+                raise ConfigError(
+                    f"{where}: churn.{role}.trace: {path} lists {s.agent}, not a {role[:-1]}"
+                )
+        roles[role] = dataclasses.replace(rc, trace=str(path))
+    if not roles:
+        return scenario
+    return dataclasses.replace(scenario, churn=dataclasses.replace(churn, **roles))
 
 
 def scenario_from_table(table: Mapping[str, Any], where: str = "<table>") -> Scenario:

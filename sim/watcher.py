@@ -23,7 +23,8 @@ from contracts.taskmarket import (
     typed_events,
 )
 from sim.chain import Block
-from sim.types import TaskId
+from sim.scenario import TaskSection
+from sim.types import Address, TaskId
 
 Predicate = Callable[[MarketEvent], bool]
 
@@ -34,8 +35,10 @@ class TaskEntry:
 
     created: TaskCreated
     params: TaskParams
-    template: str
-    committee: tuple[str, ...] | None = None
+    template: TaskSection
+    committee: tuple[Address, ...] | None = None
+    committee_seed: int | None = None
+    """The committee draw's on-chain seed as an integer (the shared evaluation seed)."""
     finalized: TaskFinalized | None = None
     cancelled: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -53,9 +56,9 @@ class ChainWatcher:
         self._waiters: list[tuple[type[MarketEvent], Predicate, simpy.Event]] = []
         self._subscribers: list[tuple[type[MarketEvent], Callable[[MarketEvent], None]]] = []
         self.tasks: dict[TaskId, TaskEntry] = {}
-        self._pending_params: dict[int, tuple[TaskParams, str]] = {}
+        self._pending_params: dict[int, tuple[TaskParams, TaskSection]] = {}
 
-    def expect_task(self, ticket: int, params: TaskParams, template: str) -> None:
+    def expect_task(self, ticket: int, params: TaskParams, template: TaskSection) -> None:
         """Tell the board the parameters of the task the queued create_task ``ticket`` makes."""
         self._pending_params[ticket] = (params, template)
 
@@ -82,17 +85,19 @@ class ChainWatcher:
             self._dispatch(e)
         return events
 
-    def _update_board(self, e: MarketEvent, expected: tuple[TaskParams, str] | None) -> None:
+    def _update_board(
+        self, e: MarketEvent, expected: tuple[TaskParams, TaskSection] | None
+    ) -> None:
         if isinstance(e, TaskCreated):
-            params, template = expected if expected else (None, "")
-            if params is None:
+            if expected is None:
                 return  # a task created outside the simulation's agents: not on our board
-            self.tasks[e.task_id] = TaskEntry(e, params, template)
+            self.tasks[e.task_id] = TaskEntry(e, *expected)
         entry = self.tasks.get(getattr(e, "task_id", TaskId(-1)))
         if entry is None:
             return
         if isinstance(e, CommitteeDrawn):
             entry.committee = e.members
+            entry.committee_seed = int.from_bytes(e.seed[:8], "big") >> 1
         elif isinstance(e, TaskFinalized):
             entry.finalized = e
         elif isinstance(e, TaskCancelled):

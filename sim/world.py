@@ -70,6 +70,7 @@ class World:
     _receipt_waiters: dict[int, simpy.Event] = field(default_factory=dict)
     _mailboxes: dict[str, simpy.FilterStore] = field(default_factory=dict)
     _tx_arrived: simpy.Event = field(init=False)
+    _funding: dict[Address, simpy.Event] = field(default_factory=dict)
     blocks: int = 0
 
     # ---------------------------------------------------------------- time
@@ -117,6 +118,27 @@ class World:
             if waiter is not None:
                 waiter.succeed(r)
 
+    def _queued(self, ticket: int) -> simpy.Event:
+        """The event that fires with ``ticket``'s receipt; wakes the block producer."""
+        if not self._tx_arrived.triggered:
+            self._tx_arrived.succeed()
+        waiter = self.env.event()
+        self._receipt_waiters[ticket] = waiter
+        return waiter
+
+    def open_account(self) -> Account:
+        """A new account the faucet funds with the genesis balance (in the next block)."""
+        account, ticket = self.chain.new_account(self.scenario.chain.genesis_balance)
+        self._funding[account.address] = self._queued(ticket)
+        return account
+
+    def await_funding(self, account: Account) -> Process:
+        """Wait until ``account``'s funding transaction is in a block (at once if it is)."""
+        waiter = self._funding.get(account.address)
+        if waiter is not None and not waiter.processed:
+            yield waiter
+        return None
+
     def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process:
         """Send a transaction from ``agent`` (after RPC latency) and wait for its receipt.
 
@@ -124,12 +146,7 @@ class World:
         Returns the receipt; a failed transaction is recorded, never raised.
         """
         yield self.env.timeout(self.network.latency(LinkClass.RPC, agent, CHAIN_ENDPOINT))
-        ticket = send()
-        if not self._tx_arrived.triggered:
-            self._tx_arrived.succeed()
-        waiter = self.env.event()
-        self._receipt_waiters[ticket] = waiter
-        receipt: Receipt = yield waiter
+        receipt: Receipt = yield self._queued(send())
         yield self.env.timeout(self.network.latency(LinkClass.RPC, CHAIN_ENDPOINT, agent))
         self.recorder.record(
             Kind.TX,

@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from sim.errors import BaasimError
 
 # Sub-command modules, in the order ``baasim --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "run", "sweep", "report", "check", "schema", "smoke")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "run",
+    "sweep",
+    "report",
+    "check",
+    "schema",
+    "data",
+    "reproduce",
+    "smoke",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

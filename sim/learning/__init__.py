@@ -9,8 +9,9 @@ not import torch, so scenario loading stays cheap:
 - ``datasets`` / ``fetch``: loading MNIST, mnist-5k, Fashion-MNIST and synthetic digits;
 - ``partition``: private shards, the initiator's verification set and the held-out test set;
 - ``models``: the paper's 3-layer CNN and an MLP, with reachable penultimate features;
+- ``device``: ``cuda`` when available, else CPU;
 - ``training``: ``train(TrainRequest)`` with a content-keyed on-disk cache;
 - ``safety``: safetensors serialisation, validated loading, perturbation and similarity;
 - ``features`` / ``fusion`` / ``contribution`` / ``verification``: what a verifier computes;
-- ``paper``: the paper's experiment (Figs 5 and 6).
+- ``paper`` / ``figures``: the paper's experiment (Figs 5 and 6), its tables and plots.
 """

@@ -71,20 +71,39 @@ def shapley_exact(n: int, value: ValueFunction) -> np.ndarray:
     return phi
 
 
-def shapley_permutation(
-    n: int, value: ValueFunction, permutations: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Mean marginal contributions over ``permutations`` random orders (Monte Carlo)."""
+def sample_orders(n: int, permutations: int, rng: np.random.Generator) -> np.ndarray:
+    """``permutations`` random orders of n players, one per row."""
+    return np.array([rng.permutation(n) for _ in range(permutations)], dtype=np.int64)
+
+
+def prefixes(orders: np.ndarray) -> set[Coalition]:
+    """Every coalition that ``shapley_from_orders`` will ask the value of."""
+    out: set[Coalition] = {frozenset()}
+    for order in orders:
+        out.update(frozenset(int(p) for p in order[: k + 1]) for k in range(len(order)))
+    return out
+
+
+def shapley_from_orders(orders: np.ndarray, value: ValueFunction) -> np.ndarray:
+    """Mean marginal contribution of each player over the given orders."""
+    n = orders.shape[1]
     phi = np.zeros(n)
-    for _ in range(permutations):
+    for order in orders:
         coalition: Coalition = frozenset()
         before = value(coalition)
-        for player in rng.permutation(n):
+        for player in order:
             coalition = coalition | {int(player)}
             after = value(coalition)
             phi[player] += after - before
             before = after
-    return phi / permutations
+    return phi / len(orders)
+
+
+def shapley_permutation(
+    n: int, value: ValueFunction, permutations: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Mean marginal contributions over ``permutations`` random orders (Monte Carlo)."""
+    return shapley_from_orders(sample_orders(n, permutations, rng), value)
 
 
 def hoeffding_epsilon(n: int, permutations: int, confidence: float) -> float:

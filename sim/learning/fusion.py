@@ -21,18 +21,32 @@ trained with Adam on cross-entropy over the verifier's fitting data, with an L2 
   start is already the models' ensemble, and on MNIST a larger rate let the head drift away
   from it and lose accuracy on the held-out test set (measured: with 1,000 fitting
   samples, five models fell from 98.4% at the start to 97.6% at 1e-3, 98.3% at 1e-5).
+
+Many heads at once: a verifier scoring contributions needs a head per subset of models.
+``train_heads`` trains all requested subsets together, as batched matrix products over
+stacked parameters ([K, …]) grouped by shape and chunked to bound memory; the loss is the
+sum of the heads' own losses and Adam is element-wise, so each head trains exactly as it
+would alone. All heads of one call share the minibatch order (from ``order_seed``); each
+head's random start comes from its own seed, so a subset's head does not depend on which
+other subsets were trained beside it (up to floating-point rounding).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional
 
 from sim.learning.config import FusionConfig
-from sim.learning.models import initialise
+
+Members = tuple[int, ...]
+
+CHUNK_FLOATS = 1 << 24
+"""Budget (in float32 values) for one chunk's gathered features and parameters."""
 
 
 class FusionHead(nn.Module):
@@ -58,39 +72,111 @@ class FusionHead(nn.Module):
 
     def block_mask(self) -> torch.Tensor:
         """Boolean mask of A's diagonal blocks (model i's features → model i's hidden units)."""
-        mask = torch.zeros_like(self.A.weight, dtype=torch.bool)
-        column = 0
-        for i, width in enumerate(self.feature_widths):
-            rows = slice(i * self.n_classes, (i + 1) * self.n_classes)
-            mask[rows, column : column + width] = True
-            column += width
-        return mask
+        return block_mask(self.feature_widths, self.n_classes)
 
 
-def strategy_one_head(
-    feature_widths: Sequence[int], n_classes: int, config: FusionConfig, generator: torch.Generator
-) -> FusionHead:
-    """A randomly initialised head (Strategy I)."""
-    head = FusionHead(feature_widths, n_classes, config.activation)
-    initialise(head, generator)
-    return head
+def block_mask(widths: Sequence[int], n_classes: int) -> torch.Tensor:
+    """[n·C, Σ d_i] boolean mask: True where model i's features meet model i's hidden units."""
+    mask = torch.zeros(n_classes * len(widths), sum(widths), dtype=torch.bool)
+    column = 0
+    for i, width in enumerate(widths):
+        mask[i * n_classes : (i + 1) * n_classes, column : column + width] = True
+        column += width
+    return mask
 
 
-def strategy_two_head(outputs: Sequence[nn.Linear], config: FusionConfig) -> FusionHead:
-    """The head whose A is block-diagonal from ``outputs`` and B stacked identities."""
+@dataclass(eq=False)
+class HeadBatch:
+    """K trained heads of one shape: A [K, H, D], a [K, H], B [K, C, H], b [K, C]."""
+
+    members: list[Members]
+    A: torch.Tensor
+    a: torch.Tensor
+    B: torch.Tensor
+    b: torch.Tensor
+    activation: str
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.A, self.a, self.B, self.b]
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """Logits [K, N, C] of gathered features ``f`` [K, N, D]."""
+        h = torch.baddbmm(self.a.unsqueeze(1), f, self.A.transpose(1, 2))
+        if self.activation == "relu":
+            h = functional.relu(h)
+        return torch.baddbmm(self.b.unsqueeze(1), h, self.B.transpose(1, 2))
+
+    def accuracies(self, blocks: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
+        """Each head's accuracy on per-model features ``blocks`` [N, d_i] with labels ``y``."""
+        if len(y) == 0:
+            return [float("nan")] * len(self.members)
+        width = self.A.shape[2]
+        step = max(1, CHUNK_FLOATS // max(1, len(y) * width))
+        out: list[float] = []
+        with torch.inference_mode():
+            for start in range(0, len(self.members), step):
+                part = slice(start, start + step)
+                f = gather(blocks, self.members[part])
+                logits = torch.baddbmm(self.a[part].unsqueeze(1), f, self.A[part].transpose(1, 2))
+                if self.activation == "relu":
+                    logits = functional.relu(logits)
+                logits = torch.baddbmm(
+                    self.b[part].unsqueeze(1), logits, self.B[part].transpose(1, 2)
+                )
+                out += (logits.argmax(dim=2) == y).float().mean(dim=1).tolist()
+        return out
+
+    def head(self, k: int, widths: Sequence[int]) -> FusionHead:
+        """Head ``k`` as a stand-alone ``FusionHead`` module (widths of its members)."""
+        module = FusionHead(widths, int(self.B.shape[1]), self.activation)
+        with torch.no_grad():
+            module.A.weight.copy_(self.A[k])
+            module.A.bias.copy_(self.a[k])
+            module.B.weight.copy_(self.B[k])
+            module.B.bias.copy_(self.b[k])
+        return module.to(self.A.device).eval()
+
+
+def gather(blocks: Sequence[torch.Tensor], members: Sequence[Members]) -> torch.Tensor:
+    """[K, N, D]: for each member list, its models' feature blocks concatenated."""
+    return torch.stack([torch.cat([blocks[i] for i in m], dim=1) for m in members])
+
+
+def train_heads(
+    blocks: Sequence[torch.Tensor],
+    y: torch.Tensor,
+    outputs: Sequence[nn.Linear],
+    coalitions: Sequence[Members],
+    init_seeds: Sequence[int],
+    config: FusionConfig,
+    order_seed: int,
+) -> list[HeadBatch]:
+    """Fused heads for each coalition (non-empty tuples of model indices), trained together.
+
+    ``blocks[i]`` are model i's features [N, d_i] of the fitting data, ``outputs[i]`` its
+    output layer (Strategy II's start). Returns the heads in batches that cover the
+    coalitions, each batch's ``members`` in the order given.
+    """
+    widths = [int(t.shape[1]) for t in blocks]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, members in enumerate(coalitions):
+        if not members:
+            raise ValueError("coalitions: expected non-empty tuples of model indices")
+        groups.setdefault(tuple(widths[i] for i in members), []).append(index)
     n_classes = int(outputs[0].out_features)
-    head = FusionHead([int(o.in_features) for o in outputs], n_classes, config.activation)
-    with torch.no_grad():
-        head.A.weight.zero_()
-        column = 0
-        for i, output in enumerate(outputs):
-            rows = slice(i * n_classes, (i + 1) * n_classes)
-            head.A.weight[rows, column : column + output.in_features] = output.weight.cpu()
-            head.A.bias[rows] = output.bias.cpu()
-            column += output.in_features
-        head.B.weight.copy_(torch.eye(n_classes).repeat(1, len(outputs)))
-        head.B.bias.zero_()
-    return head
+    batches = []
+    for shape, indices in groups.items():
+        per_head = len(y) * sum(shape) + 4 * (n_classes * len(shape)) * (sum(shape) + n_classes)
+        step = max(1, CHUNK_FLOATS // per_head)
+        for start in range(0, len(indices), step):
+            chosen = indices[start : start + step]
+            batch = _start(
+                [coalitions[i] for i in chosen], [init_seeds[i] for i in chosen],
+                outputs, shape, config, blocks[0].device,
+            )  # fmt: skip
+            _fit(batch, gather(blocks, batch.members), y, shape, config, order_seed)
+            batches.append(batch)
+    return batches
 
 
 def fit_head(
@@ -100,36 +186,80 @@ def fit_head(
     config: FusionConfig,
     seed: int,
 ) -> FusionHead:
-    """The fused head for models with these ``features`` [N, d_i] and output layers.
-
-    ``config.strategy`` picks Strategy I or II. Deterministic given ``seed``.
-    """
+    """The fused head of models with these ``features`` [N, d_i] and output layers."""
     if not features:
         raise ValueError("features: expected at least one model's features")
-    device = features[0].device
-    f = torch.cat(list(features), dim=1)
-    generator = torch.Generator().manual_seed(seed)
+    members = tuple(range(len(features)))
+    (batch,) = train_heads(features, y, outputs, [members], [seed], config, seed)
+    return batch.head(0, [int(t.shape[1]) for t in features])
+
+
+def _start(
+    members: list[Members],
+    seeds: list[int],
+    outputs: Sequence[nn.Linear],
+    widths: tuple[int, ...],
+    config: FusionConfig,
+    device: torch.device,
+) -> HeadBatch:
+    """Starting parameters: seeded random (Strategy I) or from the output layers (II)."""
+    n_classes = int(outputs[0].out_features)
+    k, hidden, width = len(members), n_classes * len(widths), sum(widths)
+    a_weight, a_bias = torch.empty(k, hidden, width), torch.empty(k, hidden)
+    b_weight, b_bias = torch.empty(k, n_classes, hidden), torch.empty(k, n_classes)
     if config.strategy == "I":
-        widths = [int(t.shape[1]) for t in features]
-        head = strategy_one_head(widths, int(outputs[0].out_features), config, generator)
-        head = head.to(device)
-        trainer = _Trainer(head, f, y, config, generator, lr=config.lr, anchored=False)
+        for j, seed in enumerate(seeds):  # PyTorch's default Linear start, per head's seed
+            generator = torch.Generator().manual_seed(seed)
+            for tensor, fan_in in (
+                (a_weight[j], width), (a_bias[j], width), (b_weight[j], hidden), (b_bias[j], hidden)
+            ):  # fmt: skip
+                bound = 1.0 / math.sqrt(fan_in)
+                tensor.uniform_(-bound, bound, generator=generator)
+    else:
+        a_weight.zero_()
+        b_bias.zero_()
+        b_weight.copy_(torch.eye(n_classes).repeat(1, len(widths)).expand(k, -1, -1))
+        for j, group in enumerate(members):
+            column = 0
+            for slot, i in enumerate(group):
+                rows = slice(slot * n_classes, (slot + 1) * n_classes)
+                a_weight[j, rows, column : column + widths[slot]] = outputs[i].weight.detach().cpu()
+                a_bias[j, rows] = outputs[i].bias.detach().cpu()
+                column += widths[slot]
+    a_weight, a_bias, b_weight, b_bias = (
+        t.to(device).requires_grad_(True) for t in (a_weight, a_bias, b_weight, b_bias)
+    )
+    return HeadBatch(members, a_weight, a_bias, b_weight, b_bias, config.activation)
+
+
+def _fit(
+    batch: HeadBatch,
+    f: torch.Tensor,
+    y: torch.Tensor,
+    widths: tuple[int, ...],
+    config: FusionConfig,
+    order_seed: int,
+) -> None:
+    generator = torch.Generator().manual_seed(order_seed)
+    if config.strategy == "I":
+        trainer = _Trainer(batch, f, y, config, generator, lr=config.lr, anchored=False)
         trainer.run(config.epochs)
     else:
-        head = strategy_two_head(outputs, config).to(device)
         anchored = config.decay_to_start
-        trainer = _Trainer(head, f, y, config, generator, lr=config.phase_lr, anchored=anchored)
-        trainer.run(config.phase1_epochs, mask=head.block_mask())
+        trainer = _Trainer(batch, f, y, config, generator, lr=config.phase_lr, anchored=anchored)
+        mask = block_mask(widths, int(batch.B.shape[1])).to(f.device)
+        trainer.run(config.phase1_epochs, mask=mask)
         trainer.run(config.phase2_epochs)
-    return head.eval()
+    for p in batch.parameters():
+        p.requires_grad_(False)
 
 
 class _Trainer:
-    """Adam on cross-entropy, with L2 decay towards zero or towards the starting weights."""
+    """Adam on the heads' summed cross-entropy, L2 pull towards zero or the start."""
 
     def __init__(
         self,
-        head: FusionHead,
+        batch: HeadBatch,
         f: torch.Tensor,
         y: torch.Tensor,
         config: FusionConfig,
@@ -138,33 +268,36 @@ class _Trainer:
         lr: float,
         anchored: bool,
     ):
-        self.head, self.f, self.y = head, f, y
+        self.batch, self.f, self.y = batch, f, y
         self.batch_size = config.batch_size
         self.decay = config.weight_decay
         self.generator = generator
-        self.params = list(head.parameters())
+        self.params = batch.parameters()
         self.anchors = [p.detach().clone() if anchored else None for p in self.params]
-        # The fused (single-kernel) Adam: a head is small, so per-step overhead dominates.
+        # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
         self.optimiser = torch.optim.Adam(self.params, lr=lr, fused=True)
 
     def run(self, epochs: int, mask: torch.Tensor | None = None) -> None:
         """``epochs`` passes over the data; ``mask`` holds A's entries outside it at zero."""
-        head, y = self.head, self.y
-        head.train()
+        batch, y, k = self.batch, self.y, len(self.batch.members)
         for _ in range(epochs):
             order = torch.randperm(len(y), generator=self.generator).to(self.f.device)
             for start in range(0, len(y), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                loss = functional.cross_entropy(head(self.f[batch]), y[batch])
+                rows = order[start : start + self.batch_size]
+                logits = batch.forward(self.f[:, rows])
+                # Sum over heads of each head's mean loss: every head gets its own gradient.
+                loss = functional.cross_entropy(
+                    logits.reshape(-1, logits.shape[2]), y[rows].repeat(k), reduction="sum"
+                ) / len(rows)
                 self.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 self._decay()
-                if mask is not None and head.A.weight.grad is not None:
-                    head.A.weight.grad.mul_(mask)
+                if mask is not None and batch.A.grad is not None:
+                    batch.A.grad.mul_(mask)
                 self.optimiser.step()
                 if mask is not None:
                     with torch.no_grad():
-                        head.A.weight.mul_(mask)
+                        batch.A.mul_(mask)
 
     def _decay(self) -> None:
         if self.decay == 0:

@@ -10,7 +10,7 @@ layer, 28×28 input, no padding:
     conv 5×5 (c1 → c2) · ReLU · max-pool 2  → c2 × 4 × 4
     fully connected (16·c2 → h) · ReLU       → h penultimate features
     output: fully connected (h → 10)
-With the default (16, 32) channels and h = 128 it has 80,234 parameters (313 KiB as
+With the default (16, 32) channels and h = 128 it has 80,202 parameters (321,440 bytes as
 safetensors). The paper does not give the layer sizes; counting only the weight layers
 before the output keeps the penultimate layer small (h), which is what Fig. 4's fusion
 concatenates.

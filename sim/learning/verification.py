@@ -19,7 +19,7 @@ Definitions, all accuracies as fractions in [0, 1]:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +29,7 @@ from sim.learning import contribution as cm
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.device import resolve_device
 from sim.learning.features import FeatureCache, LabelledData
-from sim.learning.fusion import fit_head, head_accuracy
+from sim.learning.fusion import train_heads
 from sim.learning.models import Net
 
 Coalition = frozenset[int]
@@ -115,7 +115,9 @@ class SubsetFusion:
         self.eval_features = [f[eval_rows] for f in full]
         self.y_test = test.y.to(self.device) if test is not None else None
         self.test_features = (
-            [cache.features(m, test, self.device) for m in self.models] if test else None
+            [cache.features(m, test, self.device) for m in self.models]
+            if test is not None
+            else None
         )
         self.forward_samples = len(self.models) * len(verification)
         self.heads_trained = 0
@@ -146,34 +148,40 @@ class SubsetFusion:
 
     def value(self, coalition: Coalition) -> tuple[float, float | None]:
         """v(S) on the evaluation part and on the test set (None without a test set)."""
-        found = self._values.get(coalition)
-        if found is None:
-            found = self._values[coalition] = self._fuse(sorted(coalition))
-        return found
+        if coalition not in self._values:
+            self.prefetch([coalition])
+        return self._values[coalition]
 
-    def _fuse(self, members: list[int]) -> tuple[float, float | None]:
-        if not members:
-            return self.empty()
-        mask = sum(1 << i for i in members)
-        head_seed = int(np.random.SeedSequence([self.seed, mask]).generate_state(1)[0])
-        head = fit_head(
-            [self.fit_features[i] for i in members],
-            self.y_fit,
-            [self.models[i].output for i in members],
-            self.config,
-            head_seed,
+    def prefetch(self, coalitions: Iterable[Coalition]) -> None:
+        """Train the heads of all ``coalitions`` not yet known, together (much faster)."""
+        todo = sorted(
+            {c for c in coalitions if c not in self._values}, key=lambda c: (len(c), sorted(c))
         )
-        self.heads_trained += 1
-        self.head_samples += len(self.y_fit) * _head_epochs(self.config)
-        on_eval = head_accuracy(head, _joined(self.eval_features, members), self.y_eval)
-        on_test = None
-        if self.test_features is not None and self.y_test is not None:
-            on_test = head_accuracy(head, _joined(self.test_features, members), self.y_test)
-        return on_eval, on_test
+        if todo and not todo[0]:
+            self._values[todo.pop(0)] = self.empty()
+        if not todo:
+            return
+        members = [tuple(sorted(c)) for c in todo]
+        seeds = [
+            int(np.random.SeedSequence([self.seed, _mask(m)]).generate_state(1)[0]) for m in members
+        ]
+        outputs = [m.output for m in self.models]
+        batches = train_heads(
+            self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
+        )
+        for batch in batches:
+            on_eval = batch.accuracies(self.eval_features, self.y_eval)
+            on_test: list[float | None] = [None] * len(batch.members)
+            if self.test_features is not None and self.y_test is not None:
+                on_test = list(batch.accuracies(self.test_features, self.y_test))
+            for group, e, t in zip(batch.members, on_eval, on_test, strict=True):
+                self._values[frozenset(group)] = (e, t)
+        self.heads_trained += len(members)
+        self.head_samples += len(members) * len(self.y_fit) * _head_epochs(self.config)
 
 
-def _joined(blocks: list[torch.Tensor], members: list[int]) -> torch.Tensor:
-    return torch.cat([blocks[i] for i in members], dim=1)
+def _mask(members: tuple[int, ...]) -> int:
+    return sum(1 << i for i in members)
 
 
 def _rate(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -224,7 +232,7 @@ def _scores(
 
     n = len(subsets.models)
     individual = [_num(pair[side]) for pair in subsets.individual()]
-    contributions, bound = _contributions(n, value, individual, config, subsets.seed)
+    contributions, bound = _contributions(subsets, value, individual, config)
     scores = Scores(
         fused_accuracy=value(frozenset(range(n))),
         contributions=tuple(float(c) for c in contributions),
@@ -239,20 +247,27 @@ def _num(value: float | None) -> float:
 
 
 def _contributions(
-    n: int,
+    subsets: SubsetFusion,
     value: cm.ValueFunction,
     individual: list[float],
     config: ContributionConfig,
-    seed: int,
 ) -> tuple[np.ndarray, float | None]:
+    n = len(subsets.models)
+    everyone = frozenset(range(n))
     if n == 0:
         return np.zeros(0), None
     if config.method == "individual":
+        subsets.prefetch([everyone])
         return np.array(individual), None
     if config.method == "leave_one_out":
+        subsets.prefetch([everyone, *(everyone - {i} for i in range(n))])
         return cm.leave_one_out(n, value), None
     if n <= config.shapley_exact_max:
+        masks = range(1 << n)
+        subsets.prefetch(frozenset(i for i in range(n) if m >> i & 1) for m in masks)
         return cm.shapley_exact(n, value), None
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A4B]))
-    phi = cm.shapley_permutation(n, value, config.shapley_permutations, rng)
+    rng = np.random.default_rng(np.random.SeedSequence([subsets.seed, 0x5A4B]))
+    orders = cm.sample_orders(n, config.shapley_permutations, rng)
+    subsets.prefetch(cm.prefixes(orders))
+    phi = cm.shapley_from_orders(orders, value)
     return phi, cm.hoeffding_epsilon(n, config.shapley_permutations, config.shapley_confidence)

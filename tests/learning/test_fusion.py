@@ -1,0 +1,123 @@
+"""Fusion heads: Fig. 4's shapes, Strategy II's start and its phase-1 block constraint."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from torch import nn
+
+from sim.learning.config import FusionConfig
+from sim.learning.fusion import FusionHead, block_mask, fit_head, train_heads
+
+WIDTHS = (6, 4, 5)
+C = 3
+
+
+@pytest.fixture
+def problem() -> tuple[list[torch.Tensor], torch.Tensor, list[nn.Linear]]:
+    generator = torch.Generator().manual_seed(0)
+    y = torch.randint(0, C, (90,), generator=generator)
+    features = [torch.randn(90, d, generator=generator) + y[:, None] * 0.5 for d in WIDTHS]
+    outputs = []
+    for d in WIDTHS:
+        layer = nn.Linear(d, C)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(C, d, generator=generator))
+            layer.bias.copy_(torch.randn(C, generator=generator))
+        outputs.append(layer)
+    return features, y, outputs
+
+
+def test_head_shapes_follow_figure_4() -> None:
+    head = FusionHead(WIDTHS, C)
+    assert head.A.weight.shape == (C * len(WIDTHS), sum(WIDTHS))  # h is Σ output widths wide
+    assert head.B.weight.shape == (C, C * len(WIDTHS))
+    assert head(torch.zeros(7, sum(WIDTHS))).shape == (7, C)
+
+
+def test_block_mask_marks_each_models_own_block() -> None:
+    mask = block_mask(WIDTHS, C)
+    assert mask.sum() == C * sum(WIDTHS)
+    assert mask[0:3, 0:6].all() and mask[3:6, 6:10].all() and mask[6:9, 10:15].all()
+    assert not mask[0:3, 6:].any() and not mask[3:6, :6].any()
+
+
+def test_strategy_two_starts_as_the_sum_of_the_models_logits(problem: tuple) -> None:
+    features, y, outputs = problem
+    config = FusionConfig(strategy="II", phase1_epochs=0, phase2_epochs=0)
+    head = fit_head(features, y, outputs, config, seed=0)
+    expected = sum(o(f) for o, f in zip(outputs, features, strict=True))
+    with torch.no_grad():
+        assert torch.allclose(head(torch.cat(features, dim=1)), expected, atol=1e-5)
+
+
+def test_phase_one_keeps_off_diagonal_blocks_exactly_zero(problem: tuple) -> None:
+    features, y, outputs = problem
+    phase1 = FusionConfig(
+        strategy="II", phase1_epochs=5, phase2_epochs=0, phase_lr=1e-2, batch_size=16
+    )
+    start = fit_head(features, y, outputs, dataclasses.replace(phase1, phase1_epochs=0), seed=0)
+    after = fit_head(features, y, outputs, phase1, seed=0)
+    off = ~after.block_mask()
+    assert torch.count_nonzero(after.A.weight[off]) == 0
+    assert not torch.equal(after.A.weight[~off], start.A.weight[~off])  # the blocks did learn
+    released = fit_head(features, y, outputs, dataclasses.replace(phase1, phase2_epochs=5), seed=0)
+    assert torch.count_nonzero(released.A.weight[off]) > 0
+
+
+def test_strategy_one_is_seeded_and_learns(problem: tuple) -> None:
+    features, y, outputs = problem
+    config = FusionConfig(strategy="I", epochs=30, lr=1e-2, batch_size=16)
+    a, b = (fit_head(features, y, outputs, config, seed=1) for _ in range(2))
+    assert torch.equal(a.A.weight, b.A.weight)
+    assert not torch.equal(a.A.weight, fit_head(features, y, outputs, config, seed=2).A.weight)
+    f = torch.cat(features, dim=1)
+    with torch.no_grad():
+        accuracy = float((a(f).argmax(1) == y).float().mean())
+    assert accuracy > 0.8
+
+
+@pytest.mark.parametrize("strategy", ["I", "II"])
+def test_heads_trained_together_equal_heads_trained_alone(problem: tuple, strategy: str) -> None:
+    features, y, outputs = problem
+    config = FusionConfig(
+        strategy=strategy, epochs=4, phase1_epochs=2, phase2_epochs=2, batch_size=32
+    )  # type: ignore[arg-type]
+    coalitions = [(0,), (1,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
+    together = {
+        group: batch.head(k, [WIDTHS[i] for i in group])
+        for batch in train_heads(
+            features, y, outputs, coalitions, [10, 11, 12, 13, 14, 15], config, 7
+        )
+        for k, group in enumerate(batch.members)
+    }
+    for seed, group in zip([10, 11, 12, 13, 14, 15], coalitions, strict=True):
+        (alone,) = train_heads(features, y, outputs, [group], [seed], config, 7)
+        single = alone.head(0, [WIDTHS[i] for i in group])
+        assert torch.allclose(single.A.weight, together[group].A.weight, atol=1e-5)
+        assert torch.allclose(single.B.weight, together[group].B.weight, atol=1e-5)
+
+
+def test_batch_accuracies_match_the_modules(problem: tuple) -> None:
+    features, y, outputs = problem
+    config = FusionConfig(strategy="I", epochs=3)
+    coalitions = [(0,), (1, 2), (0, 1, 2)]
+    for batch in train_heads(features, y, outputs, coalitions, [1, 2, 3], config, 0):
+        accuracies = batch.accuracies(features, y)
+        for k, group in enumerate(batch.members):
+            head = batch.head(k, [WIDTHS[i] for i in group])
+            f = torch.cat([features[i] for i in group], dim=1)
+            with torch.no_grad():
+                assert accuracies[k] == pytest.approx(
+                    float((head(f).argmax(1) == y).float().mean())
+                )
+
+
+def test_empty_coalitions_and_no_features_are_refused(problem: tuple) -> None:
+    features, y, outputs = problem
+    with pytest.raises(ValueError, match="non-empty"):
+        train_heads(features, y, outputs, [()], [0], FusionConfig(), 0)
+    with pytest.raises(ValueError, match="at least one"):
+        fit_head([], y, outputs, FusionConfig(), 0)

@@ -1,0 +1,135 @@
+"""A verifier's evaluation of real trained models: fused accuracy and contributions."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.learning.config import ContributionConfig, FusionConfig
+from sim.learning.features import FeatureCache, LabelledData, extract_features
+from sim.learning.verification import SubsetFusion, evaluate_submissions, split_rows
+
+FAST = FusionConfig(epochs=10, phase1_epochs=5, phase2_epochs=5, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def sets(trained: Any) -> tuple[LabelledData, LabelledData]:
+    return (
+        LabelledData.from_indices(trained.dataset, trained.split.verification),
+        LabelledData.from_indices(trained.dataset, trained.split.test),
+    )
+
+
+def test_split_rows_is_a_seeded_partition() -> None:
+    fit, held = split_rows(100, 0.3, seed=1)
+    assert len(held) == 30 and len(fit) == 70
+    assert sorted(np.concatenate([fit, held]).tolist()) == list(range(100))
+    assert np.array_equal(split_rows(100, 0.3, seed=1)[1], held)
+    assert not np.array_equal(split_rows(100, 0.3, seed=2)[1], held)
+
+
+@pytest.mark.parametrize("strategy", ["I", "II"])
+def test_shapley_scores_are_efficient_on_both_sets(
+    trained: Any, sets: tuple, strategy: str
+) -> None:
+    verification, test = sets
+    evaluation = evaluate_submissions(
+        trained.models, verification, dataclasses.replace(FAST, strategy=strategy),
+        ContributionConfig(method="shapley"), seed=3, test=test,
+    )  # fmt: skip
+    assert evaluation.heads_trained == 2 ** len(trained.models) - 1
+    assert evaluation.error_bound is None
+    for scores in (evaluation.scores, evaluation.test):
+        assert scores is not None
+        assert len(scores.contributions) == len(trained.models)
+        assert sum(scores.contributions) == pytest.approx(
+            scores.fused_accuracy - scores.empty_value
+        )
+        assert 0.5 < scores.fused_accuracy <= 1.0  # real models, real digits
+        assert 0.05 < scores.empty_value < 0.2  # the majority label of ten
+        assert all(0.5 < a <= 1.0 for a in scores.individual_accuracies)
+
+
+def test_individual_method_reports_each_models_own_accuracy(trained: Any, sets: tuple) -> None:
+    verification, test = sets
+    evaluation = evaluate_submissions(
+        trained.models, verification, FAST, ContributionConfig(), seed=3, test=test
+    )
+    assert evaluation.contributions == evaluation.individual_accuracies
+    assert evaluation.heads_trained == 1
+    assert evaluation.forward_samples == len(trained.models) * len(verification)
+    assert evaluation.head_samples == (len(verification) - len(verification) // 2) * 10
+    held = split_rows(len(verification), 0.5, 3)[1]
+    own = trained.models[0]
+    logits = own.output(extract_features(own, verification.x[held], own.output.weight.device))
+    expected = float((logits.argmax(1) == verification.y[held]).float().mean())
+    assert evaluation.individual_accuracies[0] == pytest.approx(expected)
+
+
+def test_leave_one_out_matches_subset_values(trained: Any, sets: tuple) -> None:
+    verification, _ = sets
+    evaluation = evaluate_submissions(
+        trained.models, verification, FAST, ContributionConfig(method="leave_one_out"), seed=4
+    )
+    subsets = SubsetFusion(trained.models, verification, FAST, 4)
+    everyone = frozenset(range(len(trained.models)))
+    for i, score in enumerate(evaluation.contributions):
+        expected = subsets.value(everyone)[0] - subsets.value(everyone - {i})[0]
+        assert score == pytest.approx(expected, abs=1e-6)
+    assert evaluation.test is None
+
+
+def test_sampled_shapley_states_its_error_bound(trained: Any, sets: tuple) -> None:
+    verification, _ = sets
+    config = ContributionConfig(method="shapley", shapley_exact_max=2, shapley_permutations=20)
+    evaluation = evaluate_submissions(trained.models, verification, FAST, config, seed=5)
+    assert evaluation.error_bound is not None and 0 < evaluation.error_bound < 2
+    scores = evaluation.scores
+    assert sum(scores.contributions) == pytest.approx(scores.fused_accuracy - scores.empty_value)
+
+
+def test_features_are_computed_once_per_model_and_data(trained: Any, sets: tuple) -> None:
+    verification, test = sets
+    cache = FeatureCache()
+    for seed in (1, 2):
+        evaluate_submissions(
+            trained.models,
+            verification,
+            FAST,
+            ContributionConfig(),
+            seed,
+            test=test,
+            features=cache,
+        )
+    n = len(trained.models)
+    assert (cache.misses, cache.hits, len(cache)) == (2 * n, 2 * n, 2 * n)
+
+
+def test_a_duplicate_submission_shares_features_and_no_model_is_fine(
+    trained: Any, sets: tuple
+) -> None:
+    verification, _ = sets
+    cache = FeatureCache()
+    model = trained.models[0]
+    evaluation = evaluate_submissions(
+        [model, model], verification, FAST, ContributionConfig(method="shapley"), 0, features=cache
+    )
+    assert cache.misses == 1
+    assert evaluation.contributions[0] == pytest.approx(evaluation.contributions[1])
+    nobody = evaluate_submissions([], verification, FAST, ContributionConfig(), 0)
+    assert nobody.contributions == () and nobody.fused_accuracy == nobody.scores.empty_value
+
+
+def test_feature_cache_evicts_least_recently_used(trained: Any, sets: tuple) -> None:
+    verification, _ = sets
+    one = len(verification) * trained.models[0].feature_width * 4
+    cache = FeatureCache(max_bytes=2 * one)
+    device = trained.models[0].output.weight.device
+    for model in trained.models[:3]:
+        cache.features(model, verification, device)
+    assert len(cache) == 2
+    cache.features(trained.models[2], verification, device)
+    assert cache.hits == 1
