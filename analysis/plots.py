@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 WEI_PER_ETHER = 1e18
 
-PROFIT_PREFIXES = ("net_profit_by_behaviour.", "profit_per_agent_ether.")
+PROFIT_PREFIX = "net_profit_by_behaviour."
 _CONTRIBUTORS = re.compile(r"population\.contributors")
 _DISHONEST = re.compile(r"population\.(verifier|contributor)_behaviours\.\w+")
 _STAKE = re.compile(r"tasks\[\d+\]\.verifier_stake_ether")
@@ -130,7 +130,7 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
     if _STAKE.fullmatch(x):
         profits = _profit_metrics(metrics)
         if profits:
-            scale = 1 / WEI_PER_ETHER if profits[0].startswith("net_profit_by_behaviour.") else 1
+            scale = 1 / WEI_PER_ETHER
             title = "Net profit per behaviour vs stake: where does lying pay?"
             out.append(
                 FigureSpec(
@@ -158,26 +158,30 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
 
 
 def _profit_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
-    """Contributors' and verifiers' profit by behaviour: the simulator's own columns if present,
-    else per-agent means (initiators pay for a service; they have no incentive to lie here)."""
-    for prefix in PROFIT_PREFIXES:
-        found = tuple(
-            m for m in metrics if m.startswith(prefix) and not m.startswith(f"{prefix}initiator.")
-        )
-        if found:
-            return found
-    return ()
+    """Contributors' and verifiers' mean net profit per agent, by behaviour (initiators buy a
+    service; no behaviour of theirs is in question)."""
+    return tuple(
+        m
+        for m in metrics
+        if m.startswith(PROFIT_PREFIX) and not m.startswith(f"{PROFIT_PREFIX}initiator.")
+    )
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def unit(metric: str) -> tuple[float, str]:
+    """Factor and unit suffix for showing a metric: wei amounts in ether."""
+    if metric.startswith(PROFIT_PREFIX) or metric.endswith("_wei"):
+        return 1 / WEI_PER_ETHER, " (ether)"
+    return 1.0, ""
+
+
 def label(metric: str) -> str:
     """A metric's name for people (profit columns lose their prefix)."""
-    for prefix in PROFIT_PREFIXES:
-        if metric.startswith(prefix):
-            return metric.removeprefix(prefix).replace(".", " ")
+    if metric.startswith(PROFIT_PREFIX):
+        return metric.removeprefix(PROFIT_PREFIX).replace(".", " ")
     return _LABELS.get(metric, metric)
 
 

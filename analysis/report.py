@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.plots import FigureSpec, choose_figures, draw, label
+from analysis.plots import FigureSpec, choose_figures, draw, label, unit
 from analysis.runs import FINISHED, axes_of, metric_columns, read_sweep, runs_table
 from analysis.stats import SMALL_N, point_counts, point_stats
 
@@ -158,7 +158,7 @@ def _metrics(stats: pd.DataFrame, params: list[str], runs: pd.DataFrame, level: 
         return "<h2>Metrics per point</h2><p>No finished runs yet.</p>"
     metrics = list(dict.fromkeys(stats["metric"]))
     headline = [m for m in HEADLINE if m in metrics] + [
-        m for m in metrics if m.startswith(("net_profit_by_behaviour.", "profit_per_agent_ether."))
+        m for m in metrics if m.startswith("net_profit_by_behaviour.")
     ]
     counts = {
         int(r["point"]): (int(r["runs"]), int(r["failed"]))
@@ -186,7 +186,7 @@ def _wide_table(
     metrics: Sequence[str],
     counts: dict[int, tuple[int, int]],
 ) -> str:
-    head = ["point", *params, "runs", "failed", *[label(m) for m in metrics]]
+    head = ["point", *params, "runs", "failed", *[label(m) + unit(m)[1] for m in metrics]]
     rows = []
     for point in sorted({int(p) for p in stats["point"]}):
         group = stats[stats["point"] == point]
@@ -204,8 +204,9 @@ def _wide_table(
 def _long_table(stats: pd.DataFrame, params: list[str]) -> str:
     head = ["point", *params, "metric", "n", "mean", "std", "CI low", "CI high", "note"]
     rows = [
-        [str(r["point"]), *[_fmt(r[p]) for p in params], str(r["metric"]), str(r["n"])]
-        + [_fmt(r[k]) for k in ("mean", "std", "ci_low", "ci_high")]
+        [str(r["point"]), *[_fmt(r[p]) for p in params]]
+        + [str(r["metric"]) + unit(str(r["metric"]))[1], str(r["n"])]
+        + [_fmt(r[k] * unit(str(r["metric"]))[0]) for k in ("mean", "std", "ci_low", "ci_high")]
         + [str(r["note"])]
         for _, r in stats.iterrows()
     ]
@@ -261,7 +262,8 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], escape: bool = Tr
 
 def _ci_cell(by_metric: pd.DataFrame, metric: str) -> str:
     row = by_metric.loc[metric]
-    mean, low, high = row["mean"], row["ci_low"], row["ci_high"]
+    scale = unit(metric)[0]
+    mean, low, high = (row[k] * scale for k in ("mean", "ci_low", "ci_high"))
     if isinstance(mean, float) and math.isnan(mean):
         return "–"
     if isinstance(low, float) and math.isnan(low):

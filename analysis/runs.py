@@ -4,11 +4,11 @@
 point, run id and seed, the point's parameter values (one column per varied key path), the
 run's status (``completed``, ``timed_out``, ``failed`` or ``pending``), the error of a failed
 run, and every numeric metric of its ``summary.json`` flattened to one column each: scalars
-keep their name, nested tables are joined with dots (``net_profit_by_behaviour.verifier.lazy``)
-and each run's mean profit per agent of every role and behaviour is added as
-``profit_per_agent_ether.<role>.<behaviour>``. Metrics are floats (wei sums do not fit
-int64; the exact values stay in each run's files). ``write_tables`` writes that table to
-``DIR/runs.parquet`` and every finished run's events to ``DIR/events.parquet``.
+keep their name, nested tables are joined with dots (``net_profit_by_behaviour.verifier.lazy``),
+per-agent entries (``agents``) and lists (``task_outcomes``) are left out. Metrics are floats
+(wei sums do not fit int64; the exact values stay in each run's files). ``write_tables``
+writes that table to ``DIR/runs.parquet`` and every finished run's events to
+``DIR/events.parquet``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ STATUS = ("status", "error")
 FINISHED = ("completed", "timed_out")
 """Statuses of runs that produced a summary (a timed-out run is a result, not a failure)."""
 NOT_METRICS = frozenset({"run_id", "scenario", "scenario_hash", "seed", "status"})
-WEI = 10**18
 
 
 class ResultsError(ValueError):
@@ -65,7 +64,6 @@ def flatten_summary(summary: Mapping[str, Any]) -> dict[str, float]:
     for key, value in summary.items():
         if key not in NOT_METRICS and key != "agents":
             _flatten(key, value, out)
-    out.update(profit_per_agent(summary.get("agents") or {}))
     return out
 
 
@@ -78,18 +76,6 @@ def _flatten(name: str, value: Any, out: dict[str, float]) -> None:
         for k, v in value.items():
             _flatten(f"{name}.{k}", v, out)
     # strings and lists (task_outcomes) are not metrics
-
-
-def profit_per_agent(agents: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Mean end-minus-start balance (ether) per agent of each role and behaviour."""
-    sums: dict[str, list[float]] = {}
-    for info in agents.values():
-        profit = info.get("profit_wei")
-        if profit is None:
-            continue
-        key = f"profit_per_agent_ether.{info.get('role')}.{info.get('behaviour')}"
-        sums.setdefault(key, []).append(int(profit) / WEI)
-    return {k: sum(v) / len(v) for k, v in sorted(sums.items())}
 
 
 def runs_table(root: str | Path) -> pd.DataFrame:

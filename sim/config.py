@@ -59,8 +59,6 @@ def build(cls: type[T], table: Mapping[str, Any], *, where: str = "<config>", pa
 
 def coerce(hint: Any, value: Any, *, where: str, path: str) -> Any:
     """``value`` checked against (and converted to) the type ``hint``."""
-    if hint is Any:  # a class on Python 3.11, so it must not reach isinstance below
-        return value
     origin = get_origin(hint)
     if origin is Literal:
         return _coerce_literal(hint, value, where=where, path=path)
@@ -70,7 +68,7 @@ def coerce(hint: Any, value: Any, *, where: str, path: str) -> Any:
         return _coerce_sequence(hint, value, where=where, path=path)
     if origin in (dict, Mapping) or hint in (dict, Mapping):
         return _coerce_mapping(hint, value, where=where, path=path)
-    if isinstance(hint, type):
+    if isinstance(hint, type) and hint is not Any:  # Any is a class on Python 3.11+
         return _coerce_plain(hint, value, where=where, path=path)
     return value
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -86,3 +86,14 @@ def test_replace_revalidates() -> None:
 def test_to_table_round_trips() -> None:
     obj = Outer("n", Inner(2, 0.25, "b"), (3,), Colour.BLUE, 1.5, True)
     assert build(Outer, to_table(obj)) == obj
+
+
+@dataclass(frozen=True)
+class Loose:
+    items: tuple[Any, ...] = ()
+    table: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def test_any_accepts_every_value_as_it_is() -> None:
+    got = build(Loose, {"items": [1, "II", [4, 8], {"kind": "x"}], "table": {"a": True}})
+    assert got == Loose((1, "II", [4, 8], {"kind": "x"}), {"a": True})

@@ -8,7 +8,6 @@ to local worker processes by default, or to Dask with ``--scheduler``.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import tomllib
 from pathlib import Path
@@ -147,7 +146,7 @@ def build_spec(args: argparse.Namespace) -> Any:
         table = {"name": args.name or f"{Path(args.scenario).stem}-sweep"}
         where = "command line"
     if args.scenario:
-        table["scenario"] = os.path.abspath(args.scenario)
+        table["scenario"] = str(Path(args.scenario).resolve())
     if args.name:
         table["name"] = args.name
     if args.seeds is not None:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -249,7 +248,7 @@ def read_sweep_table(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{where}: not valid TOML: {err}") from err
     table.setdefault("name", p.stem)
     if isinstance(table.get("scenario"), str):
-        table["scenario"] = os.path.abspath(p.parent / table["scenario"])
+        table["scenario"] = str((p.parent / table["scenario"]).resolve())
     return table
 
 

@@ -24,7 +24,6 @@ ADVERSARY_METRICS = [
     "net_profit_by_behaviour.verifier.honest",
     "net_profit_by_behaviour.verifier.lazy",
     "net_profit_by_behaviour.initiator.honest",
-    "profit_per_agent_ether.verifier.honest",
 ]
 
 
@@ -52,7 +51,7 @@ def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incenti
         "gas-per-task-vs-population-verifier-behaviours-lazy",
     }
     incentives = figures["incentives-vs-tasks-0-verifier-stake-ether"]
-    # the simulator's own per-behaviour profits win over per-agent means; initiators are left out
+    # contributors' and verifiers' profits by behaviour; initiators are left out
     assert incentives.metrics == (
         "net_profit_by_behaviour.verifier.honest",
         "net_profit_by_behaviour.verifier.lazy",
@@ -60,16 +59,6 @@ def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incenti
     assert incentives.scale == 1e-18
     assert incentives.zero_line
     assert incentives.lines_by == ("population.verifier_behaviours.lazy",)
-
-
-def test_per_agent_profits_stand_in_when_the_simulator_gives_none() -> None:
-    metrics = [
-        "profit_per_agent_ether.verifier.honest",
-        "profit_per_agent_ether.contributor.honest",
-    ]
-    (fig,) = choose_figures([["tasks[1].verifier_stake_ether"]], metrics)
-    assert fig.metrics == tuple(metrics)
-    assert fig.scale == 1
 
 
 def test_a_churn_sweep_draws_time_to_payout() -> None:

@@ -36,12 +36,7 @@ def test_flattening_keeps_numbers_joins_nested_names_and_drops_the_rest() -> Non
         "burned_fees_wei": 10**21,  # beyond int64: stored as a float
         "net_profit_by_behaviour": {"verifier": {"honest": 5, "lazy": -2}},
         "task_outcomes": [{"task": 1}],
-        "agents": {
-            "verifier-0": {"role": "verifier", "behaviour": "honest", "profit_wei": 3 * 10**18},
-            "verifier-1": {"role": "verifier", "behaviour": "honest", "profit_wei": 10**18},
-            "verifier-2": {"role": "verifier", "behaviour": "lazy", "profit_wei": -(10**18)},
-            "initiator-0": {"role": "initiator", "behaviour": "honest", "profit_wei": None},
-        },
+        "agents": {"verifier-0": {"role": "verifier", "profit_wei": 3 * 10**18}},
     }
     flat = flatten_summary(summary)
     assert math.isnan(flat.pop("time_to_payout"))
@@ -52,8 +47,6 @@ def test_flattening_keeps_numbers_joins_nested_names_and_drops_the_rest() -> Non
         "burned_fees_wei": 1e21,
         "net_profit_by_behaviour.verifier.honest": 5.0,
         "net_profit_by_behaviour.verifier.lazy": -2.0,
-        "profit_per_agent_ether.verifier.honest": 2.0,
-        "profit_per_agent_ether.verifier.lazy": -1.0,
     }
 
 

@@ -99,7 +99,7 @@ def test_runs_parquet_has_one_row_per_run_with_parameters_and_metrics(
     assert ok["error"].isna().all()
     assert (ok["task_success_rate"] == 1.0).all()
     assert ok["fused_accuracy"].between(0.5, 1.0).all()
-    assert (ok["profit_per_agent_ether.verifier.honest"] > 0).all()
+    assert (ok["net_profit_by_behaviour.verifier.honest"] > 0).all()
     bad = runs[runs["storage.backend"] == "ipfs"]
     assert set(bad["status"]) == {"failed"}
     assert bad["error"].str.contains("StorageUnavailable").all()
