@@ -198,6 +198,7 @@ def test_an_interrupted_sweep_resumes_without_redoing_finished_runs(tmp_path: Pa
     assert 2 <= len(kept) < 6
     files = {r: _files(out / "runs" / r) for r in kept}
 
+    command[-1] = "2"  # the rest on two workers
     second = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
     )
