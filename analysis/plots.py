@@ -5,8 +5,9 @@ the metric columns that exist —
 
 - fused accuracy against the number of models when ``population.contributors`` varies
   (paper Fig. 6; one line per fusion strategy when ``fusion.strategy`` varies too);
-- payment fairness, wrong-outcome rate and free-rider share against a dishonest fraction
-  (``population.<role>_behaviours.<behaviour>``);
+- payment fairness and wrong-outcome rate against a dishonest fraction
+  (``population.<role>_behaviours.<behaviour>``), and the free riders' share of the payments
+  against a dishonest contributor fraction;
 - net profit per agent of each role and behaviour against the verifier stake: the
   incentive-compatibility chart (where does lying pay?);
 - time to payout against a churn rate (``churn.<role>.arrivals_per_hour`` or a session length);
@@ -122,8 +123,11 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
                 _LABELS["fused_accuracy"],
             )
         )
-    if _DISHONEST.fullmatch(x):
-        for m in ("payment_fairness", "wrong_outcome_rate", "free_rider_share"):
+    if match := _DISHONEST.fullmatch(x):
+        role = match.group(1)
+        wanted = ["payment_fairness", "wrong_outcome_rate"]
+        wanted += ["free_rider_share"] if role == "contributor" else []
+        for m in wanted:
             if m in have:
                 name = f"{_slug(m)}-vs-{slug}"
                 out.append(FigureSpec(name, f"{_LABELS[m]} vs {x}", x, (m,), _LABELS[m]))
@@ -138,7 +142,7 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
                     title,
                     x,
                     profits,
-                    "net profit (ether)",
+                    "net profit per agent (ether)",
                     zero_line=True,
                     scale=scale,
                 )
@@ -208,8 +212,10 @@ def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
             lines = [(label(m), data[data["metric"] == m]) for m in spec.metrics]
         else:
             lines = [(name or label(spec.metrics[0]), d) for name, d in _groups(data, others)]
-        for name, d in lines:
-            _line(ax, d, spec, ticks, name)
+        span = _span(rows[spec.x], ticks)
+        for i, (name, d) in enumerate(lines):
+            # lines that coincide stay visible: each is nudged sideways by a hair
+            _line(ax, d, spec, ticks, name, (i - (len(lines) - 1) / 2) * 0.008 * span)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(spec.x)
         ax.set_ylabel(spec.ylabel)
@@ -244,11 +250,29 @@ def _ticks(x: pd.Series) -> list[object] | None:
     return sorted(x.dropna().unique(), key=str)
 
 
+def _span(x: pd.Series, ticks: list[object] | None) -> float:
+    if ticks is not None:
+        return float(max(len(ticks) - 1, 1))
+    values = x.to_numpy(float)
+    if not len(values):
+        return 1.0
+    return float(values.max() - values.min()) or 1.0
+
+
 def _line(
-    ax: Axes, d: pd.DataFrame, spec: FigureSpec, ticks: list[object] | None, name: str
+    ax: Axes,
+    d: pd.DataFrame,
+    spec: FigureSpec,
+    ticks: list[object] | None,
+    name: str,
+    nudge: float = 0.0,
 ) -> None:
     d = d.sort_values(spec.x)
-    xs = [ticks.index(v) for v in d[spec.x]] if ticks is not None else d[spec.x].to_numpy(float)
+    xs = np.asarray(
+        [ticks.index(v) for v in d[spec.x]] if ticks is not None else d[spec.x].to_numpy(float),
+        dtype=float,
+    )
+    xs = xs + nudge
     mean = d["mean"].to_numpy(float) * spec.scale
     low = d["ci_low"].to_numpy(float) * spec.scale
     high = d["ci_high"].to_numpy(float) * spec.scale

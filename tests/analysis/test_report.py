@@ -61,6 +61,18 @@ def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incenti
     assert incentives.lines_by == ("population.verifier_behaviours.lazy",)
 
 
+def test_free_riders_share_is_drawn_against_a_dishonest_contributor_fraction() -> None:
+    metrics = ["payment_fairness", "free_rider_share"]
+    got = names([["population.contributor_behaviours.free_rider"]], metrics)
+    assert got == [
+        "payment-fairness-vs-population-contributor-behaviours-free-rider",
+        "free-rider-share-vs-population-contributor-behaviours-free-rider",
+    ]
+    assert "free-rider-share" not in " ".join(
+        names([["population.verifier_behaviours.lazy"]], metrics)
+    )
+
+
 def test_a_churn_sweep_draws_time_to_payout() -> None:
     got = names([["churn.verifiers.arrivals_per_hour"]], ["time_to_payout", "task_success_rate"])
     assert got == ["time-to-payout-vs-churn-verifiers-arrivals-per-hour"]
