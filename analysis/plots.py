@@ -12,7 +12,7 @@ the metric columns that exist —
   incentive-compatibility chart (where does lying pay?);
 - time to payout against a churn rate (``churn.<role>.arrivals_per_hour`` or a session length);
 - gas per task against the first varied parameter;
-- task success and fused accuracy against any varied parameter no rule above covered.
+- task success and fused accuracy (those not drawn already) against every varied parameter.
 
 ``draw`` renders one figure from ``analysis.stats.point_stats`` rows: the mean as a line with
 its confidence interval as a band, one line per combination of the other varied parameters
@@ -84,12 +84,22 @@ def choose_figures(axes: Sequence[Sequence[str]], metrics: Sequence[str]) -> lis
         found = [
             dataclasses.replace(f, lines_by=others) for x in axis for f in _rules(x, have, metrics)
         ]
-        headline = tuple(m for m in ("task_success_rate", "fused_accuracy") if m in have)
-        if not found and axis and headline:
-            x = axis[0]
+        shown = {m for f in found for m in f.metrics}
+        headline = tuple(
+            m for m in ("task_success_rate", "fused_accuracy") if m in have and m not in shown
+        )
+        if axis and headline:
+            x = next((f.x for f in found), axis[0])
             title = f"Task outcomes vs {x}"
             found.append(
-                FigureSpec(f"outcomes-vs-{_slug(x)}", title, x, headline, "rate", lines_by=others)
+                FigureSpec(
+                    f"outcomes-vs-{_slug(x)}",
+                    title,
+                    x,
+                    headline,
+                    "rate / accuracy",
+                    lines_by=others,
+                )
             )
         figures += found
     if axes and axes[0] and "gas_per_task" in have:

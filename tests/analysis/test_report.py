@@ -49,7 +49,11 @@ def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incenti
         "wrong-outcome-rate-vs-population-verifier-behaviours-lazy",
         "incentives-vs-tasks-0-verifier-stake-ether",
         "gas-per-task-vs-population-verifier-behaviours-lazy",
+        "outcomes-vs-population-verifier-behaviours-lazy",
+        "outcomes-vs-tasks-0-verifier-stake-ether",
     }
+    outcomes = figures["outcomes-vs-tasks-0-verifier-stake-ether"]
+    assert outcomes.metrics == ("task_success_rate", "fused_accuracy")
     incentives = figures["incentives-vs-tasks-0-verifier-stake-ether"]
     # contributors' and verifiers' profits by behaviour; initiators are left out
     assert incentives.metrics == (
@@ -75,14 +79,20 @@ def test_free_riders_share_is_drawn_against_a_dishonest_contributor_fraction() -
 
 def test_a_churn_sweep_draws_time_to_payout() -> None:
     got = names([["churn.verifiers.arrivals_per_hour"]], ["time_to_payout", "task_success_rate"])
-    assert got == ["time-to-payout-vs-churn-verifiers-arrivals-per-hour"]
+    assert got == [
+        "time-to-payout-vs-churn-verifiers-arrivals-per-hour",
+        "outcomes-vs-churn-verifiers-arrivals-per-hour",
+    ]
     got = names([["churn.contributors.session_s.mean"]], ["time_to_payout"])
     assert got == ["time-to-payout-vs-churn-contributors-session-s-mean"]
 
 
 def test_a_zipped_key_matches_and_its_partner_is_not_plotted_against_it() -> None:
     axes = [["tasks[0].max_contributors", "population.contributors"]]
-    assert names(axes, ["fused_accuracy"]) == ["fig6-fused-accuracy-vs-population-contributors"]
+    assert names(axes, ["fused_accuracy", "task_success_rate"]) == [
+        "fig6-fused-accuracy-vs-population-contributors",
+        "outcomes-vs-population-contributors",  # success only: Fig. 6 shows accuracy
+    ]
 
 
 def test_any_other_parameter_gets_the_headline_outcomes() -> None:
