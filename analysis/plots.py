@@ -222,17 +222,24 @@ def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
             lines = [(label(m), data[data["metric"] == m]) for m in spec.metrics]
         else:
             lines = [(name or label(spec.metrics[0]), d) for name, d in _groups(data, others)]
+        log = ticks is None and _logarithmic(rows[spec.x])
         span = _span(rows[spec.x], ticks)
         for i, (name, d) in enumerate(lines):
             # lines that coincide stay visible: each is nudged sideways by a hair
-            _line(ax, d, spec, ticks, name, (i - (len(lines) - 1) / 2) * 0.008 * span)
+            step = (i - (len(lines) - 1) / 2) * 0.008
+            _line(ax, d, spec, ticks, name, step * (1 if log else span), log)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel(spec.x)
         ax.set_ylabel(spec.ylabel)
         if spec.zero_line:
             ax.axhline(0.0, color="black", linewidth=0.8)
+        if log:
+            ax.set_xscale("log")
         if ticks is not None:
             ax.set_xticks(range(len(ticks)), [str(t) for t in ticks])
+        elif rows[spec.x].nunique() <= 8:  # few grid values: mark exactly those
+            grid_values = sorted(rows[spec.x].unique())
+            ax.set_xticks(grid_values, [f"{v:g}" for v in grid_values])
         ax.grid(alpha=0.3)
         if len(lines) > 1 or lines[0][0] != label(spec.metrics[0]):
             ax.legend(fontsize=8)
@@ -260,6 +267,12 @@ def _ticks(x: pd.Series) -> list[object] | None:
     return sorted(x.dropna().unique(), key=str)
 
 
+def _logarithmic(x: pd.Series) -> bool:
+    """Positive grid values spanning 30× or more read better on a log axis."""
+    values = x.to_numpy(float)
+    return bool(len(values) and values.min() > 0 and values.max() / values.min() >= 30)
+
+
 def _span(x: pd.Series, ticks: list[object] | None) -> float:
     if ticks is not None:
         return float(max(len(ticks) - 1, 1))
@@ -276,13 +289,14 @@ def _line(
     ticks: list[object] | None,
     name: str,
     nudge: float = 0.0,
+    log: bool = False,
 ) -> None:
     d = d.sort_values(spec.x)
     xs = np.asarray(
         [ticks.index(v) for v in d[spec.x]] if ticks is not None else d[spec.x].to_numpy(float),
         dtype=float,
     )
-    xs = xs + nudge
+    xs = xs * (1 + 4 * nudge) if log else xs + nudge
     mean = d["mean"].to_numpy(float) * spec.scale
     low = d["ci_low"].to_numpy(float) * spec.scale
     high = d["ci_high"].to_numpy(float) * spec.scale

@@ -111,7 +111,7 @@ def test_nothing_varied_or_measured_means_no_figures() -> None:
 def market(values: dict[str, Any], seed: int) -> dict[str, Any] | None:
     lazy = values["population.verifier_behaviours.lazy"]
     stake = values["tasks[0].verifier_stake_ether"]
-    if lazy == 0.5 and stake == 0.0 and seed == 2:
+    if lazy == 0.5 and stake == 0.1 and seed == 2:
         return None
     wei = 10**18
     return {
@@ -131,7 +131,7 @@ def report(sweep_factory: Callable[..., Path]) -> Path:
     root = sweep_factory(
         [
             [("population.verifier_behaviours.lazy", [0.0, 0.25, 0.5])],
-            [("tasks[0].verifier_stake_ether", [0.0, 1.0])],
+            [("tasks[0].verifier_stake_ether", [0.1, 1.0, 10.0])],
         ],
         [0, 1, 2],
         market,
@@ -163,7 +163,7 @@ def test_the_report_lists_points_with_cis_failures_and_the_definition(report: Pa
     assert "Sweep: synthetic" in page
     assert "Fewer than 20 runs per point" in page
     assert "Failed runs" in page and "ValueError: made to fail" in page
-    assert 'href="../failed/syn-0000000004-s2.json"' in page
+    assert 'href="../failed/syn-0000000006-s2.json"' in page
     assert "pending: 1" in page
     assert "name = &quot;synthetic&quot;" in page  # the definition, escaped
     # the wide table: mean [low, high] per headline metric
@@ -173,7 +173,7 @@ def test_the_report_lists_points_with_cis_failures_and_the_definition(report: Pa
     assert "payment-fairness-vs-population-verifier-behaviours-lazy.png" in images
     assert all((folder / i).is_file() for i in images)
     points = pd.read_csv(folder / "points.csv")
-    assert set(points["point"]) == set(range(6))
+    assert set(points["point"]) == set(range(9))
 
 
 @pytest.mark.browser
