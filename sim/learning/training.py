@@ -17,10 +17,13 @@ the seeded initial weights: a free-rider's untrained model.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,7 +121,9 @@ class TrainingCache:
 
     Each entry is ``<key>.safetensors`` and then ``<key>.json`` (accuracy, samples, SHA-256
     of the weights), each written to a temporary file and renamed into place, so a reader
-    sees a whole entry or none. An entry whose weights fail the SHA-256 is a miss.
+    sees a whole entry or none. An entry whose weights fail the SHA-256 is a miss. ``train``
+    trains a missing entry under ``claim(key)``, so processes sharing the directory (a
+    sweep's workers) train each distinct model once.
     """
 
     def __init__(self, directory: Path | str | None = None):
@@ -131,21 +136,44 @@ class TrainingCache:
         return folder / f"{key}.safetensors", folder / f"{key}.json"
 
     def get(self, key: str) -> TrainedModel | None:
+        """The entry under ``key``, counted as a hit, or None (a miss)."""
+        entry = self.read(key)
+        if entry is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return entry
+
+    def read(self, key: str) -> TrainedModel | None:
+        """The entry under ``key`` if it is whole and its weights match their SHA-256."""
         weights_path, note_path = self._paths(key)
         try:
             note = json.loads(note_path.read_text())
             weights = weights_path.read_bytes()
         except (OSError, ValueError):
-            self.misses += 1
             return None
         if content_hash(weights) != note.get("sha256"):
-            self.misses += 1
             return None
-        self.hits += 1
         return TrainedModel(
             weights, float(note["validation_accuracy"]), int(note["samples_processed"]), key,
             from_cache=True,
         )  # fmt: skip
+
+    @contextlib.contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry).
+
+        Whoever holds it trains and stores a missing entry; others asking for the same key
+        wait, then read it: concurrent runs of a sweep train each distinct model once.
+        """
+        lock_path = self._paths(key)[0].with_name(f".{key}.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def put(self, result: TrainedModel) -> None:
         weights_path, note_path = self._paths(result.key)
@@ -181,14 +209,24 @@ def train(
         )
     device = resolve_device(request.training.device)
     key = request.key(device)
-    if cache is not None and (hit := cache.get(key)) is not None:
-        return hit
+    if cache is None:
+        return _train(request, dataset, device, key)
+    if (hit := cache.read(key)) is None:
+        with cache.claim(key):
+            # another process may have trained it while this one waited for the lock
+            if (hit := cache.read(key)) is None:
+                cache.misses += 1
+                result = _train(request, dataset, device, key)
+                cache.put(result)
+                return result
+    cache.hits += 1
+    return hit
+
+
+def _train(request: TrainRequest, dataset: Dataset, device: torch.device, key: str) -> TrainedModel:
     model, processed = fit(request, dataset, device)
     x_val, y_val = gather(dataset, request.validation_indices, device)
-    result = TrainedModel(to_bytes(model), accuracy(model, x_val, y_val), processed, key)
-    if cache is not None:
-        cache.put(result)
-    return result
+    return TrainedModel(to_bytes(model), accuracy(model, x_val, y_val), processed, key)
 
 
 def gather(

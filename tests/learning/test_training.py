@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +128,25 @@ def test_request_for_another_data_set_is_refused(data: Dataset) -> None:
 def test_bad_flip_rate_is_refused(data: Dataset) -> None:
     with pytest.raises(ValueError, match="label_flip_rate"):
         request(data, label_flip_rate=1.5)
+
+
+def test_concurrent_requests_for_one_model_train_it_once(data: Dataset, tmp_path: Path) -> None:
+    """Two workers of a sweep miss the same entry at once: one trains, the other waits, reads."""
+    slow = request(data, training=dataclasses.replace(FAST, epochs=4))
+    start = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def worker(i: int) -> None:
+        cache = TrainingCache(tmp_path)  # each its own cache object, like separate processes
+        start.wait()
+        results[i] = (train(slow, data, cache), cache.misses)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a, a_missed), (b, b_missed) = results
+    assert sorted([a.from_cache, b.from_cache]) == [False, True]
+    assert a_missed + b_missed == 1
+    assert a.weights == b.weights
