@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
         metavar="KEY=SPEC",
         help="add one axis whose keys advance together (give two or more KEY=SPEC)",
     )
-    p.add_argument("--seeds", default=None, help="a count (5: seeds 0-4) or a list (1,2,3)")
+    p.add_argument("--seeds", default=None, help="a count (5: seeds 0-4) or a list (1,2,3 or [0])")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -171,10 +171,11 @@ def _has_flags(args: argparse.Namespace) -> bool:
 
 
 def parse_seeds(text: str) -> int | list[int]:
-    """``5`` (a count), ``1,2,3`` or ``[1, 2, 3]`` (a list)."""
+    """``5`` (a count: seeds 0-4), or a list: ``1,2,3``, ``[1, 2, 3]``, ``[0]``."""
+    listed = "," in text or "[" in text
     raw = text.strip().strip("[]")
     try:
-        if "," not in raw:
+        if not listed:
             return int(raw)
         return [int(s) for s in raw.split(",") if s.strip()]
     except ValueError:

@@ -37,6 +37,7 @@ from sim.errors import DataError
 from sim.learning.config import ModelConfig, TrainConfig
 from sim.learning.datasets import Dataset
 from sim.learning.device import resolve_device
+from sim.learning.features import FEATURE_BATCH
 from sim.learning.models import Net, build_model
 from sim.learning.partition import Shard
 from sim.learning.safety import content_hash, to_bytes
@@ -275,7 +276,9 @@ def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 4096) -> float:
+def accuracy(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = FEATURE_BATCH
+) -> float:
     """Fraction of ``x`` that ``model`` labels as ``y``; NaN for no samples."""
     if len(y) == 0:
         return float("nan")

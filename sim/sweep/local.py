@@ -5,22 +5,24 @@ inherited from the parent) that runs one job at a time and sends back its ``Outc
 parent knows which job each worker holds, so a worker that dies (killed, out of memory)
 costs exactly that run, which is recorded as failed, and a fresh worker takes its place.
 Workers ignore SIGINT: on Ctrl-C the parent stops them and keeps every run already saved.
+Workers start with ``WORKER_ENV`` (malloc settings that spare torch's page faults).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
 from sim.errors import ConfigError, InvariantViolation
 from sim.sweep.plan import Job
-from sim.sweep.worker import Outcome, run_job
+from sim.sweep.worker import WORKER_ENV, Outcome, run_job
 
 JobFunction = Callable[[Job], Outcome]
 OnOutcome = Callable[[Outcome], None]
@@ -42,6 +44,21 @@ def _serve(conn: Connection, function: JobFunction) -> None:
         if job is None:
             return
         conn.send(function(job))
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @dataclass
@@ -97,7 +114,8 @@ class LocalExecutor:
             name=f"baasim-sweep-worker-{self._started}",
             daemon=True,
         )
-        process.start()
+        with _environment(WORKER_ENV):  # a spawned process inherits os.environ as it starts
+            process.start()
         child.close()
         return _Worker(process, parent)
 

@@ -21,6 +21,15 @@ from pathlib import Path
 from sim.errors import InvariantViolation
 from sim.sweep.plan import Job
 
+WORKER_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(32 * 2**20),
+    "MALLOC_TRIM_THRESHOLD_": str(4 * 2**30),
+}
+"""Environment of worker processes: glibc's malloc keeps freed memory for reuse instead of
+mapping and unmapping it, so torch's large transient tensors (activations, gathered data)
+do not page-fault afresh on every forward pass. A paper-scale run spent ~40 % of its time
+in such page faults (BENCHMARKS.md, Sweeps). glibc reads these at process start."""
+
 RUN_FILES = ("events.parquet", "summary.json", "series.parquet")
 """The files of a finished run that a sweep keeps (the run's model store is left behind)."""
 

@@ -18,7 +18,11 @@ def die_on_odd_seeds(job: Job) -> Outcome:
     """SIGKILL this worker for odd seeds; otherwise 'finish' at once with a tiny summary."""
     if job.seed % 2:
         os.kill(os.getpid(), signal.SIGKILL)
-    summary = f'{{"run_id": "{job.run_id}", "status": "completed", "score": {job.seed}}}'
+    trim = os.environ.get("MALLOC_TRIM_THRESHOLD_", "0")
+    summary = (
+        f'{{"run_id": "{job.run_id}", "status": "completed", "score": {job.seed}, '
+        f'"malloc_trim": {trim}}}'
+    )
     return Outcome(
         job.run_id, job.point, job.seed, True, {"summary.json": summary.encode()},
         worker=worker_name(),

@@ -18,6 +18,7 @@ import pytest
 from sim.cli import main
 from sim.runner import run
 from sim.sweep import LocalExecutor, SweepDir, build_plan, run_sweep, spec_from_table
+from sim.sweep.worker import WORKER_ENV
 
 HERE = Path(__file__).resolve().parent
 TINY = HERE.parent / "data" / "tiny.toml"
@@ -166,6 +167,12 @@ def test_a_killed_worker_costs_only_the_run_it_held(
         assert "WorkerDied" in record["error"]
         assert "killed by signal 9" in record["error"]
     assert {r.rsplit("-s", 1)[1] for r in SweepDir(tmp_path).finished()} == {"0", "2"}
+    runs = pd.read_parquet(tmp_path / "runs.parquet")
+    done = runs[runs["status"] == "completed"]
+    assert list(done["score"]) == [0.0, 2.0, 0.0, 2.0]
+    # workers start with the malloc settings of WORKER_ENV; this process's environment is as it was
+    assert (done["malloc_trim"] == int(WORKER_ENV["MALLOC_TRIM_THRESHOLD_"])).all()
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") != WORKER_ENV["MALLOC_TRIM_THRESHOLD_"]
 
 
 # ---------------------------------------------------------------- Ctrl-C and resume

@@ -188,3 +188,5 @@ def test_seeds_flag_takes_a_count_or_a_list() -> None:
     assert parse_seeds("4") == 4
     assert parse_seeds("1,5") == [1, 5]
     assert parse_seeds("[2, 3]") == [2, 3]
+    assert parse_seeds("[0]") == [0]
+    assert parse_seeds("7,") == [7]
