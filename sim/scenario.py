@@ -178,6 +178,8 @@ class TaskSection:
     reveal_window_s: float = 600.0
     max_contributors: int = MAX_SUBMISSIONS
     """Contributors that may join one task (the contract holds at most 64)."""
+    participation: float = 1.0
+    """Chance that an online contributor joins a task of this template (each decides alone)."""
     evaluation_seed: Literal["committee", "own"] = "committee"
     """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
     seed, so honest members compute identical reports) or "own" (each member's, so honest
@@ -209,6 +211,7 @@ class TaskSection:
         _fraction("tolerance", self.tolerance)
         for name in ("submission_window_s", "commit_window_s", "reveal_window_s"):
             _positive(name, getattr(self, name))
+        _fraction("participation", self.participation)
         if not 1 <= self.max_contributors <= MAX_SUBMISSIONS:
             raise ValueError(
                 f"max_contributors: expected 1..{MAX_SUBMISSIONS}, got {self.max_contributors}"
