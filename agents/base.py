@@ -51,7 +51,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.departed = False
         self.compute_seconds = 0.0
         self.market_model = model
-        self._work: set[simpy.Process] = set()
+        self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
         model.world.network.set_bandwidth(name, bandwidth_mbps)
         model.world.recorder.register_agent(name, str(self.role), behaviour_name)
@@ -69,8 +69,8 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def spawn(self, process: Process) -> simpy.Process:
         """Start a process whose end the run waits for; leaving interrupts it."""
         proc = self.market_model.track(self.env.process(self._guarded(process)))
-        self._work.add(proc)
-        proc.callbacks.append(lambda _e: self._work.discard(proc))
+        self._work[proc] = None
+        proc.callbacks.append(lambda _e: self._work.pop(proc, None))
         return proc
 
     def _guarded(self, process: Process) -> Process:

@@ -40,14 +40,22 @@ class Contributor(Participant):
             model, f"contributor-{index}", account, behaviour.name, speed, bandwidth_mbps
         )
         self.training_seed = model.world.streams.integer_seed("train", index)
+        self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
         self.stream = model.world.streams.numpy("contributor", index)
 
     def on_task(self, task: TaskEntry) -> None:
-        tid = task.created.task_id
-        if tid in self.submitted or self.world.timestamp() < task.params.submission_deadline:
+        open_ = self.world.timestamp() < task.params.submission_deadline
+        if task.created.task_id in self.submitted or (open_ and self.wants(task)):
             self.take_task(task, self.work)
+
+    def wants(self, task: TaskEntry) -> bool:
+        """Whether this contributor joins ``task`` (decided once per task)."""
+        tid = task.created.task_id
+        if tid not in self._decided:
+            self._decided[tid] = bool(self.stream.random() < task.template.participation)
+        return self._decided[tid]
 
     def work(self, task: TaskEntry) -> Process:
         """Join ``task``; after a return from churn, resume where it stood."""

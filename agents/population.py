@@ -69,21 +69,21 @@ class DefaultPopulation(MarketModel):
         return self.world.scenario.population.bandwidth_mbps.draw(self._bandwidth)
 
     def _add_contributor(self, account: Account, kind: str) -> Contributor:
-        speed = self.world.scenario.population.contributor_speed.draw(self._speeds["contributor"])
+        pop = self.world.scenario.population
+        speed = pop.contributor_speed.draw(self._speeds["contributor"])
+        behaviour = CONTRIBUTOR_BEHAVIOURS[kind]()
         c = Contributor(
-            self, len(self.contributors), account, CONTRIBUTOR_BEHAVIOURS[kind](), speed,
-            self._draw_bandwidth(),
-        )  # fmt: skip
+            self, len(self.contributors), account, behaviour, speed, self._draw_bandwidth()
+        )
         self.contributors.append(c)
         self.add(c)
         return c
 
     def _add_verifier(self, account: Account, kind: str) -> Verifier:
-        speed = self.world.scenario.population.verifier_speed.draw(self._speeds["verifier"])
-        v = Verifier(
-            self, len(self.verifiers), account, VERIFIER_BEHAVIOURS[kind](), speed,
-            self._draw_bandwidth(),
-        )  # fmt: skip
+        pop = self.world.scenario.population
+        speed = pop.verifier_speed.draw(self._speeds["verifier"])
+        behaviour = VERIFIER_BEHAVIOURS[kind]()
+        v = Verifier(self, len(self.verifiers), account, behaviour, speed, self._draw_bandwidth())
         self.verifiers.append(v)
         self.add(v)
         return v

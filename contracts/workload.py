@@ -157,13 +157,18 @@ def check_conservation(chain: Chain, accounts: list[Account], market: TaskMarket
         )
 
 
-def smoke(seed: int = 0, shape: WorkloadShape | None = None) -> WorkloadResult:
-    """A fresh chain, a deployed market, one whole task; raises if anything is off."""
-    shape = shape or WorkloadShape()
+def fresh_market(shape: WorkloadShape, seed: int) -> tuple[Chain, list[Account], TaskMarket]:
+    """A new chain with an account per participant of ``shape`` and a deployed market."""
     n = 1 + shape.contributors + shape.verifiers
     chain = Chain(ChainConfig(), np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
     accounts = chain.genesis_accounts
-    market = TaskMarket.deploy_now(chain, accounts[0])
+    return chain, accounts, TaskMarket.deploy_now(chain, accounts[0])
+
+
+def smoke(seed: int = 0, shape: WorkloadShape | None = None) -> WorkloadResult:
+    """A fresh chain, a deployed market, one whole task; raises if anything is off."""
+    shape = shape or WorkloadShape()
+    chain, accounts, market = fresh_market(shape, seed)
     result = run_workload(chain, market, accounts, shape, seed)
     check_conservation(chain, accounts, market)
     if market.total_credit() != 0 or chain.balance(market.address) != 0:

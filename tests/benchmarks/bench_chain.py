@@ -30,10 +30,9 @@ from typing import Any
 import numpy as np
 
 from contracts import compile_contract
-from contracts.taskmarket import _GAS, TaskMarket, TaskParams, _report_gas, commitment, new_salt
-from contracts.workload import WorkloadShape, check_conservation, run_workload
-from sim.chain import Chain, ChainConfig
-from sim.types import ETHER, Wei
+from contracts.taskmarket import _GAS, TaskParams, _report_gas, commitment, new_salt
+from contracts.workload import WorkloadShape, check_conservation, fresh_market, run_workload
+from sim.types import ETHER
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,7 @@ class Figures:
 
 def run_adapter(shape: WorkloadShape, seed: int) -> Figures:
     """The workload through sim.chain (the simulator's own path)."""
-    n = 1 + shape.contributors + shape.verifiers
-    chain = Chain(ChainConfig(), np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
-    accounts = chain.genesis_accounts
-    market = TaskMarket.deploy_now(chain, accounts[0])
+    chain, accounts, market = fresh_market(shape, seed)
     result = run_workload(chain, market, accounts, shape, seed)
     check_conservation(chain, accounts, market)
     if not result.accepted:

@@ -130,3 +130,30 @@ def test_cli_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[
     initiator = summary["agents"]["initiator-0"]
     assert initiator["profit_wei"] < 0
     assert -initiator["profit_wei"] < 6 * 10**18  # refunded all but the verifiers' share
+
+
+def test_same_table_in_fresh_processes_with_different_hash_seeds(
+    tmp_path: Path, result: RunResult
+) -> None:
+    """Nothing may depend on set order, object ids or hash randomisation."""
+    import os
+    import subprocess
+    import sys
+
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"h{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        cmd = [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(TINY),
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+        subprocess.run(cmd, env=env, check=True, capture_output=True)
+        pd.testing.assert_frame_equal(pd.read_parquet(out / "events.parquet"), result.events)
