@@ -129,7 +129,10 @@ class LocalExecutor:
         w.job = None
         if queue and w.process.is_alive():
             w.job = queue.popleft()
-            w.conn.send(w.job)
+            # a worker that died since is_alive() is seen by its sentinel; the job is then
+            # recorded as failed like any job a dying worker held
+            with contextlib.suppress(OSError):
+                w.conn.send(w.job)
 
     @staticmethod
     def _collect(w: _Worker) -> Outcome:

@@ -21,6 +21,7 @@ sweep / cold.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -52,8 +53,11 @@ def sweep_wall(plan: Plan, workers: int, threads: int, scratch: Path) -> float:
     return wall
 
 
-def scaling(sweep: Path, repeat: int, scratch: Path) -> None:
-    plan = build_plan(load_sweep(sweep))
+def scaling(sweep: Path, seeds: int | None, repeat: int, scratch: Path) -> None:
+    spec = load_sweep(sweep)
+    if seeds is not None:
+        spec = dataclasses.replace(spec, seeds=seeds)
+    plan = build_plan(spec)
     n = len(plan.jobs())
     print(f"scaling: {sweep.relative_to(ROOT)}, {n} runs; warming the training cache ...")
     sweep_wall(plan, 2, 1, scratch)
@@ -127,6 +131,7 @@ def main() -> None:
     parser.add_argument("--part", choices=("scaling", "incentive", "all"), default="all")
     parser.add_argument("--sweep", type=Path, default=ROOT / "scenarios/sweeps/lazy_stake.toml")
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios/paper.toml")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds of --sweep (a count)")
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
@@ -134,7 +139,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         scratch = Path(tmp)
         if args.part in ("scaling", "all"):
-            scaling(args.sweep.resolve(), args.repeat, scratch)
+            scaling(args.sweep.resolve(), args.seeds, args.repeat, scratch)
         if args.part in ("incentive", "all"):
             incentive(args.scenario.resolve(), args.runs, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
