@@ -94,6 +94,10 @@ def runs_table(root: str | Path) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=columns)
+    for p in params:  # a column mixing numbers and words is written as words
+        kinds = {type(v) for v in table[p]}
+        if str in kinds and len(kinds) > 1:
+            table[p] = [v if isinstance(v, str) else json.dumps(v) for v in table[p]]
     metrics = [c for c in table.columns if c not in columns]
     return table[columns + metrics]
 

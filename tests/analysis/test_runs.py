@@ -123,3 +123,11 @@ def test_a_directory_without_a_plan_is_named(tmp_path: Path) -> None:
     (tmp_path / "sweep.json").write_text(json.dumps({"points": []}))
     with pytest.raises(ResultsError, match="missing key 'parameters'"):
         read_sweep(tmp_path)
+
+
+def test_a_parameter_mixing_numbers_and_words_is_written_as_words(
+    sweep_factory: Callable[..., Path],
+) -> None:
+    root = sweep_factory([[("x", [1, "auto", 2.5])]], [0], lambda v, s: {"acc": 0.5})
+    write_tables(root)
+    assert list(pd.read_parquet(root / "runs.parquet")["x"]) == ["1", "auto", "2.5"]
