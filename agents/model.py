@@ -98,6 +98,11 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
             self.datacollector.collect(self)
             yield self.world.env.timeout(interval)
 
+    def close(self) -> None:
+        """Forget this model in Mesa's class-level id counters (which would keep the whole
+        run — world, data set, chain — alive for the life of the process)."""
+        mesa.Agent._ids.pop(self, None)
+
     def series(self) -> pd.DataFrame:
         frame: pd.DataFrame = self.datacollector.get_model_vars_dataframe()
         return frame.reset_index(drop=True)

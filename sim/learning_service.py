@@ -23,6 +23,7 @@ from sim.rng import RngStreams
 if TYPE_CHECKING:
     from sim.learning.config import ContributionConfig
     from sim.learning.datasets import Dataset
+    from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
     from sim.learning.partition import Partition
@@ -53,6 +54,7 @@ class LearningService:
         self._partition: Partition | None = None
         self._cache: TrainingCache | None = None
         self._features: FeatureCache | None = None
+        self._evaluations: EvaluationCache | None = None
         self._loaded: OrderedDict[str, Net] = OrderedDict()
         self._data: dict[str, LabelledData] = {}
 
@@ -172,22 +174,42 @@ class LearningService:
         with_test: bool = False,
         contribution: ContributionConfig | None = None,
     ) -> Evaluation:
-        """Fuse and score ``models`` on the verification samples at ``indices``."""
-        from sim.learning.features import FeatureCache
+        """Fuse and score ``models`` on the verification samples at ``indices``.
+
+        Identical evaluations (same model files, data, settings, seed and numeric
+        environment) are read from the content-keyed evaluation cache.
+        """
+        from sim.learning.evaluation_cache import evaluation_key
         from sim.learning.verification import evaluate_submissions
 
-        if self._features is None:
-            self._features = FeatureCache()
+        features, evaluations = self._caches()
+        verification = self.labelled("verification", indices)
         test = self.labelled("test", self.partition.test) if with_test else None
-        return evaluate_submissions(
+        method = contribution or self.scenario.contribution
+        key = evaluation_key(models, verification, self.scenario.fusion, method, seed, test)
+        found = evaluations.get(key)
+        if found is not None:
+            return found
+        evaluation = evaluate_submissions(
             models,
-            self.labelled("verification", indices),
+            verification,
             self.scenario.fusion,
-            contribution or self.scenario.contribution,
+            method,
             seed,
             test=test,
-            features=self._features,
+            features=features,
         )
+        evaluations.put(key, evaluation)
+        return evaluation
+
+    def _caches(self) -> tuple[FeatureCache, EvaluationCache]:
+        """This run's feature cache and the shared on-disk evaluation cache."""
+        from sim.learning.evaluation_cache import EvaluationCache
+        from sim.learning.features import FeatureCache
+
+        if self._features is None or self._evaluations is None:
+            self._features, self._evaluations = FeatureCache(), EvaluationCache()
+        return self._features, self._evaluations
 
     def evaluation_seconds(self, evaluation: Evaluation) -> float:
         """Reference-machine seconds of the work an evaluation did."""

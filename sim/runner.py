@@ -38,6 +38,8 @@ class Population(Protocol):
 
     def series(self) -> pd.DataFrame: ...
 
+    def close(self) -> None: ...
+
 
 PopulationFactory = Callable[[World], Population]
 
@@ -120,6 +122,7 @@ def _run(
         if bar is not None:
             bar.close()
         world.store.close()
+        pop.close()
     completed = done.triggered
     _record_final_balances(world)
     world.recorder.record(

@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sim.errors import ConfigError
     from sim.learning.config import TrainConfig
+    from sim.learning.device import torch_threads
     from sim.learning.paper import PaperSetup, run_paper, summarise, write_paper
     from sim.learning.training import TrainingCache
 
@@ -52,15 +53,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise ConfigError(f"--{str(err).replace('_', '-')}") from err
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads: expected >= 1, got {args.threads}")
-        import torch
-
-        torch.set_num_threads(args.threads)  # the process's entry point owns this setting
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: expected >= 1, got {args.threads}")
     out = args.out if args.out is not None else Path("results") / f"paper-{args.dataset}"
     cache = None if args.no_cache else TrainingCache()
-    result = run_paper(setup, cache=cache, log=print)
+    with torch_threads(args.threads):
+        result = run_paper(setup, cache=cache, log=print)
     paths = write_paper(result, out)
     print()
     print(summarise(result))

@@ -3,7 +3,8 @@
 A ``TrainRequest`` names everything that determines the trained weights: the data set (by
 content fingerprint), the shard's train and local-validation indices, the architecture,
 the training hyper-parameters, the seed, the label-flip rate (for poisoners), and, through
-``TrainRequest.key``, the device type, the torch version and ``CODE_VERSION``. ``train``
+``TrainRequest.key``, the numeric environment (torch version, device type, CPU threads: they
+can change the last bits of the weights) and ``CODE_VERSION``. ``train``
 returns safetensors bytes, the accuracy on the local validation indices and how many
 samples it processed (train samples × epochs; the simulator charges compute time from
 it). With a ``TrainingCache`` a repeated request is one file read.
@@ -36,7 +37,7 @@ from sim.config import to_table
 from sim.errors import DataError
 from sim.learning.config import ModelConfig, TrainConfig
 from sim.learning.datasets import Dataset
-from sim.learning.device import resolve_device
+from sim.learning.device import numeric_environment, resolve_device
 from sim.learning.features import FEATURE_BATCH
 from sim.learning.models import Net, build_model
 from sim.learning.partition import Shard
@@ -90,8 +91,7 @@ class TrainRequest:
         training.pop("device")
         described = {
             "code": CODE_VERSION,
-            "torch": torch.__version__,
-            "device": device.type,
+            "env": numeric_environment(device),
             "dataset": self.dataset,
             "model": to_table(self.model),
             "training": training,

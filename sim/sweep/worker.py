@@ -66,21 +66,14 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def set_threads(threads: int | None) -> None:
-    """Limit torch's intra-op threads in this worker process (workers share the cores)."""
-    if threads is not None:
-        import torch
-
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
-
-
 def run_job(job: Job) -> Outcome:
     """Run ``job`` to completion; any exception becomes a failed outcome with its traceback."""
+    from sim.learning.device import torch_threads  # torch: only in the process that runs jobs
+
     start = time.perf_counter()
     try:
-        set_threads(job.threads)
-        files = _run(job)
+        with torch_threads(job.threads):
+            files = _run(job)
     except Exception as err:
         wall = time.perf_counter() - start
         return Outcome.failure(job, err, traceback.format_exc(), wall, worker_name())
@@ -100,27 +93,14 @@ def _run(job: Job) -> dict[str, bytes]:
                 )
             return {name: (Path(tmp) / name).read_bytes() for name in RUN_FILES}
     finally:
-        release(job.run_id)
+        release()
 
 
-def release(run_id: str) -> None:
+def release() -> None:
     """Free what a finished run leaves behind in this long-lived worker process.
 
-    Mesa counts agent ids per model in a class-level dict (``mesa.Agent._ids``) that keeps
-    every model, and so the run's whole world (its data set, models, chain), for the life of
-    the process; and the world's reference cycles wait for a full collection. Left alone, a
-    worker grew by ~280 MB per paper-scale run until the kernel killed it.
+    The run's world (data set, models, chain) is held by reference cycles that wait for a
+    full collection; collecting now keeps a worker's memory flat from run to run. (The run
+    loop itself drops the model from Mesa's class-level id counters.)
     """
-    import mesa
-
-    ids = getattr(mesa.Agent, "_ids", None)
-    if isinstance(ids, dict):
-        for model in [m for m in ids if _run_id_of(m) == run_id]:
-            del ids[model]
     gc.collect()
-
-
-def _run_id_of(model: object) -> str | None:
-    world = getattr(model, "world", None)
-    run_id = getattr(world, "run_id", None)
-    return run_id if isinstance(run_id, str) else None

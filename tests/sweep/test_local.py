@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
+from sim.learning.device import torch_threads
 from sim.runner import run
 from sim.sweep import LocalExecutor, SweepDir, build_plan, run_sweep, spec_from_table
 from sim.sweep.worker import WORKER_ENV
@@ -123,7 +124,9 @@ def test_events_parquet_concatenates_every_finished_runs_events(
 def test_a_sweep_run_is_the_run_sim_run_gives(swept: tuple[Any, Path, Any]) -> None:
     plan, out, _ = swept
     job = plan.jobs()[0]
-    direct = run(job.scenario, job.seed)
+    threads = 1  # the sweep's workers ran with one torch thread each (two workers, two cores)
+    with torch_threads(threads):
+        direct = run(job.scenario, job.seed)
     kept = pd.read_parquet(out / "runs" / job.run_id / "events.parquet")
     pd.testing.assert_frame_equal(kept, direct.events)
 

@@ -1,0 +1,117 @@
+"""A content-keyed cache of verifier evaluations, so identical evaluations cost a file read.
+
+An evaluation is a pure function of the models' files, the verification (and test) samples,
+the fusion and contribution settings, the seed, and the numeric environment (torch version,
+device type and CPU thread count, which can change the last bits of a float). The key hashes
+exactly those. Sweeps over incentive parameters repeat the same evaluations run after run;
+with this cache they are read instead of recomputed. Entries are JSON files written to a
+temporary name and renamed into place, so concurrent processes can share the directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.config import to_table
+from sim.learning.config import ContributionConfig, FusionConfig
+from sim.learning.device import numeric_environment, resolve_device
+from sim.learning.features import LabelledData
+from sim.learning.models import Net
+from sim.learning.verification import Evaluation, Scores
+from sim.paths import cache_dir
+
+CODE_VERSION = "evaluate-1"
+"""Bump when a change to fusion, contribution or verification changes what they return."""
+
+
+def evaluation_key(
+    models: Sequence[Net],
+    verification: LabelledData,
+    fusion: FusionConfig,
+    contribution: ContributionConfig,
+    seed: int,
+    test: LabelledData | None,
+) -> str:
+    """SHA-256 over everything that determines an evaluation."""
+    if any(m.fingerprint is None for m in models):
+        raise ValueError("evaluation_key: every model needs its file's fingerprint")
+    fusion_table = to_table(fusion)
+    fusion_table.pop("device")
+    described = {
+        "code": CODE_VERSION,
+        "env": numeric_environment(resolve_device(fusion.device)),
+        "models": [m.fingerprint for m in models],
+        "verification": verification.key,
+        "test": test.key if test is not None else None,
+        "fusion": fusion_table,
+        "contribution": to_table(contribution),
+        "seed": seed,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _to_json(e: Evaluation) -> dict[str, Any]:
+    return dataclasses.asdict(e)
+
+
+def _scores(d: dict[str, Any]) -> Scores:
+    return Scores(
+        fused_accuracy=float(d["fused_accuracy"]),
+        contributions=tuple(float(v) for v in d["contributions"]),
+        individual_accuracies=tuple(float(v) for v in d["individual_accuracies"]),
+        empty_value=float(d["empty_value"]),
+    )
+
+
+def _from_json(d: dict[str, Any]) -> Evaluation:
+    return Evaluation(
+        scores=_scores(d["scores"]),
+        test=_scores(d["test"]) if d["test"] is not None else None,
+        method=d["method"],
+        strategy=d["strategy"],
+        error_bound=d["error_bound"],
+        heads_trained=int(d["heads_trained"]),
+        forward_samples=int(d["forward_samples"]),
+        head_samples=int(d["head_samples"]),
+    )
+
+
+class EvaluationCache:
+    """Evaluations on disk by ``evaluation_key``, with an in-process layer in front."""
+
+    def __init__(self, directory: Path | str | None = None):
+        self.directory = Path(directory) if directory is not None else cache_dir("evaluations")
+        self._memory: dict[str, Evaluation] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Evaluation | None:
+        found = self._memory.get(key)
+        if found is None:
+            try:
+                found = _from_json(json.loads(self._path(key).read_text()))
+            except (OSError, ValueError, KeyError, TypeError):
+                self.misses += 1
+                return None
+            self._memory[key] = found
+        self.hits += 1
+        return found
+
+    def put(self, key: str, evaluation: Evaluation) -> None:
+        self._memory[key] = evaluation
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(_to_json(evaluation), fh, allow_nan=True)
+        Path(tmp).replace(path)
