@@ -1,13 +1,15 @@
 """The ledger: every movement of money the market makes, as recorded events.
 
 Subscribes to the market's payment events and records them against the agents they concern
-(contributors paid, verifiers paid, slashed or refunded their stake, initiators refunded), and
-the task outcome. Money is taken from the chain's own events, never computed off-chain.
+(contributors paid, verifiers paid, slashed or refunded their stake, initiators refunded), the
+committee draws (with the on-chain seed) and the task outcomes. Money is taken from the chain's
+own events, never computed off-chain.
 """
 
 from __future__ import annotations
 
 from contracts.taskmarket import (
+    CommitteeDrawn,
     ContributorPaid,
     DuplicateSubmission,
     MarketEvent,
@@ -61,6 +63,16 @@ class Ledger:
                 task=e.task_id,
                 tx_hash=e.tx_hash,
                 detail=f"submission {e.index} repeats {e.first_index}",
+            )
+        elif isinstance(e, CommitteeDrawn):
+            members = ", ".join(self._name(m) for m in e.members)
+            self._recorder.record(
+                Kind.COMMITTEE_DRAWN,
+                None,
+                task=e.task_id,
+                value=float(len(e.members)),
+                tx_hash=e.tx_hash,
+                detail=f"seed 0x{e.seed.hex()}; members {members or 'none'}",
             )
         elif isinstance(e, TaskFinalized):
             verdict = "accepted" if e.accepted else "rejected"

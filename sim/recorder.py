@@ -38,6 +38,7 @@ class Kind(StrEnum):
     MODEL_SUBMITTED = "model_submitted"
     DUPLICATE_SUBMISSION = "duplicate_submission"
     REGISTERED = "registered"
+    COMMITTEE_DRAWN = "committee_drawn"
     SELECTED = "selected"
     DATA_RECEIVED = "data_received"
     MODEL_FETCHED = "model_fetched"

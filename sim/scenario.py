@@ -42,6 +42,9 @@ from sim.learning.config import (
 from sim.storage import StorageConfig
 from sim.types import ETHER, GWEI, Wei
 
+DATASET_SIZES = {"mnist": 70_000, "mnist-5k": 5_000, "fashion-mnist": 70_000, "synthetic": 2_000}
+"""Samples in each data set (synthetic: its default size)."""
+
 MAX_SUBMISSIONS = 64  # TaskMarket.vy constants
 MAX_REGISTRANTS = 128
 MAX_COMMITTEE = 32
@@ -352,6 +355,7 @@ class Scenario:
             raise ValueError("tasks: expected at least one [[tasks]] table")
         for i, task in enumerate(self.tasks):
             self._check_task(i, task)
+        self._check_data_sizes()
         for target in self.behaviours.collusion_targets:
             if target >= self.population.contributors:
                 raise ValueError(
@@ -394,6 +398,33 @@ class Scenario:
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
                 f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"
+            )
+
+    def _check_data_sizes(self) -> None:
+        """The shards, verification and test sets must fit the data set (known sizes)."""
+        data = self.data
+        size = DATASET_SIZES.get(data.dataset)
+        if size is None:
+            return
+        n = self.population.contributors
+        pool = size - data.verification_size - data.test_size
+        if pool < 2 * n:
+            raise ValueError(
+                f"data.verification_size: with test_size {data.test_size}, {data.dataset}'s "
+                f"{size} samples leave {pool} for {n} contributors"
+            )
+        shards = data.shard_size
+        if shards is None:
+            return
+        sizes = (shards,) * n if isinstance(shards, int) else shards
+        if len(sizes) != n:
+            raise ValueError(
+                f"data.shard_size: expected {n} sizes (one per contributor), got {len(sizes)}"
+            )
+        if sum(sizes) > pool:
+            raise ValueError(
+                f"data.shard_size: {n} shards need {sum(sizes)} samples but {data.dataset} "
+                f"has {pool} left after the verification and test sets"
             )
 
     @property

@@ -33,15 +33,18 @@ def end_to_end(scenario: Scenario, seed: int) -> tuple[float, dict]:
     start = time.perf_counter()
     result = run(scenario, seed)
     elapsed = time.perf_counter() - start
-    committee = sorted(
-        set(result.events[result.events["kind"] == "evaluated"]["agent"]),
-        key=lambda name: int(name.split("-")[1]),
-    )
-    return elapsed, {"committee": committee, "summary": result.summary}
+    ev = result.events
+    drawn = ev[ev["kind"] == "committee_drawn"]["detail"].iloc[0]
+    seed_hex = drawn.split(";")[0].removeprefix("seed 0x")
+    committee_seed = int.from_bytes(bytes.fromhex(seed_hex)[:8], "big") >> 1
+    committee = sorted(set(ev[ev["kind"] == "evaluated"]["agent"]))
+    return elapsed, {"seed": committee_seed, "committee": committee, "summary": result.summary}
 
 
-def direct(scenario: Scenario, seed: int, committee: list[str]) -> float:
-    """The learning work of one run, called directly (the same seeds the agents use)."""
+def direct(scenario: Scenario, seed: int, committee_seed: int, members: int) -> float:
+    """The learning work of one run, called directly with the seeds the run used: each
+    committee member's evaluation (the committee's shared seed), the oracle's (with the
+    test set) and the initiator's fusion of the paid models."""
     start = time.perf_counter()
     streams = RngStreams(seed)
     learning = LearningService(scenario, streams)
@@ -51,10 +54,9 @@ def direct(scenario: Scenario, seed: int, committee: list[str]) -> float:
     ]
     models = [learning.load(b) for b in blobs]
     indices = np.asarray(learning.verification_indices())
-    for name in committee:
-        index = int(name.split("-")[1])
-        learning.evaluate(models, indices, streams.integer_seed("verify", index))
-    learning.evaluate(models, indices, streams.integer_seed("oracle", 1), with_test=True)
+    for _ in range(members):
+        learning.evaluate(models, indices, committee_seed)
+    learning.evaluate(models, indices, committee_seed, with_test=True)
     learning.initiator_model(blobs, streams.integer_seed("access", 1))
     return time.perf_counter() - start
 
@@ -74,7 +76,7 @@ def main() -> int:
             t_sim, info = end_to_end(scenario, args.seed)
         with tempfile.TemporaryDirectory() as cache:
             os.environ["BAASIM_CACHE"] = cache
-            t_direct = direct(scenario, args.seed, info["committee"])
+            t_direct = direct(scenario, args.seed, info["seed"], len(info["committee"]))
         sims.append(t_sim)
         directs.append(t_direct)
         print(

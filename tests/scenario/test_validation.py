@@ -115,6 +115,10 @@ def test_base_loads(tmp_path: Path) -> None:
             "storage.backend: expected one of 'embedded', 'ipfs'",
         ),
         (BASE + "[run]\nseeds = [-1]\n", "run.seeds: expected non-negative integers, got -1"),
+        (
+            BASE + "[data]\nshard_size = 1100\n",
+            "data.shard_size: 3 shards need 3300 samples but mnist-5k has 3000 left",
+        ),
         ("name = 't'\ntasks = []\n", "tasks: expected at least one [[tasks]] table"),
         (BASE + "[population]\n", "not valid TOML: "),
     ],
@@ -131,9 +135,9 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
     s = load_scenario(write(tmp_path, BASE))
-    changed = with_overrides(s, ["tasks[0].mafr=0.9", "data.dataset=synthetic", "run.seeds=[3, 4]"])
+    changed = with_overrides(s, ["tasks[0].mafr=0.9", "data.dataset=mnist", "run.seeds=[3, 4]"])
     assert changed.tasks[0].mafr == 0.9
-    assert changed.data.dataset == "synthetic"
+    assert changed.data.dataset == "mnist"
     assert changed.run.seeds == (3, 4)
     with pytest.raises(ConfigError, match=r"--set: tasks\[0\].mafr: expected a fraction"):
         with_overrides(s, ["tasks[0].mafr=2"])
