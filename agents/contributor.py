@@ -84,7 +84,9 @@ class Contributor(Participant):
         if self.world.timestamp() >= deadline:
             self.record(Kind.MISSED, task=tid, detail="submission deadline passed before upload")
             return False
-        cid = yield from self.world.upload(self.name, data)
+        cid = yield from self.world.upload(self.name, data, task=tid)
+        if cid is None:
+            return False
         self.record(Kind.MODEL_UPLOADED, task=tid, cid=cid, bytes=len(data))
         if self.world.timestamp() >= deadline or not self.online:
             self.record(Kind.MISSED, task=tid, cid=cid, detail="submission deadline passed")

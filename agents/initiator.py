@@ -72,6 +72,8 @@ class Initiator(Participant):
         yield self.env.timeout(max(0.0, at - self.env.now))
         spec = self.task_spec(template)
         spec_cid = yield from self.world.upload(self.name, spec)
+        if spec_cid is None:  # the failure is recorded; no task without its description
+            return None
         entry = yield from self.create(template, spec_cid)
         if entry is None:
             return None

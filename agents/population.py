@@ -147,7 +147,7 @@ class DefaultPopulation(MarketModel):
         ):
             rng = self.world.streams.numpy("churn", role)
             if rc.trace is not None:
-                self._replay(role, churn.read_trace(rc.trace))
+                self._replay(role, churn.read_trace(rc.trace, rc.trace_sha256))
                 continue
             for agent in list(agents):
                 env.process(churn.sessions(env, agent, rc, rng))

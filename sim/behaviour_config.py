@@ -106,5 +106,8 @@ class BehaviourSection:
             raise ValueError(
                 f"collusion_targets: expected indices >= 0, got {self.collusion_targets}"
             )
-        if self.lazy_accuracy.maximum > 1.0 and self.lazy_accuracy.expected > 1.0:
-            raise ValueError("lazy_accuracy: expected accuracies in [0, 1]")
+        if self.lazy_accuracy.upper > 1.0:
+            raise ValueError(
+                "lazy_accuracy: expected accuracies in [0, 1]; this distribution reaches "
+                f"{self.lazy_accuracy.upper} (set maximum = 1.0 to clip it)"
+            )

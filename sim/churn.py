@@ -11,6 +11,7 @@ here act on anything with ``go_offline()`` / ``come_online()``; they never impor
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ class RoleChurn:
     """How long an agent stays away before it returns; unset: it leaves for good."""
     trace: str | None = None
     """CSV with columns agent, join_s, leave_s: fixed sessions replacing the processes above."""
+    trace_sha256: str | None = None
+    """SHA-256 of the trace file: filled in when the scenario is loaded, so the scenario hash
+    (and a sweep's run ids) cover the trace's content; a run refuses a file that differs."""
 
     def __post_init__(self) -> None:
         if not self.arrivals_per_hour >= 0 or not math.isfinite(self.arrivals_per_hour):
@@ -50,6 +54,15 @@ class RoleChurn:
             raise ValueError("offline_s: needs session_s (agents must leave before they return)")
         if self.trace is not None and (self.session_s is not None or self.arrivals_per_hour):
             raise ValueError("trace: a trace replaces session_s and arrivals_per_hour; set one")
+        if self.trace_sha256 is not None:
+            if self.trace is None:
+                raise ValueError("trace_sha256: set only with trace")
+            if len(self.trace_sha256) != 64 or not all(
+                c in "0123456789abcdef" for c in self.trace_sha256
+            ):
+                raise ValueError(
+                    f"trace_sha256: expected 64 lowercase hex digits, got {self.trace_sha256!r}"
+                )
 
     @property
     def active(self) -> bool:
@@ -71,13 +84,35 @@ class Session:
     leave_s: float
 
 
-def read_trace(path: str | Path) -> list[Session]:
-    """Sessions from a trace CSV (header ``agent,join_s,leave_s``); errors name file and line."""
+def trace_digest(path: str | Path) -> str:
+    """SHA-256 of a trace file's bytes."""
     p = Path(path)
     try:
-        text = p.read_text()
+        return hashlib.sha256(p.read_bytes()).hexdigest()
     except OSError as err:
         raise ConfigError(f"{p}: cannot read the churn trace: {err}") from err
+
+
+def read_trace(path: str | Path, sha256: str | None = None) -> list[Session]:
+    """Sessions from a trace CSV (header ``agent,join_s,leave_s``); errors name file and line.
+
+    With ``sha256``, the file must be the one the scenario was loaded with.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read the churn trace: {err}") from err
+    if sha256 is not None and (actual := hashlib.sha256(data).hexdigest()) != sha256:
+        raise ConfigError(
+            f"{p}: the churn trace differs from the one the scenario was loaded with "
+            f"(SHA-256 {actual[:12]}…, expected {sha256[:12]}…); a sweep's workers need the "
+            "same file at the same path"
+        )
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: the churn trace is not UTF-8 text: {err}") from err
     rows = list(csv.reader(text.splitlines()))
     if not rows or [c.strip() for c in rows[0]] != ["agent", "join_s", "leave_s"]:
         raise ConfigError(f"{p}: line 1: expected the header agent,join_s,leave_s")

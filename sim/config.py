@@ -4,7 +4,8 @@ Every configuration class in baasim is a frozen dataclass whose fields carry typ
 defaults; range rules live in ``__post_init__`` and raise ``ValueError("field: expected …,
 got …")``, naming the field relative to that class. ``build`` maps a table onto a class:
 unknown keys, wrong types and rule violations all become one ``ConfigError`` naming the file,
-the full key path and what was expected. ``dataclasses.replace`` re-runs ``__post_init__``,
+the full key path and what was expected; ``nan`` is never a value, and ``inf`` only where it is
+the field's default (an unbounded maximum). ``dataclasses.replace`` re-runs ``__post_init__``,
 so derived variants (sweeps, ``--set`` overrides) are validated the same way.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -51,6 +53,11 @@ def build(cls: type[T], table: Mapping[str, Any], *, where: str = "<config>", pa
     ]
     if missing:
         raise ConfigError(f"{where}: missing key {_key(path, missing[0])!r}")
+    for name, value in kwargs.items():
+        if _infinite(value) and value != known[name].default:  # nan never equals anything
+            raise ConfigError(
+                f"{where}: {_key(path, name)}: expected a finite number, got {_show(value)}"
+            )
     try:
         return cls(**kwargs)
     except ValueError as err:  # __post_init__ rules: "field: expected …"
@@ -129,6 +136,8 @@ def _coerce_mapping(hint: Any, value: Any, *, where: str, path: str) -> dict[str
 
 
 def _coerce_plain(hint: type, value: Any, *, where: str, path: str) -> Any:
+    if hint is float and isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{where}: {path}: expected a number, got {_show(value)}")
     if isinstance(value, hint) and not (hint in (int, float) and isinstance(value, bool)):
         return value
     if dataclasses.is_dataclass(hint):
@@ -148,6 +157,11 @@ def _coerce_plain(hint: type, value: Any, *, where: str, path: str) -> Any:
 
 
 _EXPECTED = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _infinite(value: Any) -> bool:
+    """A float that is nan or ±inf (TOML writes them ``nan``, ``inf``, ``-inf``)."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def _key(path: str, name: str | None = None) -> str:

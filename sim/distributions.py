@@ -107,6 +107,17 @@ class Dist:
         return np.asarray(draws, dtype=float)
 
     @property
+    def upper(self) -> float:
+        """The largest value a draw can take (after clipping); inf when unbounded."""
+        k = self.kind
+        natural = math.inf
+        if k == "constant":
+            natural = float(self.value or 0.0)
+        elif k == "uniform":
+            natural = float(self.high or 0.0)
+        return min(natural, self.maximum)
+
+    @property
     def expected(self) -> float:
         """The mean before clipping (for documentation and sanity checks)."""
         k = self.kind

@@ -187,20 +187,18 @@ class LearningService:
         test = self.labelled("test", self.partition.test) if with_test else None
         method = contribution or self.scenario.contribution
         key = evaluation_key(models, verification, self.scenario.fusion, method, seed, test)
-        found = evaluations.get(key)
-        if found is not None:
-            return found
-        evaluation = evaluate_submissions(
-            models,
-            verification,
-            self.scenario.fusion,
-            method,
-            seed,
-            test=test,
-            features=features,
+        return evaluations.get_or_compute(
+            key,
+            lambda: evaluate_submissions(
+                models,
+                verification,
+                self.scenario.fusion,
+                method,
+                seed,
+                test=test,
+                features=features,
+            ),
         )
-        evaluations.put(key, evaluation)
-        return evaluation
 
     def _caches(self) -> tuple[FeatureCache, EvaluationCache]:
         """This run's feature cache and the shared on-disk evaluation cache."""

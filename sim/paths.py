@@ -1,8 +1,12 @@
-"""Where baasim keeps files that outlive a run: data, trained models, compiled contracts."""
+"""Where baasim keeps files that outlive a run (data, trained models, evaluations, compiled
+contracts), and the cross-process lock that lets concurrent runs share them."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -17,3 +21,19 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an advisory ``flock`` on ``lock_path`` (created if missing) across processes.
+
+    Cache writers use it per entry: whoever holds it computes and stores a missing entry,
+    the others wait and then read it, so concurrent runs compute each entry once.
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -28,7 +28,7 @@ from sim.behaviour_config import (
     check_mix,
     counts,
 )
-from sim.churn import ChurnSection, read_trace
+from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import build, to_table
 from sim.distributions import Dist
 from sim.errors import ConfigError
@@ -465,12 +465,18 @@ def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
             continue
         path = Path(rc.trace)
         path = path if path.is_absolute() else (base / path).resolve()
-        for s in read_trace(path):
+        digest = trace_digest(path)
+        if rc.trace_sha256 is not None and rc.trace_sha256 != digest:
+            raise ConfigError(
+                f"{where}: churn.{role}.trace_sha256: {path} has SHA-256 {digest}, "
+                f"expected {rc.trace_sha256}"
+            )
+        for s in read_trace(path, digest):
             if not s.agent.startswith(role[:-1] + "-"):
                 raise ConfigError(
                     f"{where}: churn.{role}.trace: {path} lists {s.agent}, not a {role[:-1]}"
                 )
-        roles[role] = dataclasses.replace(rc, trace=str(path))
+        roles[role] = dataclasses.replace(rc, trace=str(path), trace_sha256=digest)
     if not roles:
         return scenario
     return dataclasses.replace(scenario, churn=dataclasses.replace(churn, **roles))
@@ -500,7 +506,12 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], where: str = "<va
     table = to_table(scenario)
     for key, value in values.items():
         _assign(table, key, value, where)
-    return build(Scenario, table, where=where)
+    for role in ("contributors", "verifiers"):
+        prefix = f"churn.{role}."
+        if prefix + "trace" in values and prefix + "trace_sha256" not in values:
+            table["churn"][role]["trace_sha256"] = None  # a new file: hashed below
+    changed = build(Scenario, table, where=where)
+    return _resolve_traces(changed, Path.cwd(), where)  # new paths are relative to here
 
 
 def _parse_value(raw: str, where: str, key: str) -> Any:

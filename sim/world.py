@@ -167,13 +167,20 @@ class World:
 
     # ---------------------------------------------------------------- storage
 
-    def upload(self, agent: str, data: bytes) -> Process:
-        """Store ``data`` from ``agent``; takes transfer time; returns its CID."""
+    def upload(self, agent: str, data: bytes, task: int | None = None) -> Process:
+        """Store ``data`` from ``agent``; takes transfer time; returns its CID, or None after
+        recording the failure (the store's own retries spent)."""
         yield self.env.timeout(
             self.network.transfer_time(LinkClass.STORAGE, agent, STORAGE_ENDPOINT, len(data))
         )
-        cid = self.store.put(data)
-        self.store.pin(cid)
+        try:
+            cid = self.store.put(data)
+            self.store.pin(cid)
+        except StorageError as err:
+            self.recorder.record(
+                Kind.FAILED, agent, task=task, bytes=len(data), detail=f"upload failed: {err}"
+            )
+            return None
         return cid
 
     def download(self, agent: str, cid: Cid) -> Process:

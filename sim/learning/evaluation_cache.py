@@ -10,12 +10,13 @@ temporary name and renamed into place, so concurrent processes can share the dir
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from sim.learning.device import numeric_environment, resolve_device
 from sim.learning.features import LabelledData
 from sim.learning.models import Net
 from sim.learning.verification import Evaluation, Scores
-from sim.paths import cache_dir
+from sim.paths import cache_dir, exclusive
 
 CODE_VERSION = "evaluate-1"
 """Bump when a change to fusion, contribution or verification changes what they return."""
@@ -91,6 +92,7 @@ class EvaluationCache:
         self._memory: dict[str, Evaluation] = {}
         self.hits = 0
         self.misses = 0
+        self.computed = 0
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -106,6 +108,26 @@ class EvaluationCache:
             self._memory[key] = found
         self.hits += 1
         return found
+
+    def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry)."""
+        return exclusive(self._path(key).with_name(f".{key}.lock"))
+
+    def get_or_compute(self, key: str, compute: Callable[[], Evaluation]) -> Evaluation:
+        """The evaluation stored under ``key``, computing and storing it if missing.
+
+        Concurrent callers with the same key (a sweep's workers starting on points of one
+        seed) compute it once: one holds the lock and computes, the others wait and read.
+        """
+        if (found := self.get(key)) is not None:
+            return found
+        with self.claim(key):
+            if (found := self.get(key)) is not None:  # computed while this one waited
+                return found
+            evaluation = compute()
+            self.computed += 1
+            self.put(key, evaluation)
+        return evaluation
 
     def put(self, key: str, evaluation: Evaluation) -> None:
         self._memory[key] = evaluation

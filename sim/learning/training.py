@@ -19,12 +19,10 @@ the seeded initial weights: a free-rider's untrained model.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +40,7 @@ from sim.learning.features import FEATURE_BATCH
 from sim.learning.models import Net, build_model
 from sim.learning.partition import Shard
 from sim.learning.safety import content_hash, to_bytes
-from sim.paths import cache_dir
+from sim.paths import cache_dir, exclusive
 
 CODE_VERSION = "train-1"
 """Bump when a change to this module (or the models) changes the weights it produces."""
@@ -160,21 +158,13 @@ class TrainingCache:
             from_cache=True,
         )  # fmt: skip
 
-    @contextlib.contextmanager
-    def claim(self, key: str) -> Iterator[None]:
+    def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry).
 
         Whoever holds it trains and stores a missing entry; others asking for the same key
         wait, then read it: concurrent runs of a sweep train each distinct model once.
         """
-        lock_path = self._paths(key)[0].with_name(f".{key}.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return exclusive(self._paths(key)[0].with_name(f".{key}.lock"))
 
     def put(self, result: TrainedModel) -> None:
         weights_path, note_path = self._paths(result.key)

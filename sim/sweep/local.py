@@ -5,12 +5,14 @@ inherited from the parent) that runs one job at a time and sends back its ``Outc
 parent knows which job each worker holds, so a worker that dies (killed, out of memory)
 costs exactly that run, which is recorded as failed, and a fresh worker takes its place.
 Workers ignore SIGINT: on Ctrl-C the parent stops them and keeps every run already saved.
-Workers start with ``WORKER_ENV`` (malloc settings that spare torch's page faults).
+Workers start with ``WORKER_ENV`` (malloc settings that spare torch's page faults) and, one
+job at a time, freeze what outlives each job out of the garbage collector's scans.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -42,8 +44,17 @@ def _serve(conn: Connection, function: JobFunction) -> None:
         except (EOFError, OSError):
             return
         if job is None:
-            return
-        conn.send(function(job))
+            # Every outcome has been sent and a worker writes nothing else: skip the
+            # interpreter's teardown of torch and friends (~0.8 s the parent would wait for).
+            conn.close()
+            os._exit(0)
+        outcome = function(job)
+        # The job's world is collected by now (``release``); what survives is this process's
+        # long-lived state (modules, torch, caches). Freezing it out of the collector's view
+        # makes every later collection scan only the next run's objects: a full collection
+        # took ~0.2 s per run at quick-scenario scale, a quarter of a short run.
+        gc.freeze()
+        conn.send(outcome)
 
 
 @contextlib.contextmanager

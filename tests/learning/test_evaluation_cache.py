@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.evaluation_cache import EvaluationCache, evaluation_key
 from sim.learning.features import LabelledData
-from sim.learning.verification import evaluate_submissions
+from sim.learning.verification import Evaluation, evaluate_submissions
 
 from .conftest import Trained
 
@@ -58,3 +61,32 @@ def test_a_damaged_entry_is_a_miss(tmp_path: Path) -> None:
     path.write_text("{not json")
     assert cache.get("ab" + "0" * 62) is None
     assert cache.misses == 1
+
+
+def test_concurrent_requests_for_one_evaluation_compute_it_once(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """Two sweep workers miss the same entry at once: one computes, the other waits, reads."""
+    data = LabelledData.from_indices(trained.dataset, trained.split.verification)
+    key = evaluation_key(trained.models, data, FUSION, LOO, 3, None)
+    start = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def compute() -> Evaluation:
+        time.sleep(0.3)  # long enough that the other caller arrives while this one holds it
+        return evaluate_submissions(trained.models, data, FUSION, LOO, 3)
+
+    def worker(i: int) -> None:
+        cache = EvaluationCache(tmp_path)  # each its own cache object, like separate processes
+        start.wait()
+        results[i] = (cache.get_or_compute(key, compute), cache.computed)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a, a_computed), (b, b_computed) = results
+    assert sorted([a_computed, b_computed]) == [0, 1]
+    assert a == b
+    assert EvaluationCache(tmp_path).get(key) == a

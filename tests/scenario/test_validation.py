@@ -119,6 +119,26 @@ def test_base_loads(tmp_path: Path) -> None:
             BASE + "[data]\nshard_size = 1100\n",
             "data.shard_size: 3 shards need 3300 samples but mnist-5k has 3000 left",
         ),
+        (
+            BASE + "verifier_stake_ether = nan\n",
+            "tasks[0].verifier_stake_ether: expected a number, got nan",
+        ),
+        (BASE + "start_s = inf\n", "tasks[0].start_s: expected a finite number, got inf"),
+        (
+            BASE + "[network]\njitter_sigma = nan\n",
+            "network.jitter_sigma: expected a number, got nan",
+        ),
+        (BASE + "[fusion]\nlr = -inf\n", "fusion.lr: expected a finite number, got -inf"),
+        (
+            BASE + "[behaviours]\nlazy_accuracy = {kind = 'uniform', low = 0.5, high = 1.4}\n",
+            "behaviours.lazy_accuracy: expected accuracies in [0, 1]; this distribution "
+            "reaches 1.4",
+        ),
+        (
+            BASE + "[behaviours]\nlazy_accuracy = {kind = 'exponential', mean = 0.9}\n",
+            "behaviours.lazy_accuracy: expected accuracies in [0, 1]; this distribution "
+            "reaches inf (set maximum = 1.0 to clip it)",
+        ),
         ("name = 't'\ntasks = []\n", "tasks: expected at least one [[tasks]] table"),
         (BASE + "[population]\n", "not valid TOML: "),
     ],
@@ -126,6 +146,12 @@ def test_base_loads(tmp_path: Path) -> None:
 def test_each_rule_names_key_and_expectation(tmp_path: Path, text: str, expected: str) -> None:
     message = error_of(tmp_path, text)
     assert message.startswith(expected), message
+
+
+def test_a_clipped_lazy_accuracy_distribution_loads(tmp_path: Path) -> None:
+    dist = "{kind = 'exponential', mean = 0.9, maximum = 1.0}"
+    text = BASE + f"[behaviours]\nlazy_accuracy = {dist}\n"
+    assert load_scenario(write(tmp_path, text)).behaviours.lazy_accuracy.upper == 1.0
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from sim import churn
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.runner import RunResult, run
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, with_values
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
@@ -152,3 +152,30 @@ def test_a_trace_must_list_agents_of_its_role(tmp_path: Path) -> None:
         ConfigError, match=r"churn\.verifiers\.trace: .* lists contributor-0, not a verifier"
     ):
         load_scenario(path)
+
+
+def test_the_scenario_hash_covers_the_trace_content(tmp_path: Path) -> None:
+    """An edited trace is a different scenario (a sweep re-runs it), and a run refuses a
+    trace that changed after the scenario was loaded (or differs on a remote worker)."""
+    trace = "agent,join_s,leave_s\nverifier-1,0,5000\n"
+    path = scenario_with_trace(tmp_path, "verifiers", trace)
+    first = load_scenario(path)
+    assert first.churn.verifiers.trace_sha256 is not None
+    assert load_scenario(path).digest == first.digest
+    (tmp_path / "trace.csv").write_text(trace.replace("5000", "6000"))
+    second = load_scenario(path)
+    assert second.digest != first.digest
+    with pytest.raises(ConfigError, match=r"trace\.csv: the churn trace differs from the one"):
+        run(first, 0)
+
+
+def test_a_sweep_value_for_a_new_trace_is_hashed_afresh(tmp_path: Path) -> None:
+    path = scenario_with_trace(tmp_path, "verifiers", "agent,join_s,leave_s\nverifier-1,0,50\n")
+    base = load_scenario(path)
+    other = tmp_path / "other.csv"
+    other.write_text("agent,join_s,leave_s\nverifier-2,0,70\n")
+    changed = with_values(base, {"churn.verifiers.trace": str(other)})
+    assert changed.churn.verifiers.trace == str(other)
+    assert changed.churn.verifiers.trace_sha256 == churn.trace_digest(other)
+    with pytest.raises(ConfigError, match=r"churn\.verifiers\.trace_sha256: .* has SHA-256"):
+        with_values(base, {"churn.verifiers.trace_sha256": "0" * 64})

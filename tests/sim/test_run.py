@@ -9,8 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contracts.settlement import Aggregation, Report, Rules, settle
 from sim.cli import main
 from sim.runner import RunResult, run
+from sim.types import BPS, PPM, Address, Wei
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
@@ -40,18 +42,39 @@ def test_the_task_completes_and_is_accepted(result: RunResult) -> None:
 
 
 def test_every_contributor_with_positive_contribution_is_paid(result: RunResult) -> None:
+    """Settle the task again from the revealed reports in the event table (with the Python
+    reference of the contract's rules): exactly the submissions with a positive aggregate
+    score are paid, each its exact share of the contributors' pool."""
     ev = result.events
-    submitted = set(rows(ev, "model_submitted")["agent"])
-    assert submitted == {"contributor-0", "contributor-1", "contributor-2"}
+    submitted = rows(ev, "model_submitted").sort_values("time")
+    assert set(submitted["agent"]) == {"contributor-0", "contributor-1", "contributor-2"}
+    task = result.scenario.tasks[0]
+    rules = Rules(
+        mafr_bps=round(task.mafr * BPS),
+        verifier_share_bps=round(task.verifier_share * BPS),
+        aggregation=Aggregation[task.aggregation.upper()],
+        trim_bps=round(task.trim_fraction * BPS),
+    )
+    n = len(submitted)
+    reports = {}
+    for name, group in rows(ev, "score").groupby("agent"):
+        (accuracy,) = rows(ev, "reported").query("agent == @name")["value"]
+        ordered = group.sort_values("detail", key=lambda d: d.str.split().str[1].astype(int))
+        scores = tuple(max(-PPM, min(PPM, round(v * PPM))) for v in ordered["value"])
+        reports[Address(str(name))] = Report(round(accuracy * PPM), scores)
+    committee = [Address(str(a)) for a in rows(ev, "selected")["agent"]]
+    expected = settle(rules, Wei(task.reward), committee, reports, n)
+    assert expected.accepted
     paid = rows(ev, "paid")
-    paid_contributors = set(paid[paid["role"] == "contributor"]["agent"])
-    # the committee's aggregate score of each submission is the value of its paid row;
-    # a submission with a positive aggregate score must be paid, others must not be
-    scores = rows(ev, "score").groupby("target")["value"].mean()
-    for name in submitted:
-        if scores[name] > 0.01:
-            assert name in paid_contributors
-    assert all(paid[paid["role"] == "contributor"]["wei"].map(Decimal) > 0)
+    paid = paid[paid["role"] == "contributor"].set_index("agent")
+    index_of = {r.target: int(r.detail.split()[1]) for r in rows(ev, "score").itertuples()}
+    for name in submitted["agent"]:
+        m = index_of[name]
+        if expected.aggregate_scores_ppm[m] > 0:
+            assert int(Decimal(paid.loc[name, "wei"])) == expected.contributor_pay[m] > 0
+            assert round(paid.loc[name, "value"] * PPM) == expected.aggregate_scores_ppm[m]
+        else:
+            assert name not in paid.index
 
 
 def test_balances_follow_from_the_recorded_flows(result: RunResult) -> None:
@@ -157,3 +180,11 @@ def test_same_table_in_fresh_processes_with_different_hash_seeds(
         ]
         subprocess.run(cmd, env=env, check=True, capture_output=True)
         pd.testing.assert_frame_equal(pd.read_parquet(out / "events.parquet"), result.events)
+
+
+def test_sim_run_is_the_python_api() -> None:
+    import sim
+    import sim.runner
+
+    assert sim.run is sim.runner.run
+    assert sim.RunResult is sim.runner.RunResult
