@@ -18,9 +18,10 @@ import simpy
 
 from sim.chain import Account, Receipt
 from sim.recorder import Kind
-from sim.types import Role, Wei
+from sim.types import ETHER, Role, Wei
 
 if TYPE_CHECKING:
+    from agents.choice import Estimate
     from agents.model import MarketModel
     from sim.watcher import TaskEntry
     from sim.world import World
@@ -131,6 +132,18 @@ class Participant(mesa.Agent):  # type: ignore[misc]
 
     def record(self, kind: Kind | str, **values: Any) -> None:
         self.world.recorder.record(kind, self.name, **values)
+
+    def decide(self, task: TaskEntry, estimate: Estimate) -> bool:
+        """Take ``task`` only when ``estimate`` promises a profit; record a refusal."""
+        if estimate.profit > 0:
+            return True
+        self.record(
+            Kind.DECLINED,
+            task=task.created.task_id,
+            value=estimate.profit / ETHER,
+            detail=estimate.describe(),
+        )
+        return False
 
     def transact(self, send: Callable[[], int], task: int | None = None) -> Process:
         """Send a transaction and wait for its receipt (recorded with the task id)."""

@@ -15,6 +15,7 @@ from sim.types import Role
 from sim.watcher import TaskEntry
 
 from .base import Participant, Process
+from .choice import contributor_estimate
 
 if TYPE_CHECKING:
     from agents.behaviours import ContributorBehaviour
@@ -54,8 +55,19 @@ class Contributor(Participant):
         """Whether this contributor joins ``task`` (decided once per task)."""
         tid = task.created.task_id
         if tid not in self._decided:
-            self._decided[tid] = bool(self.stream.random() < task.template.participation)
+            joins = bool(self.stream.random() < task.template.participation)
+            self._decided[tid] = joins and self._worth_it(task)
         return self._decided[tid]
+
+    def _worth_it(self, task: TaskEntry) -> bool:
+        """With ``task_choice = "expected_profit"``: does the estimate promise a profit?"""
+        scenario = self.world.scenario
+        if scenario.population.task_choice == "all":
+            return True
+        learning = self.world.learning
+        shard = learning.partition.shards[self.index % learning.shard_count()]
+        estimate = contributor_estimate(scenario, task.template, self.speed, len(shard.train))
+        return self.decide(task, estimate)
 
     def work(self, task: TaskEntry) -> Process:
         """Join ``task``; after a return from churn, resume where it stood."""

@@ -30,6 +30,7 @@ from sim.watcher import TaskEntry
 from sim.world import Message
 
 from .base import Participant, Process
+from .choice import verifier_estimate
 
 if TYPE_CHECKING:
     from agents.behaviours import VerifierBehaviour
@@ -69,12 +70,25 @@ class Verifier(Participant):
         super().__init__(model, f"verifier-{index}", account, behaviour.name, speed, bandwidth_mbps)
         self.verification_seed = model.world.streams.integer_seed("verify", index)
         self.memory: dict[int, TaskMemory] = {}
+        self._decided: dict[int, bool] = {}
         self.stream = model.world.streams.numpy("verifier", index)
 
     def on_task(self, task: TaskEntry) -> None:
         tid = task.created.task_id
-        if tid in self.memory or self.world.timestamp() < task.params.submission_deadline:
+        if tid in self.memory:
+            self.take_task(task, self.work)  # resume after churn
+        elif self.world.timestamp() < task.params.submission_deadline and self.wants(task):
             self.take_task(task, self.work)
+
+    def wants(self, task: TaskEntry) -> bool:
+        """Whether this verifier registers for ``task`` (decided once per task)."""
+        tid = task.created.task_id
+        if tid not in self._decided:
+            scenario = self.world.scenario
+            self._decided[tid] = scenario.population.task_choice == "all" or self.decide(
+                task, verifier_estimate(scenario, task.template, self.speed)
+            )
+        return self._decided[tid]
 
     # ---------------------------------------------------------------- protocol
 

@@ -33,6 +33,7 @@ class Kind(StrEnum):
     TX = "tx"
     TASK_CREATED = "task_created"
     TASK_SEEN = "task_seen"
+    DECLINED = "declined"
     MODEL_TRAINED = "model_trained"
     MODEL_UPLOADED = "model_uploaded"
     MODEL_SUBMITTED = "model_submitted"

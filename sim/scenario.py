@@ -265,6 +265,10 @@ class PopulationSection:
     colluding, copycat, offline."""
     max_tasks_per_agent: int = 0
     """Tasks a contributor or verifier works on at once; 0: no limit."""
+    task_choice: Literal["all", "expected_profit"] = "all"
+    """How agents pick tasks: ``all`` joins every task seen (contributors with the task's
+    ``participation`` chance); ``expected_profit`` also declines a task whose estimated pay is
+    below the estimated cost of the work (compute at ``costs``, gas), recorded as ``declined``."""
     model: str = "default"
     """Name of the population plugin (entry point group ``baasim.populations``)."""
 
