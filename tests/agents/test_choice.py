@@ -52,9 +52,7 @@ def test_estimates_follow_the_task_and_the_prices() -> None:
 @pytest.mark.slow
 def test_a_task_that_pays_less_than_gas_finds_no_takers() -> None:
     result = run(
-        scenario(
-            **{"population.task_choice": "expected_profit", "tasks[0].reward_ether": 0.0001}
-        ),
+        scenario(**{"population.task_choice": "expected_profit", "tasks[0].reward_ether": 0.0001}),
         0,
     )
     declined = rows(result, "declined")
