@@ -14,8 +14,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from sim.learning.device import numeric_environment, resolve_device
 from sim.learning.features import LabelledData
 from sim.learning.models import Net
 from sim.learning.verification import Evaluation, Scores
-from sim.paths import cache_dir, exclusive
+from sim.paths import atomic_write, cache_dir, exclusive
 
 CODE_VERSION = "evaluate-1"
 """Bump when a change to fusion, contribution or verification changes what they return."""
@@ -133,7 +131,4 @@ class EvaluationCache:
         self._memory[key] = evaluation
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(_to_json(evaluation), fh, allow_nan=True)
-        Path(tmp).replace(path)
+        atomic_write(path, json.dumps(_to_json(evaluation), allow_nan=True))

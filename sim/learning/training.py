@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +38,7 @@ from sim.learning.features import FEATURE_BATCH
 from sim.learning.models import Net, build_model
 from sim.learning.partition import Shard
 from sim.learning.safety import content_hash, to_bytes
-from sim.paths import cache_dir, exclusive
+from sim.paths import atomic_write, cache_dir, exclusive
 
 CODE_VERSION = "train-1"
 """Bump when a change to this module (or the models) changes the weights it produces."""
@@ -174,19 +172,8 @@ class TrainingCache:
             "validation_accuracy": result.validation_accuracy,
             "samples_processed": result.samples_processed,
         }
-        _atomic_write(weights_path, result.weights)
-        _atomic_write(note_path, json.dumps(note).encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(weights_path, result.weights)
+        atomic_write(note_path, json.dumps(note).encode())
 
 
 def train(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
+from sim.paths import atomic_write
 from sim.sweep.plan import Plan, plain
 from sim.sweep.spec import to_toml
 from sim.sweep.worker import Outcome
@@ -132,14 +133,7 @@ def _json(obj: Any) -> bytes:
 
 def write_text(path: Path, text: str) -> None:
     """Write ``path`` atomically (a temporary file renamed into place)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_TMP}{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, prefix=_TMP)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
