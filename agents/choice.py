@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts.taskmarket import MAX_SUBMISSIONS
 from sim.scenario import Scenario, TaskSection
 from sim.types import ETHER
 
@@ -53,7 +52,7 @@ class Estimate:
 def expected_contributors(scenario: Scenario, task: TaskSection) -> float:
     """How many contributors a participant expects to submit to ``task``."""
     expected = scenario.population.contributors * task.participation
-    return min(float(MAX_SUBMISSIONS), max(1.0, expected))
+    return min(float(task.max_contributors), max(1.0, expected))
 
 
 def _gas(scenario: Scenario, *calls: str) -> float:

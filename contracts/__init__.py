@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sim.chain.abi import ContractAbi
-from sim.paths import cache_dir
+from sim.paths import atomic_write, cache_dir
 
 SOURCE_DIR = Path(__file__).resolve().parent
 
@@ -62,7 +60,7 @@ def compile_contract(name: str) -> CompiledContract:
             "bytecode": out["bytecode"],
             "runtime_size": (len(out["bytecode_runtime"]) - 2) // 2,
         }
-        _atomic_write(artifact, json.dumps(data))
+        atomic_write(artifact, json.dumps(data))
     return CompiledContract(
         name=name,
         abi=tuple(data["abi"]),
@@ -70,10 +68,3 @@ def compile_contract(name: str) -> CompiledContract:
         runtime_size=int(data["runtime_size"]),
         source_sha256=hashlib.sha256(source.encode()).hexdigest(),
     )
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    Path(tmp).replace(path)

@@ -26,6 +26,7 @@ from contracts.taskmarket import MarketEvent, TaskFinalized
 from sim.errors import ConfigError, InvariantViolation
 from sim.ledger import Ledger
 from sim.oracle import Oracle
+from sim.paths import atomic_write
 from sim.recorder import Kind
 from sim.scenario import Scenario, load_scenario, with_overrides
 from sim.world import World, build_world
@@ -183,9 +184,8 @@ def _write_outputs(
     tmp = out_dir / "series.parquet.tmp"
     series.to_parquet(tmp, index=False)
     tmp.replace(out_dir / "series.parquet")
-    tmp = out_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
-    tmp.replace(out_dir / "summary.json")
+    text = json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n"
+    atomic_write(out_dir / "summary.json", text)
 
 
 def _jsonable(obj: Any) -> Any:

@@ -475,7 +475,7 @@ def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
                 f"{where}: churn.{role}.trace_sha256: {path} has SHA-256 {digest}, "
                 f"expected {rc.trace_sha256}"
             )
-        for s in read_trace(path, digest):
+        for s in read_trace(path):
             if not s.agent.startswith(role[:-1] + "-"):
                 raise ConfigError(
                     f"{where}: churn.{role}.trace: {path} lists {s.agent}, not a {role[:-1]}"
@@ -515,6 +515,8 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], where: str = "<va
         if prefix + "trace" in values and prefix + "trace_sha256" not in values:
             table["churn"][role]["trace_sha256"] = None  # a new file: hashed below
     changed = build(Scenario, table, where=where)
+    if not any(k.startswith("churn.") and ".trace" in k for k in values):
+        return changed
     return _resolve_traces(changed, Path.cwd(), where)  # new paths are relative to here
 
 

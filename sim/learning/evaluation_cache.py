@@ -96,15 +96,22 @@ class EvaluationCache:
         return self.directory / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Evaluation | None:
+        """The stored evaluation, counted as a hit or a miss."""
+        found = self._read(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def _read(self, key: str) -> Evaluation | None:
         found = self._memory.get(key)
         if found is None:
             try:
                 found = _from_json(json.loads(self._path(key).read_text()))
             except (OSError, ValueError, KeyError, TypeError):
-                self.misses += 1
                 return None
             self._memory[key] = found
-        self.hits += 1
         return found
 
     def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
@@ -120,7 +127,7 @@ class EvaluationCache:
         if (found := self.get(key)) is not None:
             return found
         with self.claim(key):
-            if (found := self.get(key)) is not None:  # computed while this one waited
+            if (found := self._read(key)) is not None:  # computed while this one waited
                 return found
             evaluation = compute()
             self.computed += 1
