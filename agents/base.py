@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import simpy
 
-from sim.chain import Account, Receipt
+from contracts.chain import Account, Receipt
+from contracts.units import ETHER, Wei
 from sim.recorder import Kind
-from sim.types import ETHER, Role, Wei
+from sim.types import Role
 
 if TYPE_CHECKING:
     from agents.choice import Estimate

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import simpy
 
 from contracts.taskmarket import MarketEvent, ModelSubmitted, ReportRevealed
+from contracts.units import BPS, PPM
 from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.types import BPS, PPM
 from sim.watcher import TaskEntry
 
 if TYPE_CHECKING:

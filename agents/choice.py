@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contracts.units import ETHER
 from sim.scenario import Scenario, TaskSection
-from sim.types import ETHER
 
 TYPICAL_GAS = {
     "submit_model": 190_000,

@@ -20,7 +20,7 @@ from .choice import contributor_estimate
 if TYPE_CHECKING:
     from agents.behaviours import ContributorBehaviour
     from agents.model import MarketModel
-    from sim.chain import Account
+    from contracts.chain import Account
 
 
 class Contributor(Participant):

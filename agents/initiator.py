@@ -21,10 +21,11 @@ from contracts.taskmarket import (
     TaskParams,
     typed_events,
 )
+from contracts.units import BPS, PPM, Address, Cid, TaskId
 from sim.config import to_table
 from sim.recorder import Kind
 from sim.scenario import TaskSection
-from sim.types import BPS, PPM, Address, Cid, Role, TaskId
+from sim.types import Role
 from sim.watcher import TaskEntry
 from sim.world import Message
 
@@ -32,7 +33,7 @@ from .base import Participant, Process
 
 if TYPE_CHECKING:
     from agents.model import MarketModel
-    from sim.chain import Account
+    from contracts.chain import Account
 
 _AGGREGATION = {
     "majority": Aggregation.MAJORITY,

@@ -13,7 +13,7 @@ import mesa
 import pandas as pd
 import simpy
 
-from sim.types import Address
+from contracts.units import Address
 
 if TYPE_CHECKING:
     from agents.base import Participant

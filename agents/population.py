@@ -24,10 +24,10 @@ from agents.contributor import Contributor
 from agents.initiator import Initiator
 from agents.model import MarketModel
 from agents.verifier import Verifier
+from contracts.chain import Account
 from contracts.taskmarket import MarketEvent, TaskCreated
 from sim import churn
 from sim.behaviour_config import deal
-from sim.chain import Account
 from sim.recorder import Kind
 from sim.world import World
 

@@ -23,9 +23,10 @@ from contracts.taskmarket import (
     commitment,
     new_salt,
 )
+from contracts.units import PPM, Address, Cid
 from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.types import PPM, Address, Cid, Role
+from sim.types import Role
 from sim.watcher import TaskEntry
 from sim.world import Message
 
@@ -35,7 +36,7 @@ from .choice import verifier_estimate
 if TYPE_CHECKING:
     from agents.behaviours import VerifierBehaviour
     from agents.model import MarketModel
-    from sim.chain import Account
+    from contracts.chain import Account
 
 
 GAS_RESERVE_WEI = 10**16

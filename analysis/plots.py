@@ -23,11 +23,11 @@ matplotlib's object API on an Agg canvas: no pyplot, no global state.
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -202,8 +202,8 @@ def label(metric: str) -> str:
 # ---------------------------------------------------------------- drawing
 
 
-def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
-    """Render ``spec`` from ``point_stats`` rows into the PNG ``path``."""
+def draw(spec: FigureSpec, stats: pd.DataFrame) -> bytes:
+    """``spec`` rendered from ``point_stats`` rows, as the bytes of a PNG file."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -246,8 +246,9 @@ def draw(spec: FigureSpec, stats: pd.DataFrame, path: Path) -> Path:
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle("\n".join(textwrap.wrap(spec.title, 45 * ncols)), fontsize=11)
-    fig.savefig(path, dpi=100)
-    return path
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    return png.getvalue()
 
 
 def _groups(rows: pd.DataFrame, keys: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:

@@ -1,9 +1,10 @@
 """The static HTML report of a sweep: figures, metrics per point with CIs, and the definition.
 
-``write_report(DIR)`` reads the sweep directory (``sweep.json`` and the run folders, through
+``render_report(DIR, OUT)`` reads the sweep directory (``sweep.json`` and the run folders, through
 ``analysis.runs``), computes per-point statistics (``analysis.stats``), draws the figures
-``analysis.plots.choose_figures`` picks, and writes ``DIR/report/index.html`` beside the PNGs
-it shows and ``points.csv`` (the statistics as a table). The page needs no server and no
+``analysis.plots.choose_figures`` picks, and returns ``index.html`` with the PNGs it shows
+and ``points.csv`` (the statistics as a table) as a ``Report``; ``sim.sweep.tables`` writes
+it to ``DIR/report/``. The page needs no server and no
 network: open it from disk. A small inline script marks any figure that fails to load and
 counts those that did (``<body data-images-loaded>``), which is what the rendering test reads.
 """
@@ -15,6 +16,7 @@ import html
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,34 +68,43 @@ window.addEventListener("load", function () {
 """
 
 
-def write_report(root: str | Path, out: str | Path | None = None, level: float = 0.95) -> Path:
-    """Write the report of the sweep in ``root``; returns the path of its ``index.html``."""
+@dataclass(frozen=True)
+class Report:
+    """A rendered report: file name (relative to the report directory) -> content.
+
+    ``index.html`` links to the others by these names; the caller writes them all (analysis
+    only reads and renders, it never writes a file).
+    """
+
+    files: dict[str, bytes]
+    index: str = "index.html"
+
+
+def render_report(root: str | Path, out_dir: str | Path, level: float = 0.95) -> Report:
+    """The report of the sweep in ``root``, to be written into ``out_dir``."""
     root = Path(root)
-    out_dir = Path(out) if out is not None else root / "report"
+    out_dir = Path(out_dir)
     sweep = read_sweep(root)
     params: list[str] = list(sweep["parameters"])
     runs = runs_table(root)
     metrics = [m for m in metric_columns(runs, params) if runs[m].notna().any()]
     stats = point_stats(runs, params, metrics, level)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stats.to_csv(out_dir / "points.csv", index=False)
+    files = {"points.csv": stats.to_csv(index=False).encode()}
     figures = []
     for spec in choose_figures(axes_of(sweep), metrics):
         if (stats["metric"].isin(spec.metrics) & (stats["n"] > 0)).any():
-            figures.append((spec, draw(spec, stats, out_dir / f"{spec.name}.png")))
-    page = _page(sweep, runs, stats, figures, root, out_dir, level)
-    index = out_dir / "index.html"
-    tmp = out_dir / ".tmp-index.html"
-    tmp.write_text(page)
-    tmp.replace(index)
-    return index
+            name = f"{spec.name}.png"
+            files[name] = draw(spec, stats)
+            figures.append((spec, name))
+    files["index.html"] = _page(sweep, runs, stats, figures, root, out_dir, level).encode()
+    return Report(files)
 
 
 def _page(
     sweep: dict[str, Any],
     runs: pd.DataFrame,
     stats: pd.DataFrame,
-    figures: list[tuple[FigureSpec, Path]],
+    figures: list[tuple[FigureSpec, str]],
     root: Path,
     out_dir: Path,
     level: float,
@@ -131,12 +142,12 @@ def _overview(sweep: dict[str, Any], runs: pd.DataFrame, root: Path) -> str:
     )
 
 
-def _figures(figures: list[tuple[FigureSpec, Path]], params: list[str], level: float) -> str:
+def _figures(figures: list[tuple[FigureSpec, str]], params: list[str], level: float) -> str:
     if not figures:
         why = "the sweep varies no parameter" if not params else "no finished run has the metrics"
         return f"<h2>Figures</h2><p>No figures: {why}.</p>"
     items = []
-    for spec, path in figures:
+    for spec, file_name in figures:
         caption = (
             f"{_e(spec.title)}. Lines: mean over each point's finished runs; bands: "
             f"{level:.0%} confidence interval of the mean."
@@ -147,7 +158,7 @@ def _figures(figures: list[tuple[FigureSpec, Path]], params: list[str], level: f
                 " the honest one's, lying pays."
             )
         items.append(
-            f'<figure><img src="{_e(path.name)}" alt="{_e(spec.title)}">'
+            f'<figure><img src="{_e(file_name)}" alt="{_e(spec.title)}">'
             f"<figcaption>{caption}</figcaption></figure>"
         )
     return "<h2>Figures</h2>\n" + "\n".join(items)

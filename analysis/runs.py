@@ -6,24 +6,19 @@ run's status (``completed``, ``timed_out``, ``failed`` or ``pending``), the erro
 run, and every numeric metric of its ``summary.json`` flattened to one column each: scalars
 keep their name, nested tables are joined with dots (``net_profit_by_behaviour.verifier.lazy``),
 per-agent entries (``agents``) and lists (``task_outcomes``) are left out. Metrics are floats
-(wei sums do not fit int64; the exact values stay in each run's files). ``write_tables``
-writes that table to ``DIR/runs.parquet`` and every finished run's events to
-``DIR/events.parquet``.
+(wei sums do not fit int64; the exact values stay in each run's files). ``sim.sweep.tables``
+writes that table to ``DIR/runs.parquet`` (analysis reads, it never writes).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 IDENTITY = ("point", "run_id", "seed")
 STATUS = ("status", "error")
@@ -126,49 +121,3 @@ def metric_columns(runs: pd.DataFrame, parameters: Sequence[str]) -> list[str]:
     return [
         c for c in runs.columns if c not in skip and pd.api.types.is_numeric_dtype(runs[c].dtype)
     ]
-
-
-def write_tables(root: str | Path) -> tuple[Path, Path | None]:
-    """Write ``runs.parquet`` and ``events.parquet`` (None if no run has finished)."""
-    root = Path(root)
-    runs = runs_table(root)
-    runs_path = root / "runs.parquet"
-    _atomic(runs_path, lambda tmp: runs.to_parquet(tmp, index=False))
-    done = runs[runs["status"].isin(FINISHED)]["run_id"]
-    files = [f for r in done if (f := root / "runs" / r / "events.parquet").is_file()]
-    events_path = root / "events.parquet"
-    if not files:
-        events_path.unlink(missing_ok=True)
-        return runs_path, None
-    _atomic(events_path, lambda tmp: concat_parquet(files, tmp))
-    return runs_path, events_path
-
-
-def concat_parquet(files: Iterable[Path], dest: Path) -> None:
-    """Concatenate parquet files, one at a time, into ``dest`` under their unified schema."""
-    files = list(files)
-    schema = pa.unify_schemas([pq.read_schema(f) for f in files])
-    with pq.ParquetWriter(dest, schema) as writer:
-        for f in files:
-            writer.write_table(_conform(pq.read_table(f), schema))
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    columns = [
-        table.column(f.name).cast(f.type)
-        if f.name in table.column_names
-        else pa.nulls(len(table), f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _atomic(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

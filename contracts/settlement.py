@@ -16,10 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from sim.types import Address, Wei
-
-PPM = 1_000_000
-BPS = 10_000
+from contracts.units import BPS, PPM, Address, Wei
 
 
 class Aggregation(IntEnum):

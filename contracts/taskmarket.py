@@ -17,12 +17,22 @@ from typing import Any, ClassVar
 import eth_abi
 from eth_utils import keccak
 
-from sim.chain import Account, Chain, ContractAbi, DecodedEvent, Receipt
-from sim.errors import CallArgumentError, ChainError
-from sim.types import Address, Cid, TaskId, Wei
+from contracts.chain import Account, Chain, ContractAbi, DecodedEvent, Receipt
+from contracts.errors import CallArgumentError, ChainError
+from contracts.units import (
+    BPS,
+    MAX_COMMITTEE,
+    MAX_REGISTRANTS,
+    MAX_SUBMISSIONS,
+    PPM,
+    Address,
+    Cid,
+    TaskId,
+    Wei,
+)
 
 from . import compile_contract
-from .settlement import BPS, PPM, Aggregation, Rules
+from .settlement import Aggregation, Rules
 
 __all__ = [
     "BPS",
@@ -59,9 +69,6 @@ __all__ = [
     "typed_events",
 ]
 
-MAX_SUBMISSIONS = 64
-MAX_REGISTRANTS = 128
-MAX_COMMITTEE = 32
 
 # Gas limits per call: generous upper bounds; only gas used is charged.
 _GAS = {

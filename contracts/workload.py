@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.chain import Account, Block, Chain, ChainConfig, Receipt
-from sim.errors import InvariantViolation
-from sim.types import ETHER, Cid, TaskId, Wei
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.errors import InvariantViolation
+from contracts.units import ETHER, Cid, TaskId, Wei
 
 from .taskmarket import TaskMarket, TaskParams, commitment, new_salt
 

@@ -1,15 +1,13 @@
-"""The project's exception hierarchy: one root, one class per kind of failure.
+"""The off-chain world's errors: configuration, storage, data sets and model files.
 
+All derive from ``contracts.errors.BaasimError``, the root that the chain layer owns.
 A revert or a cheating agent is an *outcome* that gets recorded; these exceptions are for
-callers that asked for one (``raise_for_status``), for bad input at the edges, and for
-broken invariants.
+bad input at the edges and for callers that asked for one.
 """
 
 from __future__ import annotations
 
-
-class BaasimError(Exception):
-    """Root of every error baasim raises on purpose."""
+from contracts.errors import BaasimError
 
 
 class ConfigError(BaasimError, ValueError):
@@ -17,29 +15,6 @@ class ConfigError(BaasimError, ValueError):
 
     The message names the file, the key path and what was expected.
     """
-
-
-class ChainError(BaasimError):
-    """Something went wrong talking to the in-process chain."""
-
-
-class TxFailed(ChainError):
-    """A transaction reverted, ran out of gas, or could not be included.
-
-    ``reason`` is the decoded revert reason (or why the pool rejected it);
-    ``receipt`` is the receipt that carries the failure.
-    """
-
-    def __init__(self, reason: str, receipt: object | None = None, call: str | None = None):
-        self.reason = reason
-        self.receipt = receipt
-        self.call = call
-        prefix = f"{call} failed: " if call else ""
-        super().__init__(f"{prefix}{reason}")
-
-
-class CallArgumentError(ChainError, TypeError):
-    """A contract call got an argument of the wrong type or shape; names the call."""
 
 
 class StorageError(BaasimError):
@@ -64,7 +39,3 @@ class DataError(BaasimError):
 
 class ModelRejected(BaasimError):
     """A model file from a contributor failed validation (never unpickled)."""
-
-
-class InvariantViolation(BaasimError):
-    """An internal invariant of the simulator does not hold: a bug, not an outcome."""

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from contracts.units import Address, Cid
 from sim.errors import ModelRejected
-from sim.types import Address, Cid
 
 if TYPE_CHECKING:
     from sim.learning.models import Net

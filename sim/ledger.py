@@ -19,8 +19,8 @@ from contracts.taskmarket import (
     VerifierPaid,
     VerifierSlashed,
 )
+from contracts.units import PPM, Address
 from sim.recorder import Kind, Recorder
-from sim.types import PPM, Address
 from sim.watcher import ChainWatcher
 
 # Each payment event: the row kind and the attribute naming the account it concerns.

@@ -19,9 +19,9 @@ import numpy as np
 
 from contracts.settlement import contributor_shares
 from contracts.taskmarket import MarketEvent, TaskFinalized, TaskParams
+from contracts.units import BPS, PPM, TaskId
 from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.types import BPS, PPM, TaskId
 from sim.watcher import TaskEntry
 from sim.world import World
 

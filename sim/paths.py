@@ -1,5 +1,6 @@
 """Where baasim keeps files that outlive a run (data, trained models, evaluations, compiled
-contracts), and the cross-process lock that lets concurrent runs share them."""
+contracts), the cross-process lock that lets concurrent runs share them, and the one way
+baasim writes a file: atomically (``atomic_write``, ``atomic_path``)."""
 
 from __future__ import annotations
 
@@ -40,14 +41,21 @@ def exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def atomic_write(path: Path, data: bytes | str, prefix: str = ".tmp-") -> None:
-    """Write ``path`` atomically: a temporary file beside it (``prefix`` + name), renamed into
-    place; a failed write leaves neither a partial file nor the temporary one."""
+@contextlib.contextmanager
+def atomic_path(path: Path, prefix: str = ".tmp-") -> Iterator[Path]:
+    """A temporary path beside ``path`` (``prefix`` + name) to write to; renamed onto ``path``
+    when the block ends normally, removed when it raises: a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{prefix}{path.name}.")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
+        yield Path(tmp)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: Path, data: bytes | str, prefix: str = ".tmp-") -> None:
+    """Write ``data`` to ``path`` atomically (through ``atomic_path``)."""
+    with atomic_path(path, prefix) as tmp:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.paths import atomic_path
+
 
 class Kind(StrEnum):
     """Event kinds; README's "Reading the outputs" explains each one's columns."""
@@ -188,6 +190,5 @@ class Recorder:
 
     def write(self, path: Path) -> None:
         """Write the table as Parquet atomically (a partial file never has the final name)."""
-        tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(self.to_arrow(), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            pq.write_table(self.to_arrow(), tmp)

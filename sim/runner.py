@@ -22,11 +22,12 @@ import pandas as pd
 import simpy
 
 from analysis.metrics import summarize
+from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
-from sim.errors import ConfigError, InvariantViolation
+from sim.errors import ConfigError
 from sim.ledger import Ledger
 from sim.oracle import Oracle
-from sim.paths import atomic_write
+from sim.paths import atomic_path, atomic_write
 from sim.recorder import Kind
 from sim.scenario import Scenario, load_scenario, with_overrides
 from sim.world import World, build_world
@@ -181,9 +182,8 @@ def _write_outputs(
     out_dir: Path, world: World, summary: dict[str, Any], series: pd.DataFrame
 ) -> None:
     world.recorder.write(out_dir / "events.parquet")
-    tmp = out_dir / "series.parquet.tmp"
-    series.to_parquet(tmp, index=False)
-    tmp.replace(out_dir / "series.parquet")
+    with atomic_path(out_dir / "series.parquet") as tmp:
+        series.to_parquet(tmp, index=False)
     text = json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n"
     atomic_write(out_dir / "summary.json", text)
 

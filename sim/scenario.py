@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
 from sim.behaviour_config import (
     CONTRIBUTOR_KINDS,
     VERIFIER_KINDS,
@@ -40,14 +41,9 @@ from sim.learning.config import (
     TrainConfig,
 )
 from sim.storage import StorageConfig
-from sim.types import ETHER, GWEI, Wei
 
 DATASET_SIZES = {"mnist": 70_000, "mnist-5k": 5_000, "fashion-mnist": 70_000, "synthetic": 2_000}
 """Samples in each data set (synthetic: its default size)."""
-
-MAX_SUBMISSIONS = 64  # TaskMarket.vy constants
-MAX_REGISTRANTS = 128
-MAX_COMMITTEE = 32
 
 
 def _positive(name: str, value: float) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import simpy
 
+from contracts.chain import Block
 from contracts.taskmarket import (
     CommitteeDrawn,
     MarketEvent,
@@ -22,9 +23,8 @@ from contracts.taskmarket import (
     TaskParams,
     typed_events,
 )
-from sim.chain import Block
+from contracts.units import Address, TaskId
 from sim.scenario import TaskSection
-from sim.types import Address, TaskId
 
 Predicate = Callable[[MarketEvent], bool]
 

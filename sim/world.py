@@ -17,8 +17,9 @@ from typing import Any
 
 import simpy
 
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
 from contracts.taskmarket import TaskMarket
-from sim.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.units import Address, Cid, Wei
 from sim.errors import StorageError
 from sim.learning_service import LearningService
 from sim.network import CHAIN_ENDPOINT, STORAGE_ENDPOINT, LinkClass, Network
@@ -26,7 +27,6 @@ from sim.recorder import Kind, Recorder
 from sim.rng import RngStreams
 from sim.scenario import Scenario
 from sim.storage import Store, open_store
-from sim.types import Address, Cid, Wei
 from sim.watcher import ChainWatcher
 
 EPOCH = 1_700_000_000

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sim.errors import BaasimError
+from contracts.errors import BaasimError
 
 # Sub-command modules, in the order ``baasim --help`` lists them.
 COMMANDS: tuple[str, ...] = (

@@ -19,8 +19,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.report import write_report
     from analysis.runs import ResultsError
+    from sim.sweep.tables import write_report
 
     if not 0 < args.level < 1:
         raise ConfigError(f"--level: expected a fraction in (0, 1), got {args.level}")

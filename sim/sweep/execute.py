@@ -4,7 +4,7 @@
 gives the executor only the runs without a finished run directory (so running the same
 command again resumes, re-doing missing and failed runs). Every outcome is saved
 (``SweepDir.save``: atomically) before the progress bar counts it. At the end it writes
-``runs.parquet`` and ``events.parquet`` (``analysis.runs.write_tables``).
+``runs.parquet`` and ``events.parquet`` (``sim.sweep.tables.write_tables``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from analysis.runs import write_tables
 from sim.sweep.plan import Job, Plan
 from sim.sweep.store import SweepDir
+from sim.sweep.tables import write_tables
 from sim.sweep.worker import Outcome
 
 

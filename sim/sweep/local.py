@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 
-from sim.errors import ConfigError, InvariantViolation
+from contracts.errors import InvariantViolation
+from sim.errors import ConfigError
 from sim.sweep.plan import Job
 from sim.sweep.worker import WORKER_ENV, Outcome, run_job
 

@@ -51,8 +51,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from contracts.errors import InvariantViolation
 from sim.config import build
-from sim.errors import ConfigError, InvariantViolation
+from sim.errors import ConfigError
 
 Scale = Literal["linear", "log"]
 GridPoint = dict[str, Any]

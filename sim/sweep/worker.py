@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.errors import InvariantViolation
+from contracts.errors import InvariantViolation
 from sim.sweep.plan import Job
 
 WORKER_ENV = {

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from agents.choice import TYPICAL_GAS, contributor_estimate, evaluation_seconds, verifier_estimate
+from contracts.units import ETHER, GWEI
 from sim.runner import RunResult, run
 from sim.scenario import Scenario, load_scenario, with_values
-from sim.types import ETHER, GWEI
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 

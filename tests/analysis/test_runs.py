@@ -18,8 +18,8 @@ from analysis.runs import (
     metric_columns,
     read_sweep,
     runs_table,
-    write_tables,
 )
+from sim.sweep.tables import write_tables
 
 
 def test_flattening_keeps_numbers_joins_nested_names_and_drops_the_rest() -> None:

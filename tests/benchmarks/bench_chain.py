@@ -6,7 +6,7 @@ Both paths run the same workload on the same compiled bytecode (``compile_contra
 create a task, N model submissions, verifier registrations, the committee draw, one
 commit and one reveal per member, finalize and every withdrawal, plus the few view
 calls the workload needs (next task id, committee, credits). The adapter path is
-``contracts.workload.run_workload`` on ``sim.chain.Chain`` (blocks sealed by the
+``contracts.workload.run_workload`` on ``contracts.chain.Chain`` (blocks sealed by the
 caller, many transactions per block). The web3 path is web3.py's contract objects on
 ``EthereumTesterProvider(EthereumTester(PyEVMBackend(...)))`` with auto-mining (one
 block per transaction), timed twice: with web3's default gas estimation and with
@@ -31,8 +31,8 @@ import numpy as np
 
 from contracts import compile_contract
 from contracts.taskmarket import _GAS, TaskParams, _report_gas, commitment, new_salt
+from contracts.units import ETHER
 from contracts.workload import WorkloadShape, check_conservation, fresh_market, run_workload
-from sim.types import ETHER
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,13 @@ class Figures:
 
 
 def run_adapter(shape: WorkloadShape, seed: int) -> Figures:
-    """The workload through sim.chain (the simulator's own path)."""
+    """The workload through contracts.chain (the simulator's own path)."""
     chain, accounts, market = fresh_market(shape, seed)
     result = run_workload(chain, market, accounts, shape, seed)
     check_conservation(chain, accounts, market)
     if not result.accepted:
         raise RuntimeError("adapter: the benchmark task was not accepted")
-    return Figures("adapter (sim.chain)", result.transactions, result.seconds)
+    return Figures("adapter (contracts.chain)", result.transactions, result.seconds)
 
 
 class _Web3Market:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.chain import Account, Block, Chain, ChainConfig, ContractAbi, Receipt
-from sim.types import ETHER, Address, Wei
+from contracts.chain import Account, Block, Chain, ChainConfig, ContractAbi, Receipt
+from contracts.units import ETHER, Address, Wei
 
 PROBE_SOURCE = """
 # pragma version 0.4.3

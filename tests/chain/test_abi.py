@@ -9,8 +9,8 @@ import eth_abi
 import pytest
 from eth_utils import to_checksum_address
 
-from sim.chain import ContractAbi, revert_reason
-from sim.errors import CallArgumentError
+from contracts.chain import ContractAbi, revert_reason
+from contracts.errors import CallArgumentError
 
 if TYPE_CHECKING:
     from conftest import Rig

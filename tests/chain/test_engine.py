@@ -10,9 +10,9 @@ import pytest
 from eth._utils.address import generate_contract_address
 from eth_utils import to_canonical_address, to_checksum_address
 
-from sim.chain import ChainConfig
-from sim.errors import ChainError, TxFailed
-from sim.types import ETHER, GWEI, Wei
+from contracts.chain import ChainConfig
+from contracts.errors import ChainError, TxFailed
+from contracts.units import ETHER, GWEI, Wei
 
 if TYPE_CHECKING:
     from conftest import Rig

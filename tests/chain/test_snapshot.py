@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from sim.chain import Chain, ChainConfig, account_from_key, derive_account
-from sim.types import ETHER, Wei
+from contracts.chain import Chain, ChainConfig, account_from_key, derive_account
+from contracts.units import ETHER, Wei
 
 if TYPE_CHECKING:
     from conftest import Rig

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
 from contracts.settlement import Report
 from contracts.taskmarket import TaskMarket, TaskParams, commitment, typed_events
-from sim.chain import Account, Block, Chain, ChainConfig, Receipt
-from sim.types import ETHER, Address, Cid, TaskId, Wei
+from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
 N_ACCOUNTS = 150
 STAKE = Wei(ETHER)

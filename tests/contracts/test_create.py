@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from contracts import compile_contract
+from contracts.errors import CallArgumentError, TxFailed
 from contracts.taskmarket import Aggregation, TaskParams
-from sim.errors import CallArgumentError, TxFailed
-from sim.types import ETHER, Cid, TaskId, Wei
+from contracts.units import ETHER, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
     from conftest import Harness

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from contracts.chain import Receipt
+from contracts.errors import TxFailed
 from contracts.settlement import Aggregation, Report, Settlement, settle
 from contracts.taskmarket import SlashReason
-from sim.chain import Receipt
-from sim.errors import TxFailed
-from sim.types import ETHER, Address, Wei
+from contracts.units import ETHER, Address, Wei
 
 if TYPE_CHECKING:
     from conftest import Harness, TaskCtx

@@ -44,10 +44,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from contracts.chain import Account, Receipt
 from contracts.settlement import Aggregation, Report, settle
 from contracts.taskmarket import TaskParams, commitment
-from sim.chain import Account, Receipt
-from sim.types import ETHER, Address, Cid, TaskId, Wei
+from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
     from conftest import Harness

@@ -12,7 +12,7 @@ import pytest
 from eth_utils import keccak
 
 from contracts.taskmarket import commitment
-from sim.types import ETHER, Address, Cid, Wei
+from contracts.units import ETHER, Address, Cid, Wei
 
 if TYPE_CHECKING:
     from conftest import Harness, TaskCtx

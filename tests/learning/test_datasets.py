@@ -15,10 +15,9 @@ from sim.learning.datasets import (
     Dataset,
     fingerprint,
     load_dataset,
-    read_idx,
-    read_idx_directory,
     synthetic,
 )
+from sim.learning.idx import read_idx, read_idx_directory
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from contracts.settlement import Aggregation, Report, Rules, settle
+from contracts.units import BPS, PPM, Address, Wei
 from sim.cli import main
 from sim.runner import RunResult, run
-from sim.types import BPS, PPM, Address, Wei
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from agents.population import build
+from contracts.units import Cid
 from sim.errors import StorageError, StorageUnavailable
 from sim.runner import run
 from sim.storage.base import Store
-from sim.types import Cid
 from sim.world import World
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from multiformats import CID
 
+from contracts.units import Cid
 from sim.errors import ContentNotFound, StorageError
 from sim.storage import EmbeddedStore, StorageConfig, cid_of, open_store
-from sim.types import Cid
 
 
 @pytest.fixture

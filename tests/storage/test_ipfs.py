@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from contracts.units import Cid
 from sim.errors import ContentNotFound, StorageError, StorageUnavailable
 from sim.storage import CHUNK_SIZE, MAX_LINKS, StorageConfig, Store, cid_of, open_store
-from sim.types import Cid
 
 SIZES = [0, 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3_000_000]
 

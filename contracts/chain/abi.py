@@ -9,7 +9,7 @@ from typing import Any
 import eth_abi
 from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from sim.errors import CallArgumentError
+from contracts.errors import CallArgumentError
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)

@@ -26,11 +26,11 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import to_canonical_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EvmValidationError
 
-from sim.chain.abi import ContractAbi, revert_reason
-from sim.chain.accounts import Account, derive_account
-from sim.chain.receipts import Block, DecodedEvent, Receipt
-from sim.errors import ChainError, TxFailed
-from sim.types import ETHER, GWEI, Address, TxHash, Wei
+from contracts.chain.abi import ContractAbi, revert_reason
+from contracts.chain.accounts import Account, derive_account
+from contracts.chain.receipts import Block, DecodedEvent, Receipt
+from contracts.errors import ChainError, TxFailed
+from contracts.units import ETHER, GWEI, Address, TxHash, Wei
 
 _ZERO32 = b"\x00" * 32
 _ZERO_ADDRESS = b"\x00" * 20

@@ -8,7 +8,7 @@ import numpy as np
 from eth_keys.datatypes import PrivateKey
 from eth_utils import to_checksum_address
 
-from sim.types import Address
+from contracts.units import Address
 
 # Order of the secp256k1 group: a private key must lie in [1, N).
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

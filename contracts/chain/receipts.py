@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.errors import TxFailed
-from sim.types import Address, TxHash, Wei
+from contracts.errors import TxFailed
+from contracts.units import Address, TxHash, Wei
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ the pending pool and seals blocks when told; ``ContractAbi`` encodes calls and d
 events; ``Receipt`` carries each transaction's outcome.
 """
 
-from sim.chain.abi import ContractAbi, FunctionAbi, revert_reason
-from sim.chain.accounts import Account, account_from_key, derive_account
-from sim.chain.engine import Chain, ChainConfig
-from sim.chain.receipts import Block, DecodedEvent, Receipt
+from contracts.chain.abi import ContractAbi, FunctionAbi, revert_reason
+from contracts.chain.accounts import Account, account_from_key, derive_account
+from contracts.chain.engine import Chain, ChainConfig
+from contracts.chain.receipts import Block, DecodedEvent, Receipt
 
 __all__ = [
     "Account",
