@@ -39,14 +39,22 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imports_of(path: Path) -> set[str]:
-    """Every module ``path`` imports (absolute names; relative imports resolved)."""
+def imports_of(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """Every module ``path`` imports (absolute names; relative imports resolved), leaving out
+    those under ``if TYPE_CHECKING:`` when ``runtime_only``."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    skipped: set[int] = set()
+    if runtime_only:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
     package = module_name(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
     names: set[str] = set()
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -115,7 +123,7 @@ def test_no_module_imports_itself_back_through_others() -> None:
     modules = set(graph())
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            names = _runtime_imports(path)
+            names = {n for n in imports_of(path, runtime_only=True) if n.split(".")[0] in PACKAGES}
             runtime[module_name(path)] = {_resolve(n, modules) for n in names} & modules
     for module, names in runtime.items():
         names.discard(module)
@@ -130,29 +138,6 @@ def _resolve(name: str, modules: set[str]) -> str:
         if candidate in modules:
             return candidate
     return name
-
-
-def _runtime_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            skipped.update(id(n) for stmt in node.body for n in ast.walk(stmt))
-    package = module_name(path).split(".")
-    if path.name != "__init__.py":
-        package = package[:-1]
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if id(node) in skipped:
-            continue
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[: len(package) - node.level + 1] if node.level else []
-            module = ".".join([*base, *([node.module] if node.module else [])])
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
-    return {n for n in names if n.split(".")[0] in PACKAGES}
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

@@ -6,20 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from sim.cli.options import add_set_option
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("run", help="run a scenario file")
     p.add_argument("file", help="scenario TOML file (see scenarios/)")
     p.add_argument("--seed", type=int, default=None, help="run only this seed (default: run.seeds)")
     p.add_argument("--out", default=None, help="output directory (default: results/<scenario>)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="override a scenario value (TOML syntax), e.g. --set tasks[0].mafr=0.9",
-    )
+    add_set_option(p, "override a scenario value (TOML syntax), e.g. --set tasks[0].mafr=0.9")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

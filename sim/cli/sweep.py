@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sim.cli.options import add_set_option
 from sim.errors import ConfigError
 
 
@@ -43,14 +44,7 @@ def register(sub: Any) -> None:
         help="add one axis whose keys advance together (give two or more KEY=SPEC)",
     )
     p.add_argument("--seeds", default=None, help="a count (5: seeds 0-4) or a list (1,2,3 or [0])")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY.PATH=VALUE",
-        help="fix a scenario value for every point (TOML syntax)",
-    )
+    add_set_option(p, "fix a scenario value for every point (TOML syntax)")
     p.add_argument("--name", default=None, help="sweep name (default: the file's stem)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores)")
     p.add_argument(
