@@ -7,7 +7,7 @@ submission deadline, then wait for the outcome and withdraw what the market cred
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
 from sim.recorder import Kind
@@ -18,8 +18,8 @@ from .base import Participant, Process
 from .choice import contributor_estimate
 
 if TYPE_CHECKING:
-    from agents.behaviours import ContributorBehaviour
     from agents.model import MarketModel
+    from agents.strategies.base import ContributorStrategy
     from contracts.chain import Account
 
 
@@ -31,7 +31,7 @@ class Contributor(Participant):
         model: MarketModel,
         index: int,
         account: Account,
-        behaviour: ContributorBehaviour,
+        behaviour: ContributorStrategy[Any],
         speed: float,
         bandwidth_mbps: float,
     ):

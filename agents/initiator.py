@@ -10,7 +10,7 @@ them and record the accuracy of the model it obtained on held-out data.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from contracts.taskmarket import (
     Aggregation,
@@ -33,6 +33,7 @@ from .base import Participant, Process
 
 if TYPE_CHECKING:
     from agents.model import MarketModel
+    from agents.strategies.base import InitiatorStrategy
     from contracts.chain import Account
 
 _AGGREGATION = {
@@ -50,11 +51,15 @@ class Initiator(Participant):
         model: MarketModel,
         index: int,
         account: Account,
+        behaviour: InitiatorStrategy[Any],
         speed: float,
         bandwidth_mbps: float,
     ):
         self.index = index
-        super().__init__(model, f"initiator-{index}", account, "honest", speed, bandwidth_mbps)
+        self.behaviour = behaviour
+        super().__init__(
+            model, f"initiator-{index}", account, behaviour.name, speed, bandwidth_mbps
+        )
         self.stream = model.world.streams.numpy("initiator", index)
 
     def schedule(self, template: TaskSection) -> list[float]:
@@ -79,9 +84,13 @@ class Initiator(Participant):
         if entry is None:
             return None
         tid = entry.created.task_id
+        if self.behaviour.cancel(self, entry):
+            yield from self.cancel(entry)
+            yield from self.withdraw_if_owed(tid)
+            return None
         members = yield from self.draw(entry)
         if members:
-            self.hand_out_data(entry, members)
+            self.hand_out_data(entry, self.behaviour.hand_out(self, entry, members))
         yield self.world.until(entry.params.reveal_deadline)
         yield from self.finalize(entry)
         yield from self.withdraw_if_owed(tid)
@@ -148,9 +157,10 @@ class Initiator(Participant):
         return watcher.tasks[created.task_id]
 
     def draw(self, entry: TaskEntry) -> Process:
-        """Draw the committee once submissions close; the members' addresses."""
+        """Draw the committee at the strategy's time (by default when submissions close); the
+        members' addresses."""
         tid = entry.created.task_id
-        yield self.world.until(entry.params.submission_deadline)
+        yield self.world.until(self.behaviour.draw_at(self, entry))
         if entry.committee is None:
             market = self.world.market
             receipt = yield from self.transact(
@@ -165,6 +175,15 @@ class Initiator(Participant):
             )
             return drawn.members
         return entry.committee
+
+    def cancel(self, entry: TaskEntry) -> Process:
+        """Cancel the task (its strategy decided to): the escrow and stakes go back."""
+        tid = entry.created.task_id
+        market = self.world.market
+        receipt = yield from self.transact(lambda: market.cancel(self.account, tid), task=tid)
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+        yield self.world.notice(self.name)
 
     def hand_out_data(self, entry: TaskEntry, members: tuple[Address, ...]) -> None:
         """Send each committee member the verification data (off-chain, with latency)."""

@@ -6,7 +6,9 @@ is how ``sim.run`` finds it without importing ``agents``. ``build(world)`` retur
 the event that fires when all work is done.
 
 Behaviour kinds are dealt from the scenario's mixes with the ``behaviour`` RNG stream (so
-dishonest agents are not always the last indices). Newcomers (churn arrivals, agents a
+dishonest agents are not always the last indices); each agent's strategy comes from the
+scenario's strategy registry (``sim.strategies``) with its kind's ``[behaviours.<kind>]``
+parameters. Newcomers (churn arrivals, agents a
 trace introduces) get fresh accounts funded by the faucet and a kind drawn from the mix's
 fractions.
 """
@@ -14,12 +16,12 @@ fractions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import simpy
 
 from agents.base import Participant, Process
-from agents.behaviours import CONTRIBUTOR_BEHAVIOURS, VERIFIER_BEHAVIOURS
 from agents.contributor import Contributor
 from agents.initiator import Initiator
 from agents.model import MarketModel
@@ -27,8 +29,8 @@ from agents.verifier import Verifier
 from contracts.chain import Account
 from contracts.taskmarket import MarketEvent, TaskCreated
 from sim import churn
-from sim.behaviour_config import deal
 from sim.recorder import Kind
+from sim.strategies import deal
 from sim.world import World
 
 
@@ -46,9 +48,18 @@ class DefaultPopulation(MarketModel):
         }
         self._newcomers = streams.numpy("newcomers")
         accounts = iter(world.agent_accounts)
+        # the initiators' deal has its own stream: adding it shifted no other draw
+        i_kinds = deal(pop.initiator_behaviours, pop.initiators, streams.numpy("behaviour", "i"))
         self.initiators = [
-            Initiator(self, i, next(accounts), 1.0, self._draw_bandwidth())
-            for i in range(pop.initiators)
+            Initiator(
+                self,
+                i,
+                next(accounts),
+                self._strategy("initiator", kind),
+                1.0,
+                self._draw_bandwidth(),
+            )
+            for i, kind in enumerate(i_kinds)
         ]
         c_kinds = deal(
             pop.contributor_behaviours, pop.contributors, streams.numpy("behaviour", "c")
@@ -65,13 +76,19 @@ class DefaultPopulation(MarketModel):
 
     # ---------------------------------------------------------------- agents
 
+    def _strategy(self, role: str, kind: str) -> Any:
+        """A fresh strategy of ``(role, kind)`` with the scenario's parameters for it."""
+        behaviours = self.world.scenario.behaviours
+        found = behaviours.registry.get(role, kind)
+        return found.strategy(behaviours[kind], kind)
+
     def _draw_bandwidth(self) -> float:
         return self.world.scenario.population.bandwidth_mbps.draw(self._bandwidth)
 
     def _add_contributor(self, account: Account, kind: str) -> Contributor:
         pop = self.world.scenario.population
         speed = pop.contributor_speed.draw(self._speeds["contributor"])
-        behaviour = CONTRIBUTOR_BEHAVIOURS[kind]()
+        behaviour = self._strategy("contributor", kind)
         c = Contributor(
             self, len(self.contributors), account, behaviour, speed, self._draw_bandwidth()
         )
@@ -82,7 +99,7 @@ class DefaultPopulation(MarketModel):
     def _add_verifier(self, account: Account, kind: str) -> Verifier:
         pop = self.world.scenario.population
         speed = pop.verifier_speed.draw(self._speeds["verifier"])
-        behaviour = VERIFIER_BEHAVIOURS[kind]()
+        behaviour = self._strategy("verifier", kind)
         v = Verifier(self, len(self.verifiers), account, behaviour, speed, self._draw_bandwidth())
         self.verifiers.append(v)
         self.add(v)

@@ -10,11 +10,11 @@ commit–reveal). After finalization, withdraw pay and stake.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from agents.behaviours import Report
+from agents.strategies.base import Report
 from contracts.taskmarket import (
     CommitteeDrawn,
     MarketEvent,
@@ -34,8 +34,8 @@ from .base import Participant, Process
 from .choice import verifier_estimate
 
 if TYPE_CHECKING:
-    from agents.behaviours import VerifierBehaviour
     from agents.model import MarketModel
+    from agents.strategies.base import VerifierStrategy
     from contracts.chain import Account
 
 
@@ -62,7 +62,7 @@ class Verifier(Participant):
         model: MarketModel,
         index: int,
         account: Account,
-        behaviour: VerifierBehaviour,
+        behaviour: VerifierStrategy[Any],
         speed: float,
         bandwidth_mbps: float,
     ):
@@ -257,7 +257,7 @@ class Verifier(Participant):
         if self.online:
             yield from self.withdraw_if_owed()
 
-    # ---------------------------------------------------------------- helpers for behaviours
+    # ---------------------------------------------------------------- helpers for strategies
 
     def fetch_models(self, task: TaskEntry, cids: tuple[Cid, ...]) -> Process:
         """Download each submitted model (None where the fetch failed)."""

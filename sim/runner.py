@@ -1,9 +1,10 @@
 """The run loop: scenario + seed -> world -> population -> events, summary and series.
 
 ``run`` is the Python API (``sim.run``). The population comes from the ``baasim.populations``
-entry-point group (the scenario's ``population.model``, ``default`` unless set), so ``sim``
-never imports ``agents``. Every output file is written atomically: a half-written file never
-carries its final name.
+entry-point group (the scenario's ``population.plugin``, ``default`` unless set), so ``sim``
+never imports ``agents``; strategy kinds come from ``baasim.strategies`` and the scenario's
+``plugins`` files (``sim.strategies``). Every output file is written atomically: a half-written
+file never carries its final name.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def load_population(name: str) -> PopulationFactory:
     found = {ep.name: ep for ep in entry_points(group="baasim.populations")}
     if name not in found:
         known = ", ".join(sorted(found)) or "none installed"
-        raise ConfigError(f"population.model: no population plugin {name!r} (known: {known})")
+        raise ConfigError(f"population.plugin: no population plugin {name!r} (known: {known})")
     factory: PopulationFactory = found[name].load()
     return factory
 
@@ -92,7 +93,8 @@ def run(
     seed = scenario.run.seeds[0] if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: expected a non-negative integer, got {seed!r}")
-    factory = population or load_population(scenario.population.model)
+    scenario.behaviours.registry.check_unchanged()
+    factory = population or load_population(scenario.population.plugin)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="baasim-run-") as tmp:
             return _run(scenario, seed, Path(tmp), factory, progress, keep=False)

@@ -22,15 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
-from sim.behaviour_config import (
-    CONTRIBUTOR_KINDS,
-    VERIFIER_KINDS,
-    BehaviourSection,
-    check_mix,
-    counts,
-)
 from sim.churn import ChurnSection, read_trace, trace_digest
-from sim.config import build, to_table
+from sim.config import build, coerce, to_table
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
@@ -41,6 +34,7 @@ from sim.learning.config import (
     TrainConfig,
 )
 from sim.storage import StorageConfig
+from sim.strategies import Behaviours, check_mix, counts, registry_for, resolve_plugins
 
 DATASET_SIZES = {"mnist": 70_000, "mnist-5k": 5_000, "fashion-mnist": 70_000, "synthetic": 2_000}
 """Samples in each data set (synthetic: its default size)."""
@@ -255,17 +249,18 @@ class PopulationSection:
     """Each agent's bandwidth, drawn once."""
     contributor_behaviours: dict[str, int | float] = field(default_factory=dict)
     """Mix of contributor kinds: ``{poisoner = 0.2, free_rider = 1}`` (fraction or count); the
-    rest are honest. Kinds: honest, free_rider, plagiarist, poisoner, dropout."""
+    rest are honest. Kinds: those registered for the role (listed under ``[behaviours]``)."""
     verifier_behaviours: dict[str, int | float] = field(default_factory=dict)
-    """Mix of verifier kinds, likewise. Kinds: honest, lazy, always_approve, always_reject,
-    colluding, copycat, offline."""
+    """Mix of verifier kinds, likewise."""
+    initiator_behaviours: dict[str, int | float] = field(default_factory=dict)
+    """Mix of initiator kinds, likewise."""
     max_tasks_per_agent: int = 0
     """Tasks a contributor or verifier works on at once; 0: no limit."""
     task_choice: Literal["all", "expected_profit"] = "all"
     """How agents pick tasks: ``all`` joins every task seen (contributors with the task's
     ``participation`` chance); ``expected_profit`` also declines a task whose estimated pay is
     below the estimated cost of the work (compute at ``costs``, gas), recorded as ``declined``."""
-    model: str = "default"
+    plugin: str = "default"
     """Name of the population plugin (entry point group ``baasim.populations``)."""
 
     def __post_init__(self) -> None:
@@ -277,16 +272,14 @@ class PopulationSection:
             raise ValueError(f"verifiers: expected >= 1, got {self.verifiers}")
         if self.max_tasks_per_agent < 0:
             raise ValueError(f"max_tasks_per_agent: expected >= 0, got {self.max_tasks_per_agent}")
-        check_mix("contributor_behaviours", self.contributor_behaviours, CONTRIBUTOR_KINDS)
-        check_mix("verifier_behaviours", self.verifier_behaviours, VERIFIER_KINDS)
-        for role, mix, n in (
-            ("contributor_behaviours", self.contributor_behaviours, self.contributors),
-            ("verifier_behaviours", self.verifier_behaviours, self.verifiers),
-        ):
-            try:
-                counts(mix, n)
-            except ValueError as err:
-                raise ValueError(f"{role}: {err}") from None
+
+    def mixes(self) -> tuple[tuple[str, dict[str, int | float], int], ...]:
+        """(role, mix, agents at the start) for each role."""
+        return (
+            ("contributor", self.contributor_behaviours, self.contributors),
+            ("verifier", self.verifier_behaviours, self.verifiers),
+            ("initiator", self.initiator_behaviours, self.initiators),
+        )
 
 
 @dataclass(frozen=True)
@@ -345,7 +338,12 @@ class Scenario:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     contribution: ContributionConfig = field(default_factory=ContributionConfig)
     population: PopulationSection = field(default_factory=PopulationSection)
-    behaviours: BehaviourSection = field(default_factory=BehaviourSection)
+    behaviours: Behaviours = field(default_factory=Behaviours)
+    plugins: tuple[str, ...] = ()
+    """Python files that register strategy kinds (paths relative to the scenario file)."""
+    plugin_sha256: tuple[str, ...] = ()
+    """SHA-256 of each plugins file: filled in when the scenario is loaded, so the scenario
+    hash covers the plugins' code; a file that changed since is refused."""
     churn: ChurnSection = field(default_factory=ChurnSection)
     costs: CostSection = field(default_factory=CostSection)
     tasks: tuple[TaskSection, ...] = (TaskSection(),)
@@ -356,12 +354,31 @@ class Scenario:
         for i, task in enumerate(self.tasks):
             self._check_task(i, task)
         self._check_data_sizes()
-        for target in self.behaviours.collusion_targets:
-            if target >= self.population.contributors:
-                raise ValueError(
-                    f"behaviours.collusion_targets: expected indices below population.contributors "
-                    f"({self.population.contributors}), got {target}"
-                )
+        self._check_behaviours()
+
+    def _check_behaviours(self) -> None:
+        """Mixes name registered kinds; each kind's parameters fit the rest of the scenario."""
+        registry = self.behaviours.registry
+        if tuple(path for path, _ in registry.plugins) != self.plugins:
+            raise ValueError(
+                "plugins: the behaviours were built with other plugin files; change plugins "
+                "with sim.scenario.with_values"
+            )
+        for role, mix, n in self.population.mixes():
+            key = f"population.{role}_behaviours"
+            check_mix(key, mix, registry.names(role))
+            try:
+                counts(mix, n)
+            except ValueError as err:
+                raise ValueError(f"{key}: {err}") from None
+        for name, params in self.behaviours.items():
+            check = getattr(params, "check_scenario", None)
+            if check is None:
+                continue
+            try:
+                check(self)
+            except ValueError as err:
+                raise ValueError(f"behaviours.{name}.{err}") from None
 
     def _check_task(self, i: int, task: TaskSection) -> None:
         pop = self.population
@@ -451,8 +468,29 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{where}: not valid TOML: {err}") from err
     table.setdefault("name", p.stem)
-    scenario = build(Scenario, table, where=where)
+    scenario = build(Scenario, _with_strategies(table, p.parent, where), where=where)
     return _resolve_traces(scenario, p.parent, where)
+
+
+def _with_strategies(table: Mapping[str, Any], base: Path, where: str) -> dict[str, Any]:
+    """``table`` with its plugin files resolved (relative to ``base``) and hashed, and its
+    ``[behaviours.<kind>]`` tables built against the registry those files extend."""
+    if not isinstance(table, Mapping):
+        return table  # type: ignore[return-value]  # build names the problem
+    paths = coerce(tuple[str, ...], table.get("plugins", []), where=where, path="plugins")
+    pinned = coerce(
+        tuple[str, ...], table.get("plugin_sha256", []), where=where, path="plugin_sha256"
+    )
+    plugins = resolve_plugins(paths, pinned, base, where)
+    try:
+        registry = registry_for(plugins)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    out = dict(table)
+    out["plugins"] = [path for path, _ in plugins]
+    out["plugin_sha256"] = [digest for _, digest in plugins]
+    out["behaviours"] = Behaviours.from_table(out.get("behaviours", {}), registry, where)
+    return out
 
 
 def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
@@ -483,7 +521,7 @@ def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
 
 
 def scenario_from_table(table: Mapping[str, Any], where: str = "<table>") -> Scenario:
-    return build(Scenario, table, where=where)
+    return build(Scenario, _with_strategies(table, Path.cwd(), where), where=where)
 
 
 def with_overrides(scenario: Scenario, settings: Sequence[str], where: str = "--set") -> Scenario:
@@ -510,7 +548,10 @@ def with_values(scenario: Scenario, values: Mapping[str, Any], where: str = "<va
         prefix = f"churn.{role}."
         if prefix + "trace" in values and prefix + "trace_sha256" not in values:
             table["churn"][role]["trace_sha256"] = None  # a new file: hashed below
-    changed = build(Scenario, table, where=where)
+    if "plugins" in values and "plugin_sha256" not in values:
+        table["plugin_sha256"] = []  # new files: hashed below
+    # new plugin paths are relative to here; the loaded ones are absolute already
+    changed = build(Scenario, _with_strategies(table, Path.cwd(), where), where=where)
     if not any(k.startswith("churn.") and ".trace" in k for k in values):
         return changed
     return _resolve_traces(changed, Path.cwd(), where)  # new paths are relative to here

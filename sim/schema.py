@@ -2,8 +2,10 @@
 
 Walks ``Scenario`` and every nested configuration dataclass and renders one Markdown table
 per TOML table: key, type, default and the field's documentation (the string literal that
-follows the field in the class body, else nothing). ``baasim schema`` prints it; README's
-"Scenario reference" is this output, and a test keeps the two identical.
+follows the field in the class body, else nothing). ``[behaviours]`` comes from the strategy
+registry: each role's kinds with their doc line, then each kind's parameter table.
+``baasim schema`` prints it; README's "Scenario reference" is this output, and a test keeps the
+two identical.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ from typing import Any, Union, get_args, get_origin
 
 from sim.distributions import Dist
 from sim.scenario import Scenario
+from sim.strategies import Behaviours, Registry, builtin_registry
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Field name -> the docstring-like string literal that follows it in the class body."""
+    """Field name -> the docstring-like string literal that follows it in the class body
+    (or in a base class's, for inherited fields)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is not object:
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
@@ -103,7 +115,9 @@ def _sections(cls: type, path: str) -> list[tuple[str, type]]:
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
         sub = get_args(hint)[0] if get_origin(hint) is tuple else hint
-        if dataclasses.is_dataclass(sub) and sub is not Dist:
+        if hint is Behaviours:
+            out.append((f.name, Behaviours))
+        elif dataclasses.is_dataclass(sub) and sub is not Dist:
             key = f"{path}.{f.name}" if path else f.name
             if get_origin(hint) is tuple:
                 key = f"[{key}]"
@@ -111,8 +125,9 @@ def _sections(cls: type, path: str) -> list[tuple[str, type]]:
     return out
 
 
-def render() -> str:
-    """The Markdown reference of every scenario table."""
+def render(registry: Registry | None = None) -> str:
+    """The Markdown reference of every scenario table (kinds: installed ones by default)."""
+    registry = registry if registry is not None else builtin_registry()
     lines = [
         "Distributions are tables `{kind = ..., ...}`: `constant` (value), `uniform` (low, "
         "high), `normal` (mean, std), `lognormal` (median, sigma), `exponential` (mean), "
@@ -120,25 +135,60 @@ def render() -> str:
         "",
     ]
     for path, cls in _sections(Scenario, ""):
+        if cls is Behaviours:
+            lines += _behaviours(path, registry)
+            continue
         title = "top level" if not path else f"`[{path}]`"
         lines += [f"#### {title}", ""]
-        doc = inspect.getdoc(cls) or ""
-        if doc:
-            text = " ".join(doc.split())
-            text = re.sub(r"^``\[[^\]]*\]``: ", "", text)
-            lines += [text[:1].upper() + text[1:], ""]
-        lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
-        hints = typing.get_type_hints(cls)
-        docs = field_docs(cls)
-        for f in dataclasses.fields(cls):
-            hint = hints[f.name]
-            is_table = dataclasses.is_dataclass(hint) and hint is not Dist
-            if is_table or (
-                get_origin(hint) is tuple and dataclasses.is_dataclass(get_args(hint)[0])
-            ):
-                continue
-            lines.append(
-                f"| `{f.name}` | {type_name(hint)} | {show(_default(f))} | {docs.get(f.name, '')} |"
-            )
-        lines.append("")
+        lines += _table(cls)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _table(cls: type) -> list[str]:
+    """The class's doc (its ``[table]``: prefix cut) and its table of keys."""
+    lines = []
+    doc = inspect.getdoc(cls) or ""
+    if doc:
+        text = " ".join(doc.split())
+        text = re.sub(r"^``\[[^\]]*\]``: ", "", text)
+        lines += [text[:1].upper() + text[1:], ""]
+    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        hint = hints[f.name]
+        is_table = (dataclasses.is_dataclass(hint) and hint is not Dist) or hint is Behaviours
+        if is_table or (get_origin(hint) is tuple and dataclasses.is_dataclass(get_args(hint)[0])):
+            continue
+        lines.append(
+            f"| `{f.name}` | {type_name(hint)} | {show(_default(f))} | {docs.get(f.name, '')} |"
+        )
+    lines.append("")
+    return lines
+
+
+def _behaviours(path: str, registry: Registry) -> list[str]:
+    """The registered kinds per role, then one ``[behaviours.<kind>]`` table per kind."""
+    lines = [
+        f"#### `[{path}]`",
+        "",
+        "Behaviour kinds, by role: name them in the `population.<role>_behaviours` mixes. "
+        "Kinds come from installed packages (entry-point group `baasim.strategies`; these are "
+        "baasim's own) and from the scenario's `plugins` files. A kind's parameters are its "
+        f"table `[{path}.<kind>]`.",
+        "",
+        "| role | kind | parameters | what it does |",
+        "|---|---|---|---|",
+    ]
+    tables: dict[str, type] = {}
+    for kind in registry.kinds():
+        has_params = bool(dataclasses.fields(kind.params))
+        where = f"`[{path}.{kind.name}]`" if has_params else "none"
+        lines.append(f"| {kind.role} | `{kind.name}` | {where} | {kind.doc} |")
+        if has_params:
+            tables.setdefault(kind.name, kind.params)
+    lines.append("")
+    for name, params in tables.items():
+        lines += [f"#### `[{path}.{name}]`", ""]
+        lines += _table(params)
+    return lines

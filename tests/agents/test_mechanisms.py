@@ -91,7 +91,7 @@ def test_byte_identical_plagiarism_is_caught_and_unpaid() -> None:
         **{
             "population.contributors": 4,
             "population.contributor_behaviours": {"plagiarist": 1},
-            "behaviours.plagiarist_noise": 0.0,
+            "behaviours.plagiarist.noise": 0.0,
         }
     )
     assert len(rows(result, "duplicate_submission")) == 1  # the contract flags the CID
@@ -107,7 +107,7 @@ def test_noisy_plagiarism_is_caught_by_weight_similarity() -> None:
         **{
             "population.contributors": 4,
             "population.contributor_behaviours": {"plagiarist": 1},
-            "behaviours.plagiarist_noise": 0.01,
+            "behaviours.plagiarist.noise": 0.01,
         }
     )
     assert rows(result, "duplicate_submission").empty  # a different CID
@@ -159,7 +159,7 @@ def test_poisoners_earn_less_than_honest_contributors() -> None:
         **{
             "population.contributors": 4,
             "population.contributor_behaviours": {"poisoner": 2},
-            "behaviours.poison_rate": 0.8,
+            "behaviours.poisoner.rate": 0.8,
             "contribution.method": "shapley",
         }
     )

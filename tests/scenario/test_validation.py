@@ -130,13 +130,13 @@ def test_base_loads(tmp_path: Path) -> None:
         ),
         (BASE + "[fusion]\nlr = -inf\n", "fusion.lr: expected a finite number, got -inf"),
         (
-            BASE + "[behaviours]\nlazy_accuracy = {kind = 'uniform', low = 0.5, high = 1.4}\n",
-            "behaviours.lazy_accuracy: expected accuracies in [0, 1]; this distribution "
+            BASE + "[behaviours.lazy]\naccuracy = {kind = 'uniform', low = 0.5, high = 1.4}\n",
+            "behaviours.lazy.accuracy: expected accuracies in [0, 1]; this distribution "
             "reaches 1.4",
         ),
         (
-            BASE + "[behaviours]\nlazy_accuracy = {kind = 'exponential', mean = 0.9}\n",
-            "behaviours.lazy_accuracy: expected accuracies in [0, 1]; this distribution "
+            BASE + "[behaviours.lazy]\naccuracy = {kind = 'exponential', mean = 0.9}\n",
+            "behaviours.lazy.accuracy: expected accuracies in [0, 1]; this distribution "
             "reaches inf (set maximum = 1.0 to clip it)",
         ),
         ("name = 't'\ntasks = []\n", "tasks: expected at least one [[tasks]] table"),
@@ -150,8 +150,8 @@ def test_each_rule_names_key_and_expectation(tmp_path: Path, text: str, expected
 
 def test_a_clipped_lazy_accuracy_distribution_loads(tmp_path: Path) -> None:
     dist = "{kind = 'exponential', mean = 0.9, maximum = 1.0}"
-    text = BASE + f"[behaviours]\nlazy_accuracy = {dist}\n"
-    assert load_scenario(write(tmp_path, text)).behaviours.lazy_accuracy.upper == 1.0
+    text = BASE + f"[behaviours.lazy]\naccuracy = {dist}\n"
+    assert load_scenario(write(tmp_path, text)).behaviours["lazy"].accuracy.upper == 1.0
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

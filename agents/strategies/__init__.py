@@ -1,0 +1,56 @@
+"""baasim's built-in strategy kinds, one module each, and their registration.
+
+``register`` is the ``builtin`` entry of the ``baasim.strategies`` entry-point group: it is how
+``sim`` learns these kinds without importing ``agents``. The order below is the order kinds are
+listed in (``baasim schema``, error messages). Base classes: ``agents.strategies.base``.
+"""
+
+from __future__ import annotations
+
+from sim.strategies import NoParams, Registry
+
+from .always_approve import AlwaysApprove, AlwaysApproveParams
+from .always_reject import AlwaysReject, AlwaysRejectParams
+from .base import ContributorStrategy, InitiatorStrategy, Report, VerifierStrategy
+from .colluding import Colluding, ColludingParams
+from .copycat import Copycat, CopycatParams
+from .dropout import Dropout, DropoutParams
+from .free_rider import FreeRider, FreeRiderParams
+from .honest_contributor import HonestContributor
+from .honest_initiator import HonestInitiator
+from .honest_verifier import HonestVerifier
+from .lazy import LazyParams, LazyVerifier
+from .offline import OfflineVerifier
+from .plagiarist import Plagiarist, PlagiaristParams
+from .poisoner import Poisoner, PoisonerParams
+
+__all__ = [
+    "ContributorStrategy",
+    "InitiatorStrategy",
+    "Report",
+    "VerifierStrategy",
+    "register",
+]
+
+BUILTIN: tuple[tuple[str, str, type, type], ...] = (
+    ("contributor", "honest", HonestContributor, NoParams),
+    ("contributor", "free_rider", FreeRider, FreeRiderParams),
+    ("contributor", "plagiarist", Plagiarist, PlagiaristParams),
+    ("contributor", "poisoner", Poisoner, PoisonerParams),
+    ("contributor", "dropout", Dropout, DropoutParams),
+    ("verifier", "honest", HonestVerifier, NoParams),
+    ("verifier", "lazy", LazyVerifier, LazyParams),
+    ("verifier", "always_approve", AlwaysApprove, AlwaysApproveParams),
+    ("verifier", "always_reject", AlwaysReject, AlwaysRejectParams),
+    ("verifier", "colluding", Colluding, ColludingParams),
+    ("verifier", "copycat", Copycat, CopycatParams),
+    ("verifier", "offline", OfflineVerifier, NoParams),
+    ("initiator", "honest", HonestInitiator, NoParams),
+)
+"""(role, name, strategy class, parameters class) of every built-in kind."""
+
+
+def register(registry: Registry) -> None:
+    """Entry point ``baasim.strategies:builtin``: add baasim's own kinds."""
+    for role, name, cls, params in BUILTIN:
+        registry.add(role, name, cls, params)

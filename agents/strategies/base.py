@@ -1,0 +1,148 @@
+"""The strategy base classes: one abstract base per role, with the decisions it makes.
+
+In the spirit of Flower's ``Strategy``: the role's process (``agents/contributor.py``,
+``verifier.py``, ``initiator.py``) runs the protocol steps — register, stake, upload, submit,
+commit, reveal, withdraw — and asks its strategy at each decision point. A strategy is built
+once per agent, with its kind's parameters (``self.params``: the scenario's
+``[behaviours.<kind>]`` table, a frozen dataclass) and its kind's name (``self.name``).
+
+Decisions that take simulated time are SimPy generators: they ``yield`` events (or
+``yield from`` the agent's helpers: ``agent.compute``, ``agent.fetch_models``) and ``return``
+the decision. Randomness comes from the agent's own stream (``agent.stream``), never a global
+RNG, so a run stays reproducible.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import simpy
+
+from contracts.units import BPS, Address
+from sim.inspection import VerificationInput, VerificationResult, honest_verification
+from sim.recorder import Kind
+from sim.watcher import TaskEntry
+
+if TYPE_CHECKING:
+    from agents.contributor import Contributor
+    from agents.initiator import Initiator
+    from agents.verifier import Verifier
+
+Process = Generator[simpy.Event, Any, Any]
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a verifier puts on chain, beside what an honest computation gives (truth)."""
+
+    accuracy: float
+    """The fused accuracy reported (fraction)."""
+    scores: tuple[float, ...]
+    """One contribution score per submission, in the order of ``inputs.cids``."""
+    truth: VerificationResult | None
+    """What honest work finds (recorded beside the claim; None if unknown)."""
+
+
+class Strategy(Generic[P]):
+    """What every strategy holds: its kind's name and parameters."""
+
+    def __init__(self, params: P, name: str = "honest") -> None:
+        self.params = params
+        self.name = name
+
+
+def mafr(task: TaskEntry) -> float:
+    """The task's minimum acceptable fitness rate as a fraction."""
+    return task.params.mafr_bps / BPS
+
+
+def fraction(name: str, value: float) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is in [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: expected a fraction in [0, 1], got {value}")
+
+
+# ====================================================================== contributors
+
+
+class ContributorStrategy(Strategy[P], ABC):
+    """How a contributor produces the model it submits.
+
+    The process fetches the task spec before, and uploads and submits what ``produce``
+    returns after (nothing when it returns None).
+    """
+
+    @abstractmethod
+    def produce(self, agent: Contributor, task: TaskEntry) -> Process:
+        """Return the model file (bytes) to submit, or None; spend the compute it needs."""
+
+    def train(self, agent: Contributor, task: TaskEntry, label_flip_rate: float) -> Process:
+        """Train the recommended model on the agent's shard (``label_flip_rate`` of its labels
+        flipped), spending the training time; return the weights."""
+        learning = agent.world.learning
+        trained = learning.train(agent.index, agent.training_seed, label_flip_rate=label_flip_rate)
+        tid = task.created.task_id
+        yield from agent.compute(learning.train_seconds(trained.samples_processed), tid, "training")
+        agent.record(
+            Kind.MODEL_TRAINED,
+            task=tid,
+            value=trained.validation_accuracy,
+            bytes=len(trained.weights),
+            detail=f"{trained.samples_processed} samples processed",
+        )
+        return trained.weights
+
+
+# ====================================================================== verifiers
+
+
+class VerifierStrategy(Strategy[P], ABC):
+    """What a committee member reports.
+
+    The process waits for the verification data and the submissions before, and reports (or
+    commits, then reveals) what ``evaluate`` returns after.
+    """
+
+    @abstractmethod
+    def evaluate(self, agent: Verifier, task: TaskEntry, inputs: VerificationInput) -> Process:
+        """Return the ``Report`` to put on chain, or None to stay silent."""
+
+    def verify_honestly(
+        self, agent: Verifier, task: TaskEntry, inputs: VerificationInput
+    ) -> Process:
+        """The real work: download, inspect, fuse and score (spending its compute time)."""
+        blobs = yield from agent.fetch_models(task, inputs.cids)
+        result = honest_verification(agent.world.learning, inputs.with_blobs(blobs))
+        yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
+        agent.record_evaluation(task, result)
+        return result
+
+
+# ====================================================================== initiators
+
+
+class InitiatorStrategy(Strategy[P], ABC):
+    """How an initiator runs a task it created; each default is what an honest one does.
+
+    The process publishes the spec and creates the task, asks ``cancel``, draws the committee
+    at ``draw_at``, sends the verification data to ``hand_out``'s members, then finalizes.
+    """
+
+    def cancel(self, agent: Initiator, entry: TaskEntry) -> bool:
+        """Whether to cancel the task right after creating it (refunding the escrow)."""
+        return False
+
+    def draw_at(self, agent: Initiator, entry: TaskEntry) -> int:
+        """The chain time at which to ask for the committee draw (the contract refuses any
+        time before the submission deadline)."""
+        return entry.params.submission_deadline
+
+    def hand_out(
+        self, agent: Initiator, entry: TaskEntry, members: tuple[Address, ...]
+    ) -> tuple[Address, ...]:
+        """The committee members that get the verification data."""
+        return members

@@ -1,0 +1,62 @@
+"""The plagiarist: resubmits another contributor's model as its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from contracts.taskmarket import ModelSubmitted
+from sim.recorder import Kind
+from sim.watcher import TaskEntry
+
+from .base import ContributorStrategy, Process
+
+if TYPE_CHECKING:
+    from agents.contributor import Contributor
+
+
+@dataclass(frozen=True)
+class PlagiaristParams:
+    """``[behaviours.plagiarist]``: how a plagiarist disguises its copy."""
+
+    noise: float = 0.0
+    """0: a byte-identical copy; > 0: the copy's weights get this relative Gaussian noise."""
+
+    def __post_init__(self) -> None:
+        if self.noise < 0:
+            raise ValueError(f"noise: expected >= 0, got {self.noise}")
+
+
+class Plagiarist(ContributorStrategy[PlagiaristParams]):
+    """Waits for another contributor's submission and resubmits it (byte-identical, or with
+    small noise so the CID differs)."""
+
+    def produce(self, agent: Contributor, task: TaskEntry) -> Process:
+        world = agent.world
+        tid = task.created.task_id
+        me = agent.account.address
+        seen = world.watcher.wait_for(
+            ModelSubmitted,
+            lambda e: isinstance(e, ModelSubmitted) and e.task_id == tid and e.contributor != me,
+        )
+        got = yield seen | world.until(task.params.submission_deadline)
+        if seen not in got:
+            agent.record(Kind.MISSED, task=tid, detail="no submission to copy")
+            return None
+        original: ModelSubmitted = got[seen]
+        yield world.notice(agent.name)
+        data = yield from world.download(agent.name, original.cid)
+        if data is None:
+            return None
+        noise = self.params.noise
+        if noise > 0:
+            data = world.learning.perturb(data, noise, agent.stream)
+        agent.record(
+            Kind.MODEL_TRAINED,
+            task=tid,
+            cid=original.cid,
+            bytes=len(data),
+            target=world.directory.get(original.contributor),
+            detail="copied" + (f" with noise {noise}" if noise else " byte for byte"),
+        )
+        return data
