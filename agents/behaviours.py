@@ -28,8 +28,8 @@ import simpy
 
 from contracts.taskmarket import MarketEvent, ModelSubmitted, ReportRevealed
 from contracts.units import BPS, PPM
-from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
+from sim.verification import VerificationInput, VerificationResult, verify
 from sim.watcher import TaskEntry
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class Plagiarist(ContributorBehaviour):
             task=tid,
             cid=original.cid,
             bytes=len(data),
-            target=world.directory.get(original.contributor),
+            target=world.name_of(original.contributor),
             detail="copied" + (f" with noise {noise}" if noise else " byte for byte"),
         )
         return data
@@ -172,7 +172,7 @@ class VerifierBehaviour:
     def honest(self, agent: Verifier, task: TaskEntry, inputs: VerificationInput) -> Process:
         """The real work: download, inspect, fuse and score (spending its compute time)."""
         blobs = yield from agent.fetch_models(task, inputs.cids)
-        result = honest_verification(agent.world.learning, inputs.with_blobs(blobs))
+        result = verify(agent.world.learning, inputs, blobs)
         yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
         agent.record_evaluation(task, result)
         return result
@@ -257,7 +257,7 @@ class Copycat(VerifierBehaviour):
         if visible in got:
             seen: ReportRevealed = got[visible]
             yield world.notice(agent.name)
-            agent.record(Kind.COPIED, task=tid, target=world.directory.get(seen.verifier))
+            agent.record(Kind.COPIED, task=tid, target=world.name_of(seen.verifier))
             scores = tuple(s / PPM for s in seen.scores_ppm)
             return Report(seen.accuracy_ppm / PPM, scores, truth)
         if world.scenario.behaviours.copycat_fallback == "absent":
