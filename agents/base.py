@@ -1,7 +1,8 @@
 """What every participant shares: a Mesa agent with an account, a speed and SimPy processes.
 
-A participant acts only through the world (``sim.world.World``) and the market bindings.
-Its work happens in SimPy processes the model tracks, so the run knows when all work is
+A participant acts only through its narrow view of the world (``sim.world.AgentWorld``) and
+the market bindings; it is registered in the world's directory when it joins the market. Its
+work happens in SimPy processes the model tracks, so the run knows when all work is
 done. Leaving (churn) interrupts every process of the agent: what it had not finished is
 abandoned. Computing spends simulated time (reference seconds ÷ speed) and is recorded with
 its cost at the scenario's compute price. Behaviour (honest or not) is a strategy object the
@@ -17,6 +18,7 @@ import mesa
 import simpy
 
 from contracts.chain import Account, Receipt
+from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
 from contracts.units import ETHER, Wei
 from sim.recorder import Kind
 from sim.types import Role
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from agents.choice import Estimate
     from agents.model import MarketModel
     from sim.watcher import TaskEntry
-    from sim.world import World
+    from sim.world import AgentWorld
 
 Process = Generator[simpy.Event, Any, Any]
 
@@ -55,16 +57,15 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.market_model = model
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
-        model.world.network.set_bandwidth(name, bandwidth_mbps)
-        model.world.recorder.register_agent(name, str(self.role), behaviour_name)
+        self.world.connect(name, bandwidth_mbps)
 
     @property
-    def world(self) -> World:
+    def world(self) -> AgentWorld:
         return self.market_model.world
 
     @property
     def env(self) -> simpy.Environment:
-        return self.market_model.world.env
+        return self.world.env
 
     # ---------------------------------------------------------------- work
 
@@ -132,7 +133,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     # ---------------------------------------------------------------- actions
 
     def record(self, kind: Kind | str, **values: Any) -> None:
-        self.world.recorder.record(kind, self.name, **values)
+        self.world.record(kind, self.name, **values)
 
     def decide(self, task: TaskEntry, estimate: Estimate) -> bool:
         """Take ``task`` only when ``estimate`` promises a profit; record a refusal."""
@@ -168,7 +169,24 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.record(Kind.COMPUTE, task=task, value=seconds, wei=cost, detail=what or None)
 
     def balance(self) -> Wei:
-        return self.world.chain.balance(self.account.address)
+        return self.world.balance_of(self.account.address)
+
+    def settle(self, task: TaskEntry, *, notice_if_settled: bool = False) -> Process:
+        """Wait for ``task`` to settle (finalized or cancelled), then withdraw what is owed.
+
+        The news reaches the agent through its node (one notice delay). For a task already
+        settled there is nothing to wait for; ``notice_if_settled`` still spends the notice
+        delay (a contributor returning from churn looks the outcome up), which keeps the
+        roles' draws from the network stream as they have always been.
+        """
+        tid = task.created.task_id
+        if task.open:
+            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid))
+            yield self.world.notice(self.name)
+        elif notice_if_settled:
+            yield self.world.notice(self.name)
+        if self.online:
+            yield from self.withdraw_if_owed()
 
     def withdraw_if_owed(self, task: int | None = None) -> Process:
         """Withdraw whatever the market credits this account (pull payment)."""
@@ -179,3 +197,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         if receipt.ok:
             self.record(Kind.WITHDRAWN, task=task, wei=owed, tx_hash=receipt.tx_hash)
         return receipt
+
+
+def _settles(e: MarketEvent, task_id: int) -> bool:
+    return isinstance(e, (TaskFinalized, TaskCancelled)) and e.task_id == task_id

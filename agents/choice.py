@@ -76,7 +76,7 @@ def evaluation_seconds(scenario: Scenario, models: int) -> float:
     timing, data, fusion = scenario.timing, scenario.data, scenario.fusion
     contribution = scenario.contribution
     if contribution.method == "shapley":
-        exact = models <= 10
+        exact = models <= contribution.shapley_exact_max
         heads = 2**models - 1 if exact else models * contribution.shapley_permutations
     else:
         heads = models + 1  # the fused model, and one per model (alone or left out)

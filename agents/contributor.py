@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
 from sim.recorder import Kind
 from sim.types import Role
 from sim.watcher import TaskEntry
@@ -40,11 +39,11 @@ class Contributor(Participant):
         super().__init__(
             model, f"contributor-{index}", account, behaviour.name, speed, bandwidth_mbps
         )
-        self.training_seed = model.world.streams.integer_seed("train", index)
+        self.training_seed = self.world.integer_seed("train", index)
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
-        self.stream = model.world.streams.numpy("contributor", index)
+        self.stream = self.world.rng("contributor", index)
 
     def on_task(self, task: TaskEntry) -> None:
         open_ = self.world.timestamp() < task.params.submission_deadline
@@ -64,8 +63,7 @@ class Contributor(Participant):
         scenario = self.world.scenario
         if scenario.population.task_choice == "all":
             return True
-        learning = self.world.learning
-        shard = learning.partition.shards[self.index % learning.shard_count()]
+        shard = self.world.learning.shard_of(self.index)
         estimate = contributor_estimate(scenario, task.template, self.speed, len(shard.train))
         return self.decide(task, estimate)
 
@@ -74,7 +72,7 @@ class Contributor(Participant):
         tid = task.created.task_id
         yield self.world.notice(self.name)
         if tid in self.submitted:
-            yield from self.await_outcome(task)
+            yield from self.settle(task, notice_if_settled=True)
             return None
         self.record(Kind.TASK_SEEN, task=tid)
         spec = yield from self.world.download(self.name, task.created.spec_cid)
@@ -86,7 +84,7 @@ class Contributor(Participant):
         submitted = yield from self.publish(task, data)
         if submitted:
             self.submitted.add(tid)
-            yield from self.await_outcome(task)
+            yield from self.settle(task, notice_if_settled=True)
         return None
 
     def publish(self, task: TaskEntry, data: bytes) -> Process:
@@ -112,16 +110,3 @@ class Contributor(Participant):
         else:
             self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
         return bool(receipt.ok)
-
-    def await_outcome(self, task: TaskEntry) -> Process:
-        """Wait for the task to settle, then withdraw any credit."""
-        tid = task.created.task_id
-        if task.open:
-            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid))
-        yield self.world.notice(self.name)
-        if self.online:
-            yield from self.withdraw_if_owed()
-
-
-def _settles(e: MarketEvent, task_id: int) -> bool:
-    return isinstance(e, (TaskFinalized, TaskCancelled)) and e.task_id == task_id

@@ -60,7 +60,7 @@ class Initiator(Participant):
         super().__init__(
             model, f"initiator-{index}", account, behaviour.name, speed, bandwidth_mbps
         )
-        self.stream = model.world.streams.numpy("initiator", index)
+        self.stream = self.world.rng("initiator", index)
 
     def schedule(self, template: TaskSection) -> list[float]:
         """Creation times of the template's tasks (first at start_s, then interarrivals)."""
@@ -186,15 +186,19 @@ class Initiator(Participant):
         yield self.world.notice(self.name)
 
     def hand_out_data(self, entry: TaskEntry, members: tuple[Address, ...]) -> None:
-        """Send each committee member the verification data (off-chain, with latency)."""
-        learning = self.world.learning
-        indices = learning.verification_indices()
-        size = learning.data_bytes(len(indices))
+        """Send each committee member the verification set (off-chain, with latency).
+
+        The message names the run's verification set; its size is what handing the samples
+        over moves.
+        """
+        data = self.world.learning.verification_set()
         for address in members:
-            name = self.market_model.name_of(address)
+            name = self.world.name_of(address)
             if name is None:
                 continue
-            message = Message("verification_data", self.name, entry.created.task_id, indices, size)
+            message = Message(
+                "verification_data", self.name, entry.created.task_id, data, data.nbytes
+            )
             self.world.send_message(self.name, name, message)
 
     def finalize(self, entry: TaskEntry) -> Process:
@@ -219,7 +223,7 @@ class Initiator(Participant):
             if data is not None:
                 blobs.append(data)
         learning = self.world.learning
-        outcome = learning.initiator_model(blobs, self.world.streams.integer_seed("access", tid))
+        outcome = learning.initiator_model(blobs, self.world.integer_seed("access", tid))
         yield from self.compute(outcome.reference_seconds, tid, "fusing the paid models")
         self.record(
             Kind.ACCESS_MODEL,

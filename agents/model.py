@@ -1,8 +1,10 @@
 """The Mesa model of one market: the population, its processes and model-level series.
 
 Its clock is the world's SimPy environment: Mesa holds the agents and the DataCollector,
-SimPy decides when things happen. ``start`` launches every agent's processes and returns an
-event that fires when all tracked work is done (every task settled and paid out).
+SimPy decides when things happen. Who is who (name, address, role, behaviour) is the
+world's ``Directory``; ``add`` registers a participant there when it joins the market.
+``start`` launches every agent's processes and returns an event that fires when all
+tracked work is done (every task settled and paid out).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import pandas as pd
 import simpy
-
-from contracts.units import Address
 
 if TYPE_CHECKING:
     from agents.base import Participant
@@ -26,8 +26,6 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
     def __init__(self, world: World):
         super().__init__(rng=world.streams.numpy("mesa"))
         self.world = world
-        self.participants: dict[str, Participant] = {}
-        self.by_address: dict[Address, Participant] = {}
         self._active = 0
         self._expecting_more = True
         self._done = world.env.event()
@@ -50,19 +48,28 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         )
 
     def add(self, participant: Participant) -> None:
-        self.participants[participant.name] = participant
-        self.by_address[participant.account.address] = participant
-        self.world.directory[participant.account.address] = participant.name
+        """Register ``participant`` in the world's directory: it has joined the market."""
+        self.world.directory.add(
+            participant.name,
+            participant.account.address,
+            str(participant.role),
+            participant.behaviour_name,
+        )
 
-    def name_of(self, address: Address) -> str | None:
-        p = self.by_address.get(address)
-        return p.name if p else None
+    def participant(self, name: str) -> Participant | None:
+        """The participant called ``name`` (from Mesa's agent set), None if there is none."""
+        if name not in self.world.directory:
+            return None
+        found: Participant = next(p for p in self.agents if p.name == name)
+        return found
 
     def online_count(self, role: str) -> int:
-        return sum(1 for p in self.participants.values() if p.online and str(p.role) == role)
+        return sum(1 for p in self.agents if p.online and str(p.role) == role)
 
     def role_balance(self, role: str) -> float:
-        total = sum(p.balance() for p in self.participants.values() if str(p.role) == role)
+        balance = self.world.chain.balance
+        directory = self.world.directory
+        total = sum(balance(m.address) for m in directory if m.role == role)
         return total / 1e18
 
     # ---------------------------------------------------------------- work tracking

@@ -126,8 +126,8 @@ class DefaultPopulation(MarketModel):
 
     def start(self) -> simpy.Event:
         world = self.world
-        for p in self.participants.values():
-            world.recorder.record(Kind.FUNDED, p.name, wei=p.balance())
+        for member in world.directory:
+            world.recorder.record(Kind.FUNDED, member.name, wei=world.chain.balance(member.address))
         world.watcher.subscribe(TaskCreated, self._announce)
         last = 0.0
         for template in world.scenario.tasks:
@@ -195,10 +195,10 @@ class DefaultPopulation(MarketModel):
         for s in sessions:
             by_agent.setdefault(s.agent, []).append(s)
         for name in sorted(by_agent, key=lambda n: int(n.rpartition("-")[2])):
-            agent = self.participants.get(name)
+            agent = self.participant(name)
             while agent is None:
                 self.newcomer(role)
-                agent = self.participants.get(name)
+                agent = self.participant(name)
             env.process(churn.replay(env, agent, by_agent[name]))
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from agents.strategies.base import Report
 from contracts.taskmarket import (
     CommitteeDrawn,
@@ -24,9 +22,9 @@ from contracts.taskmarket import (
     new_salt,
 )
 from contracts.units import PPM, Address, Cid
-from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
 from sim.types import Role
+from sim.verification import VerificationInput, VerificationResult, verify
 from sim.watcher import TaskEntry
 from sim.world import Message
 
@@ -69,10 +67,10 @@ class Verifier(Participant):
         self.index = index
         self.behaviour = behaviour
         super().__init__(model, f"verifier-{index}", account, behaviour.name, speed, bandwidth_mbps)
-        self.verification_seed = model.world.streams.integer_seed("verify", index)
+        self.verification_seed = self.world.integer_seed("verify", index)
         self.memory: dict[int, TaskMemory] = {}
         self._decided: dict[int, bool] = {}
-        self.stream = model.world.streams.numpy("verifier", index)
+        self.stream = self.world.rng("verifier", index)
 
     def on_task(self, task: TaskEntry) -> None:
         tid = task.created.task_id
@@ -170,19 +168,8 @@ class Verifier(Participant):
         message: Message = got[get]
         self.record(Kind.DATA_RECEIVED, task=tid, bytes=message.size)
         subs = self.world.market.submissions(tid)
-        return VerificationInput(
-            task_id=tid,
-            cids=tuple(s.cid for s in subs),
-            contributors=tuple(s.contributor for s in subs),
-            indices=np.asarray(message.payload),
-            seed=self.evaluation_seed(task),
-        )
-
-    def evaluation_seed(self, task: TaskEntry) -> int:
-        """The committee's shared seed, or this verifier's own (``evaluation_seed``)."""
-        if task.template.evaluation_seed == "committee" and task.committee_seed is not None:
-            return task.committee_seed
-        return self.verification_seed
+        seed = task.evaluation_seed(self.verification_seed)
+        return VerificationInput.of(tid, subs, message.payload, seed)
 
     def report_deadline(self, task: TaskEntry) -> int:
         """The chain time by which this member's first report transaction must land."""
@@ -232,7 +219,7 @@ class Verifier(Participant):
             value=report.accuracy,
             truth=truth.accuracy if truth else None,
         )
-        names = self.market_model.name_of
+        names = self.world.name_of
         contributors = truth.contributors if truth else ()
         for i, score in enumerate(report.scores):
             target = names(contributors[i]) if i < len(contributors) else None
@@ -244,18 +231,6 @@ class Verifier(Participant):
                 truth=truth.scores[i] if truth else None,
                 detail=f"submission {i}",
             )
-
-    def settle(self, task: TaskEntry) -> Process:
-        """Wait for the task to settle, then withdraw stake and pay."""
-        tid = task.created.task_id
-        if task.open:
-            yield self.world.watcher.wait_for(
-                MarketEvent,
-                lambda e: isinstance(e, (TaskFinalized, TaskCancelled)) and e.task_id == tid,
-            )
-            yield self.world.notice(self.name)
-        if self.online:
-            yield from self.withdraw_if_owed()
 
     # ---------------------------------------------------------------- helpers for strategies
 
@@ -271,14 +246,11 @@ class Verifier(Participant):
 
     def truth(self, inputs: VerificationInput) -> VerificationResult:
         """What this verifier would have found had it done the work (no simulated time)."""
-        store = self.world.store
-        blobs = [store.get(c) if store.has(c) else None for c in inputs.cids]
-        return honest_verification(self.world.learning, inputs.with_blobs(blobs))
+        return verify(self.world.learning, inputs, self.world.stored_files(inputs.cids))
 
     def contributor_address(self, index: int) -> Address | None:
         """The address of contributor ``index`` (the coalition's favoured contributors)."""
-        agent = self.market_model.participants.get(f"contributor-{index}")
-        return agent.account.address if agent is not None else None
+        return self.world.address_of(f"contributor-{index}")
 
     def record_evaluation(self, task: TaskEntry, result: VerificationResult) -> None:
         tid = task.created.task_id
@@ -289,7 +261,7 @@ class Verifier(Participant):
                 Kind.DUPLICATE_DETECTED,
                 task=tid,
                 cid=result.cids[index],
-                target=self.market_model.name_of(result.contributors[index]),
+                target=self.world.name_of(result.contributors[index]),
                 detail=f"submission {index} duplicates submission {original}",
             )
         self.record(Kind.EVALUATED, task=tid, value=result.accuracy)

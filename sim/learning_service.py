@@ -5,12 +5,15 @@ One ``LearningService`` per world. It loads the scenario's data set and partitio
 content-keyed training cache, loads untrusted model files safely, evaluates submissions
 for verifiers with one feature cache for the whole run, and turns the work done into
 simulated seconds with the scenario's timing model (never the host's clock).
+
+The run's sample sets (the initiator's verification set, the held-out test set) are named by
+a ``SampleSet`` handle: agents hand the handle around, and the service resolves it to the
+samples once per run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,16 +26,30 @@ from sim.rng import RngStreams
 if TYPE_CHECKING:
     from sim.learning.config import ContributionConfig
     from sim.learning.datasets import Dataset
+    from sim.learning.evaluation import Evaluation
     from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
-    from sim.learning.partition import Partition
+    from sim.learning.partition import Partition, Shard
     from sim.learning.training import TrainedModel, TrainingCache
-    from sim.learning.verification import Evaluation
     from sim.scenario import Scenario
 
 BYTES_PER_SAMPLE = 28 * 28 + 1
 """An MNIST-like sample as handed over: 784 pixel bytes and a label byte."""
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """One of the run's named sample sets, as agents refer to it (not the samples)."""
+
+    name: str
+    """``verification`` (the initiator's set, handed to the committee) or ``test``."""
+    samples: int
+
+    @property
+    def nbytes(self) -> int:
+        """What handing the set over moves (an MNIST-like sample is 785 bytes)."""
+        return self.samples * BYTES_PER_SAMPLE
 
 
 @dataclass(frozen=True)
@@ -82,24 +99,28 @@ class LearningService:
             )
         return self._partition
 
-    def shard_count(self) -> int:
-        return len(self.partition.shards)
+    def shard_of(self, contributor: int) -> Shard:
+        """Contributor ``contributor``'s private shard.
 
-    def verification_indices(self) -> np.ndarray:
-        return self.partition.verification
+        Contributors beyond the partition's shards (late joiners) reuse shards in turn.
+        """
+        shards = self.partition.shards
+        return shards[contributor % len(shards)]
 
-    def data_bytes(self, n_samples: int) -> int:
-        return n_samples * BYTES_PER_SAMPLE
+    def verification_set(self) -> SampleSet:
+        """The initiator's verification set (what it hands the committee)."""
+        return SampleSet("verification", len(self.partition.verification))
 
-    def labelled(self, name: str, indices: np.ndarray) -> LabelledData:
-        """The samples at ``indices`` (kept per name: 'verification', 'test')."""
+    def labelled(self, name: str) -> LabelledData:
+        """The samples of the sample set ``name`` ('verification', 'test'), loaded once."""
         from sim.learning.features import LabelledData
 
-        array = np.ascontiguousarray(indices, dtype=np.int64)
-        key = f"{name}:{hashlib.sha256(array.tobytes()).hexdigest()}"
-        if key not in self._data:
-            self._data[key] = LabelledData.from_indices(self.dataset, np.asarray(indices))
-        return self._data[key]
+        if name not in self._data:
+            indices = {"verification": self.partition.verification, "test": self.partition.test}
+            if name not in indices:
+                raise ValueError(f"sample set: expected 'verification' or 'test', got {name!r}")
+            self._data[name] = LabelledData.from_indices(self.dataset, indices[name])
+        return self._data[name]
 
     # ---------------------------------------------------------------- training
 
@@ -111,10 +132,7 @@ class LearningService:
         label_flip_rate: float = 0.0,
         epochs: int | None = None,
     ) -> TrainedModel:
-        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard.
-
-        Contributors beyond the partition's shards (late joiners) reuse shards in turn.
-        """
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard."""
         from sim.learning.training import TrainingCache, TrainRequest, train
 
         if self._cache is None:
@@ -122,7 +140,7 @@ class LearningService:
         training = self.scenario.training
         if epochs is not None:
             training = dataclasses.replace(training, epochs=epochs)
-        shard = self.partition.shards[contributor % self.shard_count()]
+        shard = self.shard_of(contributor)
         request = TrainRequest.for_shard(
             self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
         )
@@ -147,13 +165,6 @@ class LearningService:
             self._loaded.popitem(last=False)
         return model
 
-    def near_duplicate(self, a: Net, b: Net) -> tuple[bool, float]:
-        """(is near-duplicate, cosine similarity of the flattened weights)."""
-        from sim.learning.safety import DUPLICATE_THRESHOLD, weight_similarity
-
-        similarity = weight_similarity(a, b)
-        return similarity >= DUPLICATE_THRESHOLD, similarity
-
     def similarity_seconds(self, comparisons: int) -> float:
         """Reference seconds of comparing one model's weights with ``comparisons`` others."""
         return comparisons * self.scenario.timing.infer_s_per_sample
@@ -168,23 +179,23 @@ class LearningService:
     def evaluate(
         self,
         models: list[Net],
-        indices: np.ndarray,
+        data: SampleSet,
         seed: int,
         *,
         with_test: bool = False,
         contribution: ContributionConfig | None = None,
     ) -> Evaluation:
-        """Fuse and score ``models`` on the verification samples at ``indices``.
+        """Fuse and score ``models`` on the sample set ``data`` (the verification set).
 
         Identical evaluations (same model files, data, settings, seed and numeric
         environment) are read from the content-keyed evaluation cache.
         """
+        from sim.learning.evaluation import evaluate_submissions
         from sim.learning.evaluation_cache import evaluation_key
-        from sim.learning.verification import evaluate_submissions
 
         features, evaluations = self._caches()
-        verification = self.labelled("verification", indices)
-        test = self.labelled("test", self.partition.test) if with_test else None
+        verification = self.labelled(data.name)
+        test = self.labelled("test") if with_test else None
         method = contribution or self.scenario.contribution
         key = evaluation_key(models, verification, self.scenario.fusion, method, seed, test)
         return evaluations.get_or_compute(
@@ -231,7 +242,7 @@ class LearningService:
             return AccessOutcome(math.nan, 0, 0.0)
         fused_only = dataclasses.replace(self.scenario.contribution, method="individual")
         ev = self.evaluate(
-            models, self.verification_indices(), seed, with_test=True, contribution=fused_only
+            models, self.verification_set(), seed, with_test=True, contribution=fused_only
         )
         accuracy = ev.test.fused_accuracy if ev.test is not None else math.nan
         return AccessOutcome(accuracy, len(models), self.evaluation_seconds(ev))

@@ -20,6 +20,7 @@ from contracts.taskmarket import (
     VerifierSlashed,
 )
 from contracts.units import PPM, Address
+from sim.directory import Directory
 from sim.recorder import Kind, Recorder
 from sim.watcher import ChainWatcher
 
@@ -36,13 +37,13 @@ _MONEY: dict[type[MarketEvent], tuple[Kind, str]] = {
 class Ledger:
     """Records the market's payment events as rows of the event table."""
 
-    def __init__(self, watcher: ChainWatcher, recorder: Recorder, directory: dict[Address, str]):
+    def __init__(self, watcher: ChainWatcher, recorder: Recorder, directory: Directory):
         self._recorder = recorder
         self._directory = directory
         watcher.subscribe(MarketEvent, self._on_event)
 
     def _name(self, address: Address) -> str:
-        return self._directory.get(address, address)
+        return self._directory.label(address)
 
     def _on_event(self, e: MarketEvent) -> None:
         if isinstance(e, (ContributorPaid, VerifierPaid, VerifierSlashed, StakeReturned, Refunded)):

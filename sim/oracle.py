@@ -1,8 +1,9 @@
 """The oracle: ground truth the agents never see, recorded beside what they claimed.
 
 When a task is finalized the oracle inspects its submissions exactly as an honest verifier
-would (``sim.inspection``), with a reference seed, and also scores them on the held-out test
-set. It records, at no simulated cost:
+would (``sim.verification.verify``), with the seed an honest member would use (the
+committee's shared seed, else a reference seed of its own), and also scores them on the
+held-out test set. It records, at no simulated cost:
 
 - ``ground_truth`` (one row per task): ``value`` = the honest fused accuracy on the
   verification data, ``truth`` = the fused accuracy on the held-out test set, ``ok`` = the
@@ -15,14 +16,11 @@ set. It records, at no simulated cost:
 
 from __future__ import annotations
 
-import numpy as np
-
 from contracts.settlement import contributor_shares
 from contracts.taskmarket import MarketEvent, TaskFinalized, TaskParams
 from contracts.units import BPS, PPM, TaskId
-from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
-from sim.watcher import TaskEntry
+from sim.verification import VerificationInput, VerificationResult, verify
 from sim.world import World
 
 
@@ -37,28 +35,16 @@ class Oracle:
         if isinstance(e, TaskFinalized):
             self.record(e.task_id)
 
-    def seed(self, entry: TaskEntry) -> int:
-        """The committee's evaluation seed when members share it, else a reference seed."""
-        if entry.template.evaluation_seed == "committee" and entry.committee_seed is not None:
-            return entry.committee_seed
-        return self.world.streams.integer_seed("oracle", entry.created.task_id)
-
     def record(self, task_id: TaskId) -> None:
         world = self.world
         entry = world.watcher.tasks.get(task_id)
         if entry is None:
             return
         subs = world.market.submissions(task_id)
-        blobs = [world.store.get(s.cid) if world.store.has(s.cid) else None for s in subs]
-        inputs = VerificationInput(
-            task_id=task_id,
-            cids=tuple(s.cid for s in subs),
-            contributors=tuple(s.contributor for s in subs),
-            indices=np.asarray(world.learning.verification_indices()),
-            seed=self.seed(entry),
-            blobs=tuple(blobs),
-        )
-        result = honest_verification(world.learning, inputs, with_test=True)
+        seed = entry.evaluation_seed(world.integer_seed("oracle", task_id))
+        inputs = VerificationInput.of(task_id, subs, world.learning.verification_set(), seed)
+        files = world.stored_files(inputs.cids)
+        result = verify(world.learning, inputs, files, with_test=True)
         mafr = entry.params.mafr_bps / BPS
         world.recorder.record(
             Kind.GROUND_TRUTH,
@@ -74,7 +60,7 @@ class Oracle:
         for i, s in enumerate(subs):
             world.recorder.record(
                 Kind.TRUE_CONTRIBUTION,
-                world.directory.get(s.contributor, s.contributor),
+                world.directory.label(s.contributor),
                 task=task_id,
                 cid=s.cid,
                 value=result.scores[i],

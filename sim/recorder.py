@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.directory import Directory
 from sim.paths import atomic_path
 
 
@@ -119,14 +120,11 @@ SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class AgentInfo:
-    role: str
-    behaviour: str
-
-
 class Recorder:
-    """Collects rows; ``now`` and ``block`` tell it the simulated time and head block."""
+    """Collects rows; ``now`` and ``block`` tell it the simulated time and head block.
+
+    Each row's role and behaviour come from ``directory`` (the world's registry of agents).
+    """
 
     def __init__(
         self,
@@ -135,24 +133,19 @@ class Recorder:
         scenario_hash: str,
         now: Callable[[], float],
         block: Callable[[], int],
+        directory: Directory,
     ):
         self.run_id = run_id
         self.seed = seed
         self.scenario_hash = scenario_hash
         self._now = now
         self._block = block
+        self._directory = directory
         self._rows: list[Row] = []
-        self._agents: dict[str, AgentInfo] = {}
-
-    def register_agent(self, agent: str, role: str, behaviour: str) -> None:
-        self._agents[agent] = AgentInfo(role, behaviour)
-
-    def agent_info(self, agent: str) -> AgentInfo | None:
-        return self._agents.get(agent)
 
     def record(self, kind: Kind | str, agent: str | None = None, **values: Any) -> Row:
-        """Append one event at the current time; role/behaviour come from the agent registry."""
-        info = self._agents.get(agent) if agent else None
+        """Append one event at the current time; role/behaviour come from the directory."""
+        info = self._directory.member(agent) if agent else None
         row = Row(
             time=float(self._now()),
             block=int(self._block()),

@@ -148,10 +148,11 @@ def _run(
 
 def _record_final_balances(world: World) -> None:
     """Record each agent's end balance and check that no wei was created or lost."""
-    for address, name in world.directory.items():
-        world.recorder.record(Kind.BALANCE, name, wei=world.chain.balance(address))
+    for member in world.directory:
+        world.recorder.record(Kind.BALANCE, member.name, wei=world.chain.balance(member.address))
     chain = world.chain
-    accounts = {a.address for a in chain.genesis_accounts} | set(world.directory)
+    accounts = {a.address for a in chain.genesis_accounts}
+    accounts |= {member.address for member in world.directory}
     accounts |= {chain.faucet.address, chain.coinbase, world.market.address}
     held: int = sum(chain.balance(a) for a in accounts)
     if held + chain.burned_fees != chain.genesis_supply:

@@ -8,8 +8,7 @@ the processes waiting for an event, and calls persistent subscribers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import simpy
 
@@ -41,11 +40,21 @@ class TaskEntry:
     """The committee draw's on-chain seed as an integer (the shared evaluation seed)."""
     finalized: TaskFinalized | None = None
     cancelled: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def open(self) -> bool:
         return self.finalized is None and not self.cancelled
+
+    def evaluation_seed(self, own: int) -> int:
+        """The seed a verifier evaluates this task's submissions with.
+
+        With ``evaluation_seed = "committee"`` every member (and the oracle) uses the
+        committee draw's shared seed once it is drawn, so honest members agree bit for bit;
+        otherwise each uses ``own`` (its private stream's seed).
+        """
+        if self.template.evaluation_seed == "committee" and self.committee_seed is not None:
+            return self.committee_seed
+        return own
 
 
 class ChainWatcher:

@@ -4,22 +4,32 @@
 streams of one seed. The SimPy environment is the only clock (seconds). A block producer
 process seals a block every ``chain.block_interval_s`` at timestamp ``epoch + env.now``;
 transactions wait in the pool until then and the sending process resumes when its receipt
-exists (plus the RPC latency back to the agent). Agents interact with the world only through
-the methods here and the market bindings.
+exists (plus the RPC latency back to the agent).
+
+What participants see is ``AgentWorld``, a narrow surface: the scenario, the clock
+(``env``, ``timestamp``, ``until``), the market binding (``market``), the chain's events as
+their node reports them (``watcher``, ``notice``), the learning layer (``learning``), and the
+methods below for transactions, storage, messages, their random streams, the agent directory
+and the event table. ``Participant.world`` is typed as ``AgentWorld``, so mypy refuses an
+agent that reaches for the chain, the store, the network or the recorder directly. The
+population that builds the market (``agents.model``, ``agents.population``) holds the whole
+``World``: it opens accounts, samples model-level series and starts churn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import simpy
 
 from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
 from contracts.taskmarket import TaskMarket
 from contracts.units import Address, Cid, Wei
+from sim.directory import Directory
 from sim.errors import StorageError
 from sim.learning_service import LearningService
 from sim.network import CHAIN_ENDPOINT, STORAGE_ENDPOINT, LinkClass, Network
@@ -65,8 +75,8 @@ class World:
     learning: LearningService
     recorder: Recorder
     watcher: ChainWatcher
-    directory: dict[Address, str] = field(default_factory=dict)
-    """Agent name of each participant's address (filled as participants are created)."""
+    directory: Directory
+    """The run's one registry of agents (filled as participants join the market)."""
     _receipt_waiters: dict[int, simpy.Event] = field(default_factory=dict)
     _mailboxes: dict[str, simpy.FilterStore] = field(default_factory=dict)
     _tx_arrived: simpy.Event = field(init=False)
@@ -213,8 +223,76 @@ class World:
 
         self.env.process(deliver())
 
-    def balance(self, account: Account) -> Wei:
-        return self.chain.balance(account.address)
+    # ---------------------------------------------------------------- agents' helpers
+
+    def record(self, kind: Kind | str, agent: str | None, **values: Any) -> None:
+        """Add a row to the event table (role and behaviour come from the directory)."""
+        self.recorder.record(kind, agent, **values)
+
+    def rng(self, *path: str | int) -> np.random.Generator:
+        """The run's random stream at ``path`` (``sim.rng.RngStreams.numpy``)."""
+        return self.streams.numpy(*path)
+
+    def integer_seed(self, *path: str | int) -> int:
+        """A 63-bit seed from the run's stream at ``path`` (training, evaluation seeds)."""
+        return self.streams.integer_seed(*path)
+
+    def connect(self, agent: str, bandwidth_mbps: float) -> None:
+        """Attach ``agent`` to the network with its access bandwidth."""
+        self.network.set_bandwidth(agent, bandwidth_mbps)
+
+    def balance_of(self, address: Address) -> Wei:
+        return self.chain.balance(address)
+
+    def name_of(self, address: Address) -> str | None:
+        """The participant's name at ``address`` (None for an outsider)."""
+        return self.directory.name_of(address)
+
+    def address_of(self, name: str) -> Address | None:
+        return self.directory.address_of(name)
+
+    def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]:
+        """The files as stored, read at no simulated cost: for ground truth only."""
+        return [self.store.get(c) if self.store.has(c) else None for c in cids]
+
+
+class AgentWorld(Protocol):
+    """The part of the ``World`` a participant uses (see the module docstring)."""
+
+    # The scenario, and the clock.
+    scenario: Scenario
+    env: simpy.Environment
+
+    def timestamp(self) -> int: ...
+    def until(self, timestamp: int) -> simpy.Event: ...
+
+    # The chain: the market binding, its events as the agent's node reports them, and
+    # transactions (the account's funding, sending, balances).
+    market: TaskMarket
+    watcher: ChainWatcher
+
+    def notice(self, agent: str) -> simpy.Event: ...
+    def await_funding(self, account: Account) -> Process: ...
+    def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process: ...
+    def balance_of(self, address: Address) -> Wei: ...
+
+    # Off-chain: storage, messages, the network link, and ground-truth reads of the store.
+    def upload(self, agent: str, data: bytes, task: int | None = None) -> Process: ...
+    def download(self, agent: str, cid: Cid) -> Process: ...
+    def mailbox(self, agent: str) -> simpy.FilterStore: ...
+    def send_message(self, src: str, dst: str, message: Message) -> None: ...
+    def connect(self, agent: str, bandwidth_mbps: float) -> None: ...
+    def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]: ...
+
+    # Training and evaluation.
+    learning: LearningService
+
+    # Who is who, the agent's random streams, and the event table.
+    def name_of(self, address: Address) -> str | None: ...
+    def address_of(self, name: str) -> Address | None: ...
+    def rng(self, *path: str | int) -> np.random.Generator: ...
+    def integer_seed(self, *path: str | int) -> int: ...
+    def record(self, kind: Kind | str, agent: str | None, **values: Any) -> None: ...
 
 
 def _tx_detail(receipt: Receipt) -> str:
@@ -258,6 +336,7 @@ def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
         streams.numpy("network"),
     )
     run_id = run_id_for(scenario, seed)
+    directory = Directory()
     world = World(
         scenario=scenario,
         seed=seed,
@@ -273,9 +352,10 @@ def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
         store=open_store(scenario.storage, run_dir),
         learning=LearningService(scenario, streams),
         recorder=Recorder(
-            run_id, seed, scenario.digest, lambda: env.now, lambda: chain.head_number
+            run_id, seed, scenario.digest, lambda: env.now, lambda: chain.head_number, directory
         ),
         watcher=ChainWatcher(env),
+        directory=directory,
     )
     env.process(world.block_producer())
     return world

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sim.inspection import VerificationInput
+from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
 from .always_approve import MarginParams

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import simpy
 
 from contracts.units import BPS, Address
-from sim.inspection import VerificationInput, VerificationResult, honest_verification
 from sim.recorder import Kind
+from sim.verification import VerificationInput, VerificationResult, verify
 from sim.watcher import TaskEntry
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class VerifierStrategy(Strategy[P], ABC):
     ) -> Process:
         """The real work: download, inspect, fuse and score (spending its compute time)."""
         blobs = yield from agent.fetch_models(task, inputs.cids)
-        result = honest_verification(agent.world.learning, inputs.with_blobs(blobs))
+        result = verify(agent.world.learning, inputs, blobs)
         yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
         agent.record_evaluation(task, result)
         return result

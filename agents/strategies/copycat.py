@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Literal
 from contracts.taskmarket import MarketEvent, ReportRevealed
 from contracts.units import PPM
 from sim.distributions import Dist
-from sim.inspection import VerificationInput
 from sim.recorder import Kind
+from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
 from .base import Process, Report, VerifierStrategy
@@ -50,7 +50,7 @@ class Copycat(VerifierStrategy[CopycatParams]):
         if visible in got:
             seen: ReportRevealed = got[visible]
             yield world.notice(agent.name)
-            agent.record(Kind.COPIED, task=tid, target=world.directory.get(seen.verifier))
+            agent.record(Kind.COPIED, task=tid, target=world.name_of(seen.verifier))
             scores = tuple(s / PPM for s in seen.scores_ppm)
             return Report(seen.accuracy_ppm / PPM, scores, truth)
         if self.params.fallback == "absent":

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.inspection import VerificationInput
 from sim.strategies import NoParams
+from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
 from .base import Process, Report, VerifierStrategy

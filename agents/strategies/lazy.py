@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sim.distributions import Dist
-from sim.inspection import VerificationInput
+from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
 from .base import Process, Report, VerifierStrategy

@@ -56,7 +56,7 @@ class Plagiarist(ContributorStrategy[PlagiaristParams]):
             task=tid,
             cid=original.cid,
             bytes=len(data),
-            target=world.directory.get(original.contributor),
+            target=world.name_of(original.contributor),
             detail="copied" + (f" with noise {noise}" if noise else " byte for byte"),
         )
         return data

@@ -21,9 +21,9 @@ from typing import Any
 from sim.config import to_table
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.device import numeric_environment, resolve_device
+from sim.learning.evaluation import Evaluation, Scores
 from sim.learning.features import LabelledData
 from sim.learning.models import Net
-from sim.learning.verification import Evaluation, Scores
 from sim.paths import atomic_write, cache_dir, exclusive
 
 CODE_VERSION = "evaluate-1"

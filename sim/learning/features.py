@@ -45,15 +45,6 @@ class LabelledData:
         rows = torch.from_numpy(array)
         return cls(dataset.x[rows], dataset.y[rows], digest)
 
-    @classmethod
-    def from_tensors(cls, x: torch.Tensor, y: torch.Tensor) -> LabelledData:
-        """Wrap tensors; the key hashes their bytes."""
-        h = hashlib.sha256()
-        for t in (x, y):
-            h.update(str(tuple(t.shape)).encode())
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
-        return cls(x, y, h.hexdigest())
-
 
 def model_key(model: Net) -> str:
     """The model file's SHA-256 when it was loaded from one, else a hash of its parameters."""

@@ -307,11 +307,3 @@ class _Trainer:
                 if p.grad is not None:
                     pull = p if anchor is None else p - anchor
                     p.grad.add_(pull, alpha=self.decay)
-
-
-def head_accuracy(head: FusionHead, f: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of samples with features ``f`` that ``head`` labels as ``y``; NaN if none."""
-    if len(y) == 0:
-        return float("nan")
-    with torch.inference_mode():
-        return float((head(f).argmax(dim=1) == y).float().mean())

@@ -34,11 +34,11 @@ from sim.learning.config import (
     TrainConfig,
 )
 from sim.learning.datasets import Dataset, load_dataset
+from sim.learning.evaluation import SubsetFusion
 from sim.learning.features import FeatureCache, LabelledData
 from sim.learning.partition import partition
 from sim.learning.safety import load_model
 from sim.learning.training import TrainingCache, TrainRequest, train
-from sim.learning.verification import SubsetFusion
 from sim.rng import RngStreams
 
 STRATEGIES: tuple[Strategy, ...] = ("I", "II")

@@ -178,7 +178,9 @@ def perturb(data: bytes, scale: float, rng: np.random.Generator) -> bytes:
     """The model file ``data`` with Gaussian noise of ``scale`` × each tensor's std added."""
     tensors = st_load(data)
     noisy = {}
-    for name, tensor in tensors.items():
+    # By name: safetensors returns the tensors in an order that changes from call to call,
+    # and the noise drawn for each tensor must not.
+    for name, tensor in sorted(tensors.items()):
         std = float(tensor.float().std()) if tensor.numel() > 1 else float(tensor.abs().mean())
         noise = rng.standard_normal(tuple(tensor.shape)).astype(np.float32) * scale * std
         noisy[name] = (tensor.float() + torch.from_numpy(noise)).contiguous()

@@ -49,6 +49,18 @@ def test_estimates_follow_the_task_and_the_prices() -> None:
     )
 
 
+def test_the_shapley_estimate_samples_above_the_scenarios_exact_limit() -> None:
+    """Heads counted as the verifier trains them: 2^n − 1 exactly, n × permutations sampled."""
+    shapley = {"contribution.method": "shapley", "contribution.shapley_permutations": 7}
+    exact = scenario(**shapley)
+    sampled = scenario(**shapley, **{"contribution.shapley_exact_max": 2})
+    t, epochs, samples = exact.timing, 10, 400
+    forward = 3 * samples * t.infer_s_per_sample
+    per_head = epochs * samples * t.head_s_per_sample
+    assert evaluation_seconds(exact, 3) == pytest.approx(forward + 7 * per_head)
+    assert evaluation_seconds(sampled, 3) == pytest.approx(forward + 3 * 7 * per_head)
+
+
 @pytest.mark.slow
 def test_a_task_that_pays_less_than_gas_finds_no_takers() -> None:
     result = run(

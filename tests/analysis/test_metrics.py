@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 from analysis import metrics
+from contracts.units import Address
+from sim.directory import Directory
 from sim.recorder import Kind, Recorder
 
 ETH = 10**18
@@ -19,12 +21,14 @@ class Table:
 
     def __init__(self) -> None:
         self.t = 0.0
-        self.rec = Recorder("run", 0, "hash", lambda: self.t, lambda: 1)
+        self.directory = Directory()
+        self.rec = Recorder("run", 0, "hash", lambda: self.t, lambda: 1, self.directory)
 
     def agent(
         self, name: str, role: str, behaviour: str = "honest", start: int = 100 * ETH
     ) -> None:
-        self.rec.register_agent(name, role, behaviour)
+        address = Address(f"0x{len(self.directory) + 1:040x}")
+        self.directory.add(name, address, role, behaviour)
         self.rec.record(Kind.FUNDED, name, wei=start)
 
     def at(self, t: float, kind: Kind, agent: str | None = None, **values: Any) -> None:

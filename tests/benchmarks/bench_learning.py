@@ -32,12 +32,12 @@ from sim.learning.config import (
     TrainConfig,
 )
 from sim.learning.datasets import Dataset, load_dataset
+from sim.learning.evaluation import SubsetFusion, evaluate_submissions
 from sim.learning.features import FeatureCache, LabelledData
 from sim.learning.models import build_model
 from sim.learning.partition import partition
 from sim.learning.safety import load_model
 from sim.learning.training import TrainingCache, TrainRequest, train
-from sim.learning.verification import SubsetFusion, evaluate_submissions
 
 MODEL = ModelConfig()
 TRAINING = TrainConfig(epochs=2, batch_size=64, lr=1e-3, device="cpu")

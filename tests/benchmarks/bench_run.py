@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from contracts import compile_contract
 from sim.learning_service import LearningService
 from sim.rng import RngStreams
@@ -53,10 +51,10 @@ def direct(scenario: Scenario, seed: int, committee_seed: int, members: int) -> 
         for i in range(scenario.population.contributors)
     ]
     models = [learning.load(b) for b in blobs]
-    indices = np.asarray(learning.verification_indices())
+    data = learning.verification_set()
     for _ in range(members):
-        learning.evaluate(models, indices, committee_seed)
-    learning.evaluate(models, indices, committee_seed, with_test=True)
+        learning.evaluate(models, data, committee_seed)
+    learning.evaluate(models, data, committee_seed, with_test=True)
     learning.initiator_model(blobs, streams.integer_seed("access", 1))
     return time.perf_counter() - start
 

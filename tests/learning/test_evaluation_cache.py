@@ -10,9 +10,9 @@ from typing import Any
 import torch
 
 from sim.learning.config import ContributionConfig, FusionConfig
+from sim.learning.evaluation import Evaluation, evaluate_submissions
 from sim.learning.evaluation_cache import EvaluationCache, evaluation_key
 from sim.learning.features import LabelledData
-from sim.learning.verification import Evaluation, evaluate_submissions
 
 from .conftest import Trained
 

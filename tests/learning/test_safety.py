@@ -162,6 +162,12 @@ def test_perturbed_copy_is_a_near_duplicate_and_independent_models_are_not() -> 
     assert perturb(original, 0.1, np.random.default_rng(0)) != original
 
 
+def test_perturbing_is_a_function_of_the_file_and_the_stream() -> None:
+    original = to_bytes(build_model(CONFIG, 10, seed=0))
+    copies = {perturb(original, 0.1, np.random.default_rng(3)) for _ in range(5)}
+    assert len(copies) == 1
+
+
 def test_trained_models_are_not_near_duplicates(trained: Any) -> None:
     models = trained.models
     sims = [weight_similarity(models[0], m) for m in models[1:]]

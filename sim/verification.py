@@ -6,43 +6,58 @@
    similarity with an earlier accepted model reaches ``sim.learning.safety``'s threshold
    (a plagiarist who adds small noise changes the CID but not the direction of the weights).
    The earlier submission keeps its place; the copy is scored 0.
-3. Fuse the remaining models and score each one's contribution on the verification data
-   (``sim.learning.verification``); refused and copied submissions score 0.
+3. Fuse the remaining models and score each one's contribution on the verification set
+   (the learning computation, ``sim.learning.evaluation``, through the run's caches in
+   ``LearningService.evaluate``); refused and copied submissions score 0.
 
-The oracle runs the same procedure with the held-out test set to record ground truth.
+``verify`` is the one call for all of it. An honest committee member makes it with the files
+it downloaded; a dishonest one's ``Verifier.truth`` and the oracle make it with the files as
+stored (no simulated time), the oracle also scoring on the held-out test set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from contracts.taskmarket import Submission
 from contracts.units import Address, Cid
 from sim.errors import ModelRejected
+from sim.learning_service import SampleSet
 
 if TYPE_CHECKING:
     from sim.learning.models import Net
     from sim.learning_service import LearningService
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class VerificationInput:
-    """The submissions of one task (in contract order) and the verification data."""
+    """What a verifier works from: one task's submissions, the data and the seed."""
 
     task_id: int
     cids: tuple[Cid, ...]
+    """The submitted model files, in contract order."""
     contributors: tuple[Address, ...]
-    indices: np.ndarray
+    data: SampleSet
+    """The verification set the initiator handed out."""
     seed: int
     """The evaluation protocol's seed (split of the verification data, head training)."""
-    blobs: tuple[bytes | None, ...] | None = None
 
-    def with_blobs(self, blobs: list[bytes | None]) -> VerificationInput:
-        return dataclasses.replace(self, blobs=tuple(blobs))
+    @classmethod
+    def of(
+        cls, task_id: int, submissions: Sequence[Submission], data: SampleSet, seed: int
+    ) -> VerificationInput:
+        """The input for ``submissions`` as the market lists them."""
+        return cls(
+            task_id=task_id,
+            cids=tuple(s.cid for s in submissions),
+            contributors=tuple(s.contributor for s in submissions),
+            data=data,
+            seed=seed,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,11 +82,19 @@ class VerificationResult:
         ]
 
 
-def honest_verification(
-    learning: LearningService, inputs: VerificationInput, *, with_test: bool = False
+def verify(
+    learning: LearningService,
+    inputs: VerificationInput,
+    files: Sequence[bytes | None],
+    *,
+    with_test: bool = False,
 ) -> VerificationResult:
-    """Inspect, fuse and score the submissions as an honest verifier does."""
-    blobs = inputs.blobs if inputs.blobs is not None else (None,) * len(inputs.cids)
+    """Inspect, fuse and score the submissions as an honest verifier does.
+
+    ``files`` holds each submission's model file in ``inputs.cids`` order (None where it
+    could not be fetched); ``with_test`` also scores on the held-out test set (the oracle).
+    """
+    blobs = tuple(files)
     models, rejected, duplicates, seconds = _admit(learning, inputs.cids, blobs)
     n = len(inputs.cids)
     keep = [i for i in range(n) if i in models]
@@ -88,9 +111,7 @@ def honest_verification(
     )
     if not keep:
         return base
-    ev = learning.evaluate(
-        [models[i] for i in keep], inputs.indices, inputs.seed, with_test=with_test
-    )
+    ev = learning.evaluate([models[i] for i in keep], inputs.data, inputs.seed, with_test=with_test)
     scores = _spread(ev.contributions, keep, n)
     test = ev.test
     return dataclasses.replace(
@@ -125,7 +146,7 @@ def _admit(
         except ModelRejected as err:
             rejected[i] = f"refused: {err}"
             continue
-        original = _similar_to(learning, model, models)
+        original = _similar_to(model, models)
         seconds += learning.similarity_seconds(len(models))
         if original is not None:
             duplicates[i] = original
@@ -134,10 +155,12 @@ def _admit(
     return models, rejected, duplicates, seconds
 
 
-def _similar_to(learning: LearningService, model: Net, earlier: dict[int, Net]) -> int | None:
+def _similar_to(model: Net, earlier: dict[int, Net]) -> int | None:
+    """The first earlier model that ``model`` is a (possibly perturbed) copy of."""
+    from sim.learning.safety import is_near_duplicate
+
     for j, other in earlier.items():
-        duplicate, _similarity = learning.near_duplicate(model, other)
-        if duplicate:
+        if is_near_duplicate(model, other):
             return j
     return None
 

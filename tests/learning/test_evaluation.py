@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sim.learning.config import ContributionConfig, FusionConfig
+from sim.learning.evaluation import SubsetFusion, evaluate_submissions, split_rows
 from sim.learning.features import FeatureCache, LabelledData, extract_features
-from sim.learning.verification import SubsetFusion, evaluate_submissions, split_rows
 
 FAST = FusionConfig(epochs=10, phase1_epochs=5, phase2_epochs=5, device="cpu")
 

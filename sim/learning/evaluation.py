@@ -1,12 +1,16 @@
-"""What a verifier computes: fused accuracy and contribution scores of submitted models.
+"""The learning computation of verification: fused accuracy and contribution scores.
+
+This module is pure learning: models and labelled data in, scores out. What an honest
+verifier does around it (refusing files, detecting copies, placing scores back at their
+submissions) is ``sim.verification``.
 
 The verifier splits the initiator's verification data, by its own seed, into a fitting
 part (trains fusion heads) and a held-out evaluation part (``FusionConfig.holdout_fraction``
 of it; scores everything). ``SubsetFusion`` trains the head of any subset of the models at
 most once, on features computed once per model (``FeatureCache``), and scores it on the
 evaluation part and, when given, on the held-out test set (ground truth for the
-simulation's metrics, never seen by agents). ``evaluate_submissions`` is the one call a
-verifier makes; it returns an ``Evaluation``.
+simulation's metrics, never seen by agents). ``evaluate_submissions`` is the one entry
+point; it returns an ``Evaluation``.
 
 Definitions, all accuracies as fractions in [0, 1]:
 - individual accuracy: the model's own output layer on the evaluation part;
