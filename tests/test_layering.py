@@ -109,7 +109,7 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
 
 
 def test_the_packages_form_no_cycle() -> None:
-    edges = {p: set() for p in PACKAGES}
+    edges: dict[str, set[str]] = {p: set() for p in PACKAGES}
     for module, names in graph().items():
         edges[module.split(".")[0]].update(n.split(".")[0] for n in names)
     for package in PACKAGES:

@@ -48,7 +48,8 @@ def market(**values: Any) -> RunResult:
 
 
 def net(result: RunResult, role: str) -> dict[str, int]:
-    return result.summary["net_profit_by_behaviour"][role]
+    profits: dict[str, int] = result.summary["net_profit_by_behaviour"][role]
+    return profits
 
 
 def rows(result: RunResult, kind: str) -> pd.DataFrame:

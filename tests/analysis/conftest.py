@@ -31,14 +31,14 @@ def make_sweep(
         ]
         for axis in axes
     ]
-    points = []
+    points: list[dict[str, Any]] = []
     for i, combo in enumerate(itertools.product(*rows)):
         values: dict[str, Any] = {}
         for part in combo:
             values.update(part)
         label = ", ".join(f"{k}={v}" for k, v in values.items())
         points.append({"point": i, "label": label, "values": values, "scenario_hash": f"{i:064x}"})
-    runs = [
+    runs: list[dict[str, Any]] = [
         {"run_id": f"syn-{p['point']:010d}-s{s}", "point": p["point"], "seed": s}
         for p in points
         for s in seeds

@@ -162,8 +162,8 @@ def interleaved_best(repeat: int, runs: list[Callable[[], Figures]]) -> list[Fig
     best: list[Figures | None] = [None] * len(runs)
     for _ in range(repeat):
         for i, run in enumerate(runs):
-            f = run()
-            if best[i] is None or f.seconds < best[i].seconds:  # type: ignore[union-attr]
+            f, previous = run(), best[i]
+            if previous is None or f.seconds < previous.seconds:
                 best[i] = f
     return [f for f in best if f is not None]
 

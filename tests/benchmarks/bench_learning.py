@@ -26,6 +26,7 @@ from torch.nn import functional
 
 from sim.learning.config import (
     ContributionConfig,
+    ContributionMethod,
     DataConfig,
     FusionConfig,
     ModelConfig,
@@ -111,15 +112,17 @@ def bench_verifier(dataset: Dataset) -> None:
     verification = LabelledData.from_indices(dataset, split.verification)
     print(f"verifier, 5 CNNs, {len(verification)} verification samples (half fit, half held out)")
     for strategy in ("I", "II"):
-        fusion = FusionConfig(strategy=strategy, device="cpu")  # type: ignore[arg-type]
+        fusion = FusionConfig(strategy=strategy, device="cpu")
         features = FeatureCache()
 
         def evaluate(
-            method: str, features: FeatureCache = features, fusion: FusionConfig = fusion
+            method: ContributionMethod,
+            features: FeatureCache = features,
+            fusion: FusionConfig = fusion,
         ) -> float:
             start = time.perf_counter()
             evaluate_submissions(
-                models, verification, fusion, ContributionConfig(method=method),  # type: ignore[arg-type]
+                models, verification, fusion, ContributionConfig(method=method),
                 seed=3, features=features,
             )  # fmt: skip
             return time.perf_counter() - start

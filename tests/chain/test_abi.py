@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import eth_abi
 import pytest
@@ -13,11 +13,11 @@ from contracts.chain import ContractAbi, revert_reason
 from contracts.errors import CallArgumentError
 
 if TYPE_CHECKING:
-    from conftest import Rig
+    from tests.chain.conftest import Rig
 
 ADDRESS = "0x" + "ab" * 20
 
-ABI = [
+ABI: list[dict[str, Any]] = [
     {
         "type": "function",
         "name": "put",

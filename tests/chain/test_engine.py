@@ -12,10 +12,10 @@ from eth_utils import to_canonical_address, to_checksum_address
 
 from contracts.chain import ChainConfig
 from contracts.errors import ChainError, TxFailed
-from contracts.units import ETHER, GWEI, Wei
+from contracts.units import ETHER, GWEI, Address, Wei
 
 if TYPE_CHECKING:
-    from conftest import Rig
+    from tests.chain.conftest import Rig
 
 # ---------------------------------------------------------------- sealing
 
@@ -258,7 +258,7 @@ def test_contract_creation_reports_the_address(rig: Rig, probe: tuple) -> None:
     nonce = rig.chain.nonce(deployer.address)
     r = rig.one(rig.chain.send(deployer, None, code, gas=3_000_000))
     expected = generate_contract_address(to_canonical_address(deployer.address), nonce)
-    assert r.contract_address == to_checksum_address(expected)
+    assert r.contract_address == Address(to_checksum_address(expected))
     assert r.to is None
     assert len(rig.chain.code(r.contract_address)) > 0
     init_reverts = b"\x60\x00\x60\x00\xfd"  # init code that reverts: nothing is created

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from contracts.chain import Chain, ChainConfig, account_from_key, derive_account
-from contracts.units import ETHER, Wei
+from contracts.units import ETHER, Address, Wei
 
 if TYPE_CHECKING:
-    from conftest import Rig
+    from tests.chain.conftest import Rig
 
 
 def _view(rig: Rig) -> tuple:
@@ -104,7 +104,7 @@ def test_new_account_is_funded_by_the_faucet(rig: Rig) -> None:
 
 
 def test_accounts_are_deterministic_for_a_seed(rig_factory: Callable[..., Rig]) -> None:
-    def addresses(seed: int) -> list[str]:
+    def addresses(seed: int) -> list[Address]:
         chain = rig_factory(seed=seed).chain
         made = [chain.new_account(Wei(1))[0].address for _ in range(3)]
         return [chain.faucet.address, chain.coinbase, *made] + [

@@ -16,7 +16,7 @@ import pytest
 
 from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
 from contracts.settlement import Report
-from contracts.taskmarket import TaskMarket, TaskParams, commitment, typed_events
+from contracts.taskmarket import TaskCreated, TaskMarket, TaskParams, commitment, typed_events
 from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
 N_ACCOUNTS = 150
@@ -116,7 +116,8 @@ class Harness:
         params = self.params(**overrides)
         r = self.ok(self.market.create_task(self.initiator, Cid("bafkreispec"), params, reward))
         (event,) = typed_events(r)
-        return TaskCtx(TaskId(event.task_id), params, reward)  # type: ignore[attr-defined]
+        assert isinstance(event, TaskCreated)
+        return TaskCtx(TaskId(event.task_id), params, reward)
 
     def submit(self, ctx: TaskCtx, n: int, cids: Sequence[str] | None = None) -> None:
         """``n`` fresh contributors submit (cids default to distinct ones)."""

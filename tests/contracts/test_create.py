@@ -13,7 +13,7 @@ from contracts.taskmarket import Aggregation, TaskParams
 from contracts.units import ETHER, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.contracts.conftest import Harness
 
 REWARD = Wei(ETHER)
 

@@ -14,10 +14,10 @@ from contracts.chain import Receipt
 from contracts.errors import TxFailed
 from contracts.settlement import Aggregation, Report, Settlement, settle
 from contracts.taskmarket import SlashReason
-from contracts.units import ETHER, Address, Wei
+from contracts.units import ETHER, Address, Cid, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness, TaskCtx
+    from tests.contracts.conftest import Harness, TaskCtx
 
 
 def _reports(ctx: TaskCtx, rows: list[tuple[int, list[int]] | None]) -> dict[Address, Report]:
@@ -102,7 +102,7 @@ def test_finalize_waits_for_the_reveal_deadline_and_runs_once(market: Harness) -
             (m.report(v, tid, 1, [0, 0, 0]), "report: task finalized"),
             (m.cancel(market.initiator, tid), "cancel: task finalized"),
             (m.draw_committee(v, tid), "draw_committee: task finalized"),
-            (m.submit_model(market.outsider, tid, "bafk"), "submit_model: task finalized"),
+            (m.submit_model(market.outsider, tid, Cid("bafk")), "submit_model: task finalized"),
         ]
     )
 

@@ -50,7 +50,7 @@ from contracts.taskmarket import TaskParams, commitment
 from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.contracts.conftest import Harness
 
 EXAMPLES = int(os.environ.get("BAASIM_STATEFUL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("BAASIM_STATEFUL_STEPS", "40"))
@@ -162,9 +162,10 @@ class MarketMachine(RuleBasedStateMachine):
         self.balances = {p.address: self.chain.balance(p.address) for p in self.players}
         self.tasks: list[ModelTask] = []
         self.credit: dict[Address, int] = {}
-        self.locked = self.m.total_locked()
-        self.total_credit = self.m.total_credit()
-        self.deposits = self.chain.balance(self.m.address)
+        # the model's sums are plain ints (Wei + int is int)
+        self.locked: int = self.m.total_locked()
+        self.total_credit: int = self.m.total_credit()
+        self.deposits: int = self.chain.balance(self.m.address)
         self.withdrawn = 0
         self.finalized_seen: set[int] = set()
         self.paid_contrib: set[tuple[int, int]] = set()
@@ -373,7 +374,7 @@ class MarketMachine(RuleBasedStateMachine):
     def _someone(self, data: st.DataObject, t: ModelTask) -> Account:
         """Usually a committee member (when there is one), sometimes anyone."""
         members = [a for a in self.players if a.address in t.committee]
-        if members and data.draw(st.integers(0, 3)):
+        if members and data.draw(st.integers(0, 3)) != 0:
             return data.draw(st.sampled_from(members))
         return data.draw(st.sampled_from(self.players))
 
@@ -705,12 +706,12 @@ class MarketMachine(RuleBasedStateMachine):
             if e.name == "StakeReturned":
                 assert tid in finals | cancels | draws, "stake returned outside its phases"
             if e.name == "ContributorPaid":
-                key = (tid, e["index"])
+                key = (e["task_id"], e["index"])
                 assert key not in self.paid_contrib, "contributor paid twice"
                 self.paid_contrib.add(key)
                 STATS["contributor paid"] += 1
             if e.name == "VerifierPaid":
-                vkey = (tid, e["verifier"])
+                vkey = (e["task_id"], e["verifier"])
                 assert vkey not in self.paid_verifier, "verifier paid twice"
                 self.paid_verifier.add(vkey)
 
@@ -741,7 +742,7 @@ class MarketMachine(RuleBasedStateMachine):
 
 def _total_ether(h: Harness) -> int:
     c = h.chain
-    held = sum(c.balance(a.address) for a in h.accounts)
+    held: int = sum(c.balance(a.address) for a in h.accounts)
     held += c.balance(c.faucet.address) + c.balance(c.coinbase) + c.balance(h.market.address)
     return held + c.burned_fees
 

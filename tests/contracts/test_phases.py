@@ -5,7 +5,7 @@ Each deadline is checked at the last second before it and at the deadline itself
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import eth_abi
 import pytest
@@ -15,7 +15,7 @@ from contracts.taskmarket import commitment
 from contracts.units import ETHER, Address, Cid, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness, TaskCtx
+    from tests.contracts.conftest import Harness, TaskCtx
 
 SALT = b"\x07" * 32
 
@@ -282,7 +282,7 @@ def test_the_draw_is_fixed_by_prevrandao_and_varies_with_it(market: Harness) -> 
 # ---------------------------------------------------------------- plain reports
 
 
-def _plain(market: Harness, n_sub: int = 2, **kw: object) -> TaskCtx:
+def _plain(market: Harness, n_sub: int = 2, **kw: Any) -> TaskCtx:
     return market.task(n_sub=n_sub, n_reg=5, **kw)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -33,7 +33,7 @@ def test_split_rows_is_a_seeded_partition() -> None:
 
 @pytest.mark.parametrize("strategy", ["I", "II"])
 def test_shapley_scores_are_efficient_on_both_sets(
-    trained: Any, sets: tuple, strategy: str
+    trained: Any, sets: tuple, strategy: Literal["I", "II"]
 ) -> None:
     verification, test = sets
     evaluation = evaluate_submissions(

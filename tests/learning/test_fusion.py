@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import pytest
 import torch
@@ -80,11 +81,13 @@ def test_strategy_one_is_seeded_and_learns(problem: tuple) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["I", "II"])
-def test_heads_trained_together_equal_heads_trained_alone(problem: tuple, strategy: str) -> None:
+def test_heads_trained_together_equal_heads_trained_alone(
+    problem: tuple, strategy: Literal["I", "II"]
+) -> None:
     features, y, outputs = problem
     config = FusionConfig(
         strategy=strategy, epochs=4, phase1_epochs=2, phase2_epochs=2, batch_size=32
-    )  # type: ignore[arg-type]
+    )
     coalitions = [(0,), (1,), (0, 1), (0, 2), (1, 2), (0, 1, 2)]
     together = {
         group: batch.head(k, [WIDTHS[i] for i in group])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,8 @@ from sim.learning.datasets import Dataset
 from sim.learning.partition import Partition, partition
 
 
-def split(dataset: Dataset, n: int = 5, seed: int = 0, **kw: object) -> Partition:
-    return partition(dataset, n, DataConfig(**kw), np.random.default_rng(seed))  # type: ignore[arg-type]
+def split(dataset: Dataset, n: int = 5, seed: int = 0, **kw: Any) -> Partition:
+    return partition(dataset, n, DataConfig(**kw), np.random.default_rng(seed))
 
 
 def assert_disjoint(p: Partition) -> None:

@@ -67,7 +67,7 @@ def test_every_contributor_with_positive_contribution_is_paid(result: RunResult)
     assert expected.accepted
     paid = rows(ev, "paid")
     paid = paid[paid["role"] == "contributor"].set_index("agent")
-    index_of = {r.target: int(r.detail.split()[1]) for r in rows(ev, "score").itertuples()}
+    index_of = {r.target: int(str(r.detail).split()[1]) for r in rows(ev, "score").itertuples()}
     for name in submitted["agent"]:
         m = index_of[name]
         if expected.aggregate_scores_ppm[m] > 0:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from agents.population import build
+from agents.population import DefaultPopulation, build
 from contracts.units import Cid
 from sim.errors import StorageError, StorageUnavailable
 from sim.runner import run
@@ -58,7 +59,7 @@ class Flaky:
 def test_failed_upload_and_fetch_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     flaky: list[Flaky] = []
 
-    def population(world: World):  # type: ignore[no-untyped-def]
+    def population(world: World) -> DefaultPopulation:
         world.store = Flaky(world.store)
         flaky.append(world.store)
         return build(world)
@@ -67,6 +68,7 @@ def test_failed_upload_and_fetch_are_recorded_and_the_run_goes_on(tmp_path: Path
     ev = result.events
     assert result.summary["status"] == "completed"
     failed = ev[ev["kind"] == "failed"]
+    upload: Any  # a row of the events table: pandas-stubs types every field as any scalar
     (upload,) = failed[failed["detail"].str.startswith("upload failed")].itertuples()
     assert upload.role == "contributor" and upload.bytes > MODEL_BYTES and upload.task == 1
     # that contributor's step ended there: nothing uploaded or submitted, so nothing paid
