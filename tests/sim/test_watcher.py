@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from contracts.taskmarket import TaskCreated, TaskParams
 from contracts.units import Address, Cid, TaskId, Wei
@@ -10,7 +11,7 @@ from sim.scenario import TaskSection
 from sim.watcher import TaskEntry
 
 
-def entry(evaluation_seed: str, committee_seed: int | None) -> TaskEntry:
+def entry(evaluation_seed: Literal["committee", "own"], committee_seed: int | None) -> TaskEntry:
     created = TaskCreated(1, "0x", TaskId(0), Address("0x1"), Wei(1), Cid("cid"))
     params = TaskParams(500, 3, 2000, 10, 20, 30)
     template = dataclasses.replace(TaskSection(), evaluation_seed=evaluation_seed)
