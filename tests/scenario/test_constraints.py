@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.behaviour_config import BehaviourSection
-from sim.config import Constraint, Interval, constraints
+from sim.config import Constraint, Interval, build, constraints
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import ModelLimits
+from sim.learning.paper import PaperSetup
 from sim.scenario import ChainSection, Scenario, with_values
 from sim.sweep.spec import Values
 
@@ -107,7 +108,7 @@ def _reachable(cls: type) -> Iterator[type]:
             yield from _reachable(sub)
 
 
-CLASSES = sorted({*_reachable(Scenario), ModelLimits, Values}, key=lambda c: c.__name__)
+CLASSES = sorted({*_reachable(Scenario), ModelLimits, PaperSetup, Values}, key=lambda c: c.__name__)
 
 
 def invalid(c: Constraint) -> st.SearchStrategy[Any]:
@@ -194,3 +195,14 @@ def test_descriptions_read_as_expectations() -> None:
     assert Interval(1, 64, closed="both").bind(int).describe() == "an integer in 1..64"
     assert Interval(0, 0.5).describe() == "a fraction in [0, 0.5)"
     assert constraints(ChainSection)["block_gas_limit"][0].describe() == "an integer >= 5000000"
+
+
+@pytest.mark.parametrize("cls", [ModelLimits, PaperSetup], ids=lambda c: c.__name__)
+def test_classes_outside_the_scenario_enforce_their_constraints(cls: type) -> None:
+    default = cls()
+    for name, declared in constraints(cls).items():
+        for bad in (x for c in declared for x in c.invalid_examples()):
+            with pytest.raises(ValueError, match=rf"^{name}\b.*expected"):
+                dataclasses.replace(default, **{name: bad})
+            with pytest.raises(ConfigError, match=rf"^x.toml: t\.{name}\b.*expected"):
+                build(cls, {name: bad}, where="x.toml", path="t")
