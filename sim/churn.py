@@ -12,28 +12,31 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import numpy as np
 import simpy
 
+from sim.config import NON_NEGATIVE, Checked, Pattern
 from sim.distributions import Dist
 from sim.errors import ConfigError
 
 Process = Generator[simpy.Event, Any, Any]
 
 
+_SHA256 = Pattern("[0-9a-f]{64}", "64 lowercase hex digits", ("", "abc", "A" * 64, "0" * 63))
+
+
 @dataclass(frozen=True)
-class RoleChurn:
+class RoleChurn(Checked):
     """``[churn.<role>]``: arrivals and sessions of one role's agents."""
 
-    arrivals_per_hour: float = 0.0
+    arrivals_per_hour: Annotated[float, NON_NEGATIVE] = 0.0
     """Rate of the Poisson process of newcomers (each gets a new account from the faucet)."""
-    max_arrivals: int = 100
+    max_arrivals: Annotated[int, NON_NEGATIVE] = 100
     """No more newcomers than this in one run."""
     session_s: Dist | None = None
     """How long an agent stays online each time; unset: until the run ends."""
@@ -41,28 +44,18 @@ class RoleChurn:
     """How long an agent stays away before it returns; unset: it leaves for good."""
     trace: str | None = None
     """CSV with columns agent, join_s, leave_s: fixed sessions replacing the processes above."""
-    trace_sha256: str | None = None
+    trace_sha256: Annotated[str | None, _SHA256] = None
     """SHA-256 of the trace file: filled in when the scenario is loaded, so the scenario hash
     (and a sweep's run ids) cover the trace's content; a run refuses a file that differs."""
 
     def __post_init__(self) -> None:
-        if not self.arrivals_per_hour >= 0 or not math.isfinite(self.arrivals_per_hour):
-            raise ValueError(f"arrivals_per_hour: expected >= 0, got {self.arrivals_per_hour}")
-        if self.max_arrivals < 0:
-            raise ValueError(f"max_arrivals: expected >= 0, got {self.max_arrivals}")
+        super().__post_init__()
         if self.offline_s is not None and self.session_s is None:
             raise ValueError("offline_s: needs session_s (agents must leave before they return)")
         if self.trace is not None and (self.session_s is not None or self.arrivals_per_hour):
             raise ValueError("trace: a trace replaces session_s and arrivals_per_hour; set one")
-        if self.trace_sha256 is not None:
-            if self.trace is None:
-                raise ValueError("trace_sha256: set only with trace")
-            if len(self.trace_sha256) != 64 or not all(
-                c in "0123456789abcdef" for c in self.trace_sha256
-            ):
-                raise ValueError(
-                    f"trace_sha256: expected 64 lowercase hex digits, got {self.trace_sha256!r}"
-                )
+        if self.trace_sha256 is not None and self.trace is None:
+            raise ValueError("trace_sha256: set only with trace")
 
     @property
     def active(self) -> bool:
@@ -70,7 +63,7 @@ class RoleChurn:
 
 
 @dataclass(frozen=True)
-class ChurnSection:
+class ChurnSection(Checked):
     """``[churn]``: join/leave processes per role (all off by default)."""
 
     contributors: RoleChurn = RoleChurn()

@@ -1,16 +1,19 @@
 """Probability distributions named in scenario files (latencies, speeds, bandwidths, sessions).
 
 A ``Dist`` is a frozen configuration value: ``{kind = "lognormal", median = 0.05, sigma = 0.5}``.
-Only the parameters of its kind may be set; ``sample`` draws from an explicit generator.
+Only the parameters of its kind may be set; each parameter's range is declared next to it;
+``sample`` draws from an explicit generator.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
+
+from sim.config import NON_NEGATIVE, POSITIVE, Checked, Interval
 
 DistKind = Literal["constant", "uniform", "normal", "lognormal", "exponential", "weibull"]
 
@@ -26,23 +29,25 @@ _OPTIONAL = ("minimum", "maximum")
 
 
 @dataclass(frozen=True)
-class Dist:
+class Dist(Checked):
     """A distribution of non-negative reals, clipped to [minimum, maximum]."""
 
     kind: DistKind = "constant"
-    value: float | None = None
-    low: float | None = None
-    high: float | None = None
-    mean: float | None = None
-    std: float | None = None
-    median: float | None = None
-    sigma: float | None = None
-    shape: float | None = None
-    scale: float | None = None
-    minimum: float = 0.0
-    maximum: float = math.inf
+    value: Annotated[float | None, NON_NEGATIVE] = None
+    low: Annotated[float | None, NON_NEGATIVE] = None
+    high: Annotated[float | None, NON_NEGATIVE] = None
+    mean: Annotated[float | None, NON_NEGATIVE] = None
+    std: Annotated[float | None, POSITIVE] = None
+    median: Annotated[float | None, POSITIVE] = None
+    sigma: Annotated[float | None, POSITIVE] = None
+    shape: Annotated[float | None, POSITIVE] = None
+    scale: Annotated[float | None, POSITIVE] = None
+    minimum: Annotated[float, NON_NEGATIVE] = 0.0
+    maximum: Annotated[float, Interval(0, None, finite=False)] = math.inf
+    """Upper clip; unbounded by default."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         needed = _PARAMS[self.kind]
         for f in fields(self):
             if f.name in ("kind", *_OPTIONAL):
@@ -58,21 +63,12 @@ class Dist:
         self._check_ranges()
 
     def _check_ranges(self) -> None:
-        positive = {"std", "median", "sigma", "shape", "scale"}
-        for name in _PARAMS[self.kind]:
-            v = getattr(self, name)
-            if not math.isfinite(v):
-                raise ValueError(f"{name}: expected a finite number, got {v}")
-            if name in positive and v <= 0:
-                raise ValueError(f"{name}: expected a positive number, got {v}")
-            if v < 0:
-                raise ValueError(f"{name}: expected a non-negative number, got {v}")
+        # Each parameter's own range is declared on its field; these involve the kind or
+        # another field.
         if self.kind == "exponential" and (self.mean or 0) <= 0:
             raise ValueError(f"mean: expected a positive number, got {self.mean}")
         if self.kind == "uniform" and (self.high or 0) < (self.low or 0):
             raise ValueError(f"high: expected >= low ({self.low}), got {self.high}")
-        if self.minimum < 0:
-            raise ValueError(f"minimum: expected a non-negative number, got {self.minimum}")
         if self.maximum < self.minimum:
             raise ValueError(f"maximum: expected >= minimum ({self.minimum}), got {self.maximum}")
 

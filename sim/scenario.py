@@ -14,16 +14,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
 from sim.churn import ChurnSection, read_trace, trace_digest
-from sim.config import build, coerce, to_table
+from sim.config import (
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    Checked,
+    Interval,
+    Items,
+    build,
+    coerce,
+    to_table,
+)
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
@@ -40,42 +49,20 @@ DATASET_SIZES = {"mnist": 70_000, "mnist-5k": 5_000, "fashion-mnist": 70_000, "s
 """Samples in each data set (synthetic: its default size)."""
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a positive number, got {value}")
-
-
-def _fraction(name: str, value: float, *, open_low: bool = False) -> None:
-    low_ok = value > 0 if open_low else value >= 0
-    if not (low_ok and value <= 1):
-        interval = "(0, 1]" if open_low else "[0, 1]"
-        raise ValueError(f"{name}: expected a fraction in {interval}, got {value}")
-
-
 @dataclass(frozen=True)
-class ChainSection:
+class ChainSection(Checked):
     """``[chain]``: the private chain."""
 
-    block_interval_s: int = 12
+    block_interval_s: Annotated[int, POSITIVE] = 12
     """Seconds between blocks; block timestamps are genesis + multiples of it."""
-    gas_price_gwei: float = 1.0
+    gas_price_gwei: Annotated[float, POSITIVE] = 1.0
     """Price of gas every transaction pays; fees show up in balances."""
-    block_gas_limit: int = 30_000_000
+    block_gas_limit: Annotated[int, Interval(5_000_000, None)] = 30_000_000
     """Gas a block holds; transactions that do not fit wait for the next block."""
-    genesis_balance_ether: float = 100.0
+    genesis_balance_ether: Annotated[float, POSITIVE] = 100.0
     """Ether each agent's account holds at genesis."""
     chain_id: int = 1337
     """EIP-155 chain id used to sign transactions."""
-
-    def __post_init__(self) -> None:
-        if self.block_interval_s < 1:
-            raise ValueError(
-                f"block_interval_s: expected an integer >= 1, got {self.block_interval_s}"
-            )
-        _positive("gas_price_gwei", self.gas_price_gwei)
-        if self.block_gas_limit < 5_000_000:
-            raise ValueError(f"block_gas_limit: expected >= 5000000, got {self.block_gas_limit}")
-        _positive("genesis_balance_ether", self.genesis_balance_ether)
 
     @property
     def gas_price(self) -> Wei:
@@ -91,7 +78,7 @@ def _latency(median: float) -> Dist:
 
 
 @dataclass(frozen=True)
-class NetworkSection:
+class NetworkSection(Checked):
     """``[network]``: latency per link class, and bandwidth of the storage network.
 
     Each link (a pair of endpoints) gets its own base latency drawn once from its class's
@@ -106,19 +93,14 @@ class NetworkSection:
     """Agent to its chain node (a transaction reaching the pool, an event reaching the agent)."""
     storage_latency_s: Dist = field(default_factory=lambda: _latency(0.2))
     """Agent to the storage network (IPFS)."""
-    storage_bandwidth_mbps: float = 1000.0
+    storage_bandwidth_mbps: Annotated[float, POSITIVE] = 1000.0
     """Bandwidth of the storage network's side of every storage transfer."""
-    jitter_sigma: float = 0.2
+    jitter_sigma: Annotated[float, NON_NEGATIVE] = 0.2
     """Sigma of the lognormal factor by which a message's latency varies around its link's."""
-
-    def __post_init__(self) -> None:
-        _positive("storage_bandwidth_mbps", self.storage_bandwidth_mbps)
-        if self.jitter_sigma < 0:
-            raise ValueError(f"jitter_sigma: expected >= 0, got {self.jitter_sigma}")
 
 
 @dataclass(frozen=True)
-class TimingSection:
+class TimingSection(Checked):
     """``[timing]``: the analytic cost model that turns work into simulated seconds.
 
     Times are for an agent of speed 1.0; an agent of speed s takes 1/s of it. Defaults are
@@ -126,101 +108,65 @@ class TimingSection:
     training samples/s (BENCHMARKS.md, Learning).
     """
 
-    train_s_per_sample: float = 6.0e-5
+    train_s_per_sample: Annotated[float, POSITIVE] = 6.0e-5
     """One training sample for one epoch."""
-    infer_s_per_sample: float = 2.0e-5
+    infer_s_per_sample: Annotated[float, POSITIVE] = 2.0e-5
     """One forward pass of one base model (feature extraction, evaluation)."""
-    head_s_per_sample: float = 2.0e-6
+    head_s_per_sample: Annotated[float, POSITIVE] = 2.0e-6
     """One fusion-head training sample for one epoch (features are precomputed)."""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            _positive(f.name, getattr(self, f.name))
 
 
 Aggregation = Literal["majority", "median", "trimmed_mean"]
 
 
 @dataclass(frozen=True)
-class TaskSection:
+class TaskSection(Checked):
     """``[[tasks]]``: a task template; ``count`` tasks are created from it over time."""
 
     name: str = "task"
     """Template name, recorded with each task."""
-    initiator: int = 0
+    initiator: Annotated[int, NON_NEGATIVE] = 0
     """Index of the initiator that creates these tasks."""
-    start_s: float = 0.0
+    start_s: Annotated[float, NON_NEGATIVE] = 0.0
     """When the first task of this template is created (simulated seconds)."""
-    count: int = 1
+    count: Annotated[int, POSITIVE] = 1
     """How many tasks of this template are created."""
     interarrival_s: Dist = field(default_factory=lambda: Dist.constant(3600.0))
     """Time between successive tasks of this template."""
-    reward_ether: float = 10.0
+    reward_ether: Annotated[float, POSITIVE] = 10.0
     """Reward escrowed by the initiator for each task."""
-    mafr: float = 0.8
+    mafr: Annotated[float, Interval(0, 1, closed="right")] = 0.8
     """Minimum acceptable fitness rate: fused accuracy a majority must report, in (0, 1]."""
-    committee_size: int = 3
+    committee_size: Annotated[int, Interval(1, MAX_COMMITTEE, closed="both")] = 3
     """Verifiers drawn on chain from those registered (all of them if fewer)."""
-    verifier_share: float = 0.2
+    verifier_share: Annotated[float, FRACTION] = 0.2
     """Fraction of the reward that pays the verifiers."""
-    verifier_stake_ether: float = 0.0
+    verifier_stake_ether: Annotated[float, NON_NEGATIVE] = 0.0
     """Stake a verifier locks to register (0: no stake)."""
-    slash_fraction: float = 0.0
+    slash_fraction: Annotated[float, FRACTION] = 0.0
     """Share of an absent or disagreeing member's stake it loses."""
     commit_reveal: bool = False
     """Reports as commit then reveal (no member can copy another), or plain reports."""
     aggregation: Aggregation = "majority"
     """How finalize combines reports: the paper's majority, median, or trimmed mean."""
-    trim_fraction: float = 0.2
+    trim_fraction: Annotated[float, Interval(0, 0.5)] = 0.2
     """For trimmed_mean: the fraction cut from each end."""
-    tolerance: float = 0.0
+    tolerance: Annotated[float, FRACTION] = 0.0
     """Agreement tolerance on accuracy and scores (fraction); 0 keeps the paper's side-only rule."""
-    submission_window_s: float = 3600.0
+    submission_window_s: Annotated[float, POSITIVE] = 3600.0
     """From creation to the submission (and registration) deadline."""
-    commit_window_s: float = 600.0
+    commit_window_s: Annotated[float, POSITIVE] = 600.0
     """From the submission deadline to the commit deadline."""
-    reveal_window_s: float = 600.0
+    reveal_window_s: Annotated[float, POSITIVE] = 600.0
     """From the commit deadline to the reveal deadline (commit–reveal only)."""
-    max_contributors: int = MAX_SUBMISSIONS
+    max_contributors: Annotated[int, Interval(1, MAX_SUBMISSIONS, closed="both")] = MAX_SUBMISSIONS
     """Contributors that may join one task (the contract holds at most 64)."""
-    participation: float = 1.0
+    participation: Annotated[float, FRACTION] = 1.0
     """Chance that an online contributor joins a task of this template (each decides alone)."""
     evaluation_seed: Literal["committee", "own"] = "committee"
     """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
     seed, so honest members compute identical reports) or "own" (each member's, so honest
     reports differ a little)."""
-
-    def __post_init__(self) -> None:
-        if self.initiator < 0:
-            raise ValueError(f"initiator: expected an index >= 0, got {self.initiator}")
-        if self.start_s < 0:
-            raise ValueError(f"start_s: expected >= 0, got {self.start_s}")
-        if self.count < 1:
-            raise ValueError(f"count: expected >= 1, got {self.count}")
-        _positive("reward_ether", self.reward_ether)
-        _fraction("mafr", self.mafr, open_low=True)
-        if not 1 <= self.committee_size <= MAX_COMMITTEE:
-            raise ValueError(
-                f"committee_size: expected 1..{MAX_COMMITTEE}, got {self.committee_size}"
-            )
-        _fraction("verifier_share", self.verifier_share)
-        if self.verifier_stake_ether < 0:
-            raise ValueError(
-                f"verifier_stake_ether: expected >= 0, got {self.verifier_stake_ether}"
-            )
-        _fraction("slash_fraction", self.slash_fraction)
-        if not 0 <= self.trim_fraction < 0.5:
-            raise ValueError(
-                f"trim_fraction: expected a fraction in [0, 0.5), got {self.trim_fraction}"
-            )
-        _fraction("tolerance", self.tolerance)
-        for name in ("submission_window_s", "commit_window_s", "reveal_window_s"):
-            _positive(name, getattr(self, name))
-        _fraction("participation", self.participation)
-        if not 1 <= self.max_contributors <= MAX_SUBMISSIONS:
-            raise ValueError(
-                f"max_contributors: expected 1..{MAX_SUBMISSIONS}, got {self.max_contributors}"
-            )
 
     @property
     def reward(self) -> Wei:
@@ -232,14 +178,14 @@ class TaskSection:
 
 
 @dataclass(frozen=True)
-class PopulationSection:
+class PopulationSection(Checked):
     """``[population]``: who takes part, how fast they compute and how fast they transfer."""
 
-    initiators: int = 1
+    initiators: Annotated[int, POSITIVE] = 1
     """Initiators (each creates the tasks whose ``initiator`` index names it)."""
-    contributors: int = 5
+    contributors: Annotated[int, POSITIVE] = 5
     """Computing contributors at the start (churn may add more)."""
-    verifiers: int = 3
+    verifiers: Annotated[int, POSITIVE] = 3
     """Verifiers at the start (churn may add more)."""
     contributor_speed: Dist = field(default_factory=lambda: Dist.constant(1.0))
     """Compute speed relative to the timing model's reference machine."""
@@ -254,7 +200,7 @@ class PopulationSection:
     """Mix of verifier kinds, likewise."""
     initiator_behaviours: dict[str, int | float] = field(default_factory=dict)
     """Mix of initiator kinds, likewise."""
-    max_tasks_per_agent: int = 0
+    max_tasks_per_agent: Annotated[int, NON_NEGATIVE] = 0
     """Tasks a contributor or verifier works on at once; 0: no limit."""
     task_choice: Literal["all", "expected_profit"] = "all"
     """How agents pick tasks: ``all`` joins every task seen (contributors with the task's
@@ -264,14 +210,7 @@ class PopulationSection:
     """Name of the population plugin (entry point group ``baasim.populations``)."""
 
     def __post_init__(self) -> None:
-        if self.initiators < 1:
-            raise ValueError(f"initiators: expected >= 1, got {self.initiators}")
-        if self.contributors < 1:
-            raise ValueError(f"contributors: expected >= 1, got {self.contributors}")
-        if self.verifiers < 1:
-            raise ValueError(f"verifiers: expected >= 1, got {self.verifiers}")
-        if self.max_tasks_per_agent < 0:
-            raise ValueError(f"max_tasks_per_agent: expected >= 0, got {self.max_tasks_per_agent}")
+        super().__post_init__()
 
     def mixes(self) -> tuple[tuple[str, dict[str, int | float], int], ...]:
         """(role, mix, agents at the start) for each role."""
@@ -283,44 +222,30 @@ class PopulationSection:
 
 
 @dataclass(frozen=True)
-class CostSection:
+class CostSection(Checked):
     """``[costs]``: prices that turn resources into money for net-profit metrics."""
 
-    compute_price_ether_per_hour: float = 0.0
+    compute_price_ether_per_hour: Annotated[float, NON_NEGATIVE] = 0.0
     """What one hour of reference-machine compute costs an agent (training, fusing)."""
-
-    def __post_init__(self) -> None:
-        price = self.compute_price_ether_per_hour
-        if not price >= 0:
-            raise ValueError(f"compute_price_ether_per_hour: expected >= 0, got {price}")
 
     def compute_cost(self, seconds: float) -> Wei:
         return Wei(round(seconds * self.compute_price_ether_per_hour * ETHER / 3600))
 
 
 @dataclass(frozen=True)
-class RunSection:
+class RunSection(Checked):
     """``[run]``: seeds and when to stop."""
 
-    seeds: tuple[int, ...] = (0,)
+    seeds: Annotated[tuple[int, ...], Items(NON_NEGATIVE, min_len=1, what="seed")] = (0,)
     """Seeds ``baasim run`` runs (one run each); ``--seed`` runs just one."""
-    max_time_s: float = 30 * 24 * 3600.0
+    max_time_s: Annotated[float, POSITIVE] = 30 * 24 * 3600.0
     """Simulated time after which the run stops even if tasks are open."""
-    collect_interval_s: float = 60.0
+    collect_interval_s: Annotated[float, POSITIVE] = 60.0
     """Period of the model-level series (balances, agents online, tasks open)."""
-
-    def __post_init__(self) -> None:
-        if not self.seeds:
-            raise ValueError("seeds: expected at least one seed")
-        for s in self.seeds:
-            if s < 0:
-                raise ValueError(f"seeds: expected non-negative integers, got {s}")
-        _positive("max_time_s", self.max_time_s)
-        _positive("collect_interval_s", self.collect_interval_s)
 
 
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(Checked):
     """A whole experiment, validated."""
 
     name: str
@@ -346,11 +271,12 @@ class Scenario:
     hash covers the plugins' code; a file that changed since is refused."""
     churn: ChurnSection = field(default_factory=ChurnSection)
     costs: CostSection = field(default_factory=CostSection)
-    tasks: tuple[TaskSection, ...] = (TaskSection(),)
+    tasks: Annotated[tuple[TaskSection, ...], Items(min_len=1, what="[[tasks]] table")] = (
+        TaskSection(),
+    )
 
     def __post_init__(self) -> None:
-        if not self.tasks:
-            raise ValueError("tasks: expected at least one [[tasks]] table")
+        super().__post_init__()
         for i, task in enumerate(self.tasks):
             self._check_task(i, task)
         self._check_data_sizes()
@@ -423,26 +349,10 @@ class Scenario:
         size = DATASET_SIZES.get(data.dataset)
         if size is None:
             return
-        n = self.population.contributors
-        pool = size - data.verification_size - data.test_size
-        if pool < 2 * n:
-            raise ValueError(
-                f"data.verification_size: with test_size {data.test_size}, {data.dataset}'s "
-                f"{size} samples leave {pool} for {n} contributors"
-            )
-        shards = data.shard_size
-        if shards is None:
-            return
-        sizes = (shards,) * n if isinstance(shards, int) else shards
-        if len(sizes) != n:
-            raise ValueError(
-                f"data.shard_size: expected {n} sizes (one per contributor), got {len(sizes)}"
-            )
-        if sum(sizes) > pool:
-            raise ValueError(
-                f"data.shard_size: {n} shards need {sum(sizes)} samples but {data.dataset} "
-                f"has {pool} left after the verification and test sets"
-            )
+        try:
+            data.shard_sizes(self.population.contributors, size)
+        except ValueError as err:
+            raise ValueError(f"data.{err}") from None
 
     @property
     def digest(self) -> str:
@@ -518,10 +428,6 @@ def _resolve_traces(scenario: Scenario, base: Path, where: str) -> Scenario:
     if not roles:
         return scenario
     return dataclasses.replace(scenario, churn=dataclasses.replace(churn, **roles))
-
-
-def scenario_from_table(table: Mapping[str, Any], where: str = "<table>") -> Scenario:
-    return build(Scenario, _with_strategies(table, Path.cwd(), where), where=where)
 
 
 def with_overrides(scenario: Scenario, settings: Sequence[str], where: str = "--set") -> Scenario:

@@ -1,8 +1,9 @@
 """The scenario reference, generated from the configuration classes themselves.
 
 Walks ``Scenario`` and every nested configuration dataclass and renders one Markdown table
-per TOML table: key, type, default and the field's documentation (the string literal that
-follows the field in the class body, else nothing). ``[behaviours]`` comes from the strategy
+per TOML table: key, type, the values allowed (the field's declared constraints, see
+``sim.config``), default and the field's documentation (the string literal that follows the
+field in the class body, else nothing). ``[behaviours]`` comes from the strategy
 registry: each role's kinds with their doc line, then each kind's parameter table.
 ``baasim schema`` prints it; README's "Scenario reference" is this output, and a test keeps the
 two identical.
@@ -20,6 +21,7 @@ import types
 import typing
 from typing import Any, Union, get_args, get_origin
 
+from sim.config import constraints
 from sim.distributions import Dist
 from sim.scenario import Scenario
 from sim.strategies import Behaviours, Registry, builtin_registry
@@ -125,13 +127,23 @@ def _sections(cls: type, path: str) -> list[tuple[str, type]]:
     return out
 
 
+def _dist_ranges() -> str:
+    """The declared ranges of the distribution parameters, grouped: "Allowed: value, …: …"."""
+    groups: dict[str, list[str]] = {}
+    for name, declared in constraints(Dist).items():
+        groups.setdefault("; ".join(c.describe() for c in declared), []).append(name)
+    parts = [f"{', '.join(f'`{n}`' for n in names)}: {rule}" for rule, names in groups.items()]
+    return "Allowed: " + "; ".join(parts) + "."
+
+
 def render(registry: Registry | None = None) -> str:
     """The Markdown reference of every scenario table (kinds: installed ones by default)."""
     registry = registry if registry is not None else builtin_registry()
     lines = [
         "Distributions are tables `{kind = ..., ...}`: `constant` (value), `uniform` (low, "
         "high), `normal` (mean, std), `lognormal` (median, sigma), `exponential` (mean), "
-        "`weibull` (shape, scale), each optionally clipped by `minimum` / `maximum`.",
+        "`weibull` (shape, scale), each optionally clipped by `minimum` / `maximum`. "
+        + _dist_ranges(),
         "",
     ]
     for path, cls in _sections(Scenario, ""):
@@ -152,16 +164,19 @@ def _table(cls: type) -> list[str]:
         text = " ".join(doc.split())
         text = re.sub(r"^``\[[^\]]*\]``: ", "", text)
         lines += [text[:1].upper() + text[1:], ""]
-    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    lines += ["| key | type | allowed | default | meaning |", "|---|---|---|---|---|"]
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
+    allowed = constraints(cls)
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         hint = hints[f.name]
         is_table = (dataclasses.is_dataclass(hint) and hint is not Dist) or hint is Behaviours
         if is_table or (get_origin(hint) is tuple and dataclasses.is_dataclass(get_args(hint)[0])):
             continue
+        rule = "; ".join(c.describe() for c in allowed.get(f.name, ()))
         lines.append(
-            f"| `{f.name}` | {type_name(hint)} | {show(_default(f))} | {docs.get(f.name, '')} |"
+            f"| `{f.name}` | {type_name(hint)} | {rule} | {show(_default(f))} "
+            f"| {docs.get(f.name, '')} |"
         )
     lines.append("")
     return lines

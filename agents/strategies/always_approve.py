@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from sim.config import FRACTION, Checked
 from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
-from .base import Process, Report, VerifierStrategy, fraction, mafr
+from .base import Process, Report, VerifierStrategy, mafr
 
 if TYPE_CHECKING:
     from agents.verifier import Verifier
 
 
 @dataclass(frozen=True)
-class MarginParams:
+class MarginParams(Checked):
     """How far from the MAFR a verifier that does not compute reports."""
 
-    margin: float = 0.05
+    margin: Annotated[float, FRACTION] = 0.05
     """The reported accuracy is the MAFR plus (approve) or minus (reject) this."""
-
-    def __post_init__(self) -> None:
-        fraction("margin", self.margin)
 
 
 @dataclass(frozen=True)

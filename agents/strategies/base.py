@@ -60,12 +60,6 @@ def mafr(task: TaskEntry) -> float:
     return task.params.mafr_bps / BPS
 
 
-def fraction(name: str, value: float) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is in [0, 1]."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: expected a fraction in [0, 1], got {value}")
-
-
 # ====================================================================== contributors
 
 

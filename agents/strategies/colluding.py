@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from sim.config import FRACTION, Interval, Items
 from sim.verification import VerificationInput
 from sim.watcher import TaskEntry
 
 from .always_approve import MarginParams
-from .base import Process, Report, VerifierStrategy, fraction, mafr
+from .base import Process, Report, VerifierStrategy, mafr
 
 if TYPE_CHECKING:
     from agents.verifier import Verifier
@@ -19,18 +20,12 @@ if TYPE_CHECKING:
 class ColludingParams(MarginParams):
     """``[behaviours.colluding]``: the coalition's terms (agreed off-chain, in the scenario)."""
 
-    margin: float = 0.05
+    margin: Annotated[float, FRACTION] = 0.05
     """Colluders report an accuracy of at least the MAFR plus this (they always approve)."""
-    targets: tuple[int, ...] = (0,)
+    targets: Annotated[tuple[int, ...], Items(Interval(0, None), what="contributor index")] = (0,)
     """Indices of the contributors the colluding verifiers favour."""
-    boost: float = 0.5
+    boost: Annotated[float, FRACTION] = 0.5
     """Added to the favoured contributors' scores."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        fraction("boost", self.boost)
-        if any(i < 0 for i in self.targets):
-            raise ValueError(f"targets: expected indices >= 0, got {self.targets}")
 
     def check_scenario(self, scenario: Any) -> None:
         """The favoured contributors exist at the start."""

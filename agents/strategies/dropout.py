@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from sim.config import FRACTION, Checked
 from sim.watcher import TaskEntry
 
-from .base import ContributorStrategy, Process, fraction
+from .base import ContributorStrategy, Process
 
 if TYPE_CHECKING:
     from agents.contributor import Contributor
 
 
 @dataclass(frozen=True)
-class DropoutParams:
+class DropoutParams(Checked):
     """``[behaviours.dropout]``: when a dropout leaves."""
 
-    at: float = 0.5
+    at: Annotated[float, FRACTION] = 0.5
     """A dropout leaves when this fraction of its training is done (it submits nothing)."""
-
-    def __post_init__(self) -> None:
-        fraction("at", self.at)
 
 
 class Dropout(ContributorStrategy[DropoutParams]):

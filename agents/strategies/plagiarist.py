@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from contracts.taskmarket import ModelSubmitted
+from sim.config import NON_NEGATIVE, Checked
 from sim.recorder import Kind
 from sim.watcher import TaskEntry
 
@@ -16,15 +17,11 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class PlagiaristParams:
+class PlagiaristParams(Checked):
     """``[behaviours.plagiarist]``: how a plagiarist disguises its copy."""
 
-    noise: float = 0.0
+    noise: Annotated[float, NON_NEGATIVE] = 0.0
     """0: a byte-identical copy; > 0: the copy's weights get this relative Gaussian noise."""
-
-    def __post_init__(self) -> None:
-        if self.noise < 0:
-            raise ValueError(f"noise: expected >= 0, got {self.noise}")
 
 
 class Plagiarist(ContributorStrategy[PlagiaristParams]):

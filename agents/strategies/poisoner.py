@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+from sim.config import FRACTION, Checked
 from sim.watcher import TaskEntry
 
-from .base import ContributorStrategy, Process, fraction
+from .base import ContributorStrategy, Process
 
 if TYPE_CHECKING:
     from agents.contributor import Contributor
 
 
 @dataclass(frozen=True)
-class PoisonerParams:
+class PoisonerParams(Checked):
     """``[behaviours.poisoner]``: how much a poisoner corrupts."""
 
-    rate: float = 0.5
+    rate: Annotated[float, FRACTION] = 0.5
     """Fraction of a poisoner's training labels flipped."""
-
-    def __post_init__(self) -> None:
-        fraction("rate", self.rate)
 
 
 class Poisoner(ContributorStrategy[PoisonerParams]):

@@ -22,9 +22,11 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 
+from sim.config import NON_NEGATIVE, POSITIVE, Checked, Interval
 from sim.learning.config import (
     DataConfig,
     DatasetName,
@@ -54,30 +56,19 @@ def paper_data(dataset: DatasetName) -> DataConfig:
 
 
 @dataclass(frozen=True)
-class PaperSetup:
+class PaperSetup(Checked):
     """Parameters of the reproduction; ``data`` None means ``paper_data(dataset)``."""
 
     dataset: DatasetName = "mnist"
     data_dir: str | None = None
-    contributors: int = 5
-    verifiers: int = 3
-    seeds: int = 3
-    first_seed: int = 0
+    contributors: Annotated[int, Interval(1, 12, closed="both", why="every subset is fused")] = 5
+    verifiers: Annotated[int, POSITIVE] = 3
+    seeds: Annotated[int, POSITIVE] = 3
+    first_seed: Annotated[int, NON_NEGATIVE] = 0
     data: DataConfig | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10))
     fusion: FusionConfig = field(default_factory=FusionConfig)
-
-    def __post_init__(self) -> None:
-        for name in ("contributors", "verifiers", "seeds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.contributors > 12:
-            raise ValueError(
-                f"contributors: expected <= 12 (every subset is fused), got {self.contributors}"
-            )
-        if self.first_seed < 0:
-            raise ValueError(f"first_seed: expected >= 0, got {self.first_seed}")
 
     def data_config(self) -> DataConfig:
         return self.data if self.data is not None else paper_data(self.dataset)

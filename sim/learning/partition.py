@@ -76,7 +76,10 @@ def partition(
     test = order[: config.test_size]
     verification = order[config.test_size : reserved]
     pool = order[reserved:]
-    sizes = _shard_sizes(config, n_contributors, len(pool), dataset.name)
+    try:
+        sizes = config.shard_sizes(n_contributors, len(labels))
+    except ValueError as err:
+        raise ConfigError(f"data.{err}") from None
     if config.partition == "iid":
         bounds = np.cumsum([0, *sizes])
         pieces = [pool[a:b] for a, b in itertools.pairwise(bounds)]
@@ -84,28 +87,6 @@ def partition(
         pieces = _deal_by_label(pool, labels, sizes, config, rng, dataset.n_classes)
     shards = tuple(_split_shard(p, config.local_validation_fraction, rng) for p in pieces)
     return Partition(shards, _frozen(verification), _frozen(test))
-
-
-def _shard_sizes(config: DataConfig, n: int, pool: int, name: str) -> list[int]:
-    if config.shard_size is None:
-        size = pool // n
-        if size < 2:
-            raise DataError(f"data: {pool} samples of {name} cannot give {n} shards of >= 2")
-        return [size] * n
-    if isinstance(config.shard_size, int):
-        sizes = [config.shard_size] * n
-    else:
-        sizes = list(config.shard_size)
-        if len(sizes) != n:
-            raise ConfigError(
-                f"data.shard_size: expected {n} sizes (one per contributor), got {len(sizes)}"
-            )
-    if sum(sizes) > pool:
-        raise DataError(
-            f"data.shard_size: {n} shards need {sum(sizes)} samples but only {pool} of "
-            f"{name} remain after the verification and test sets"
-        )
-    return sizes
 
 
 def _deal_by_label(

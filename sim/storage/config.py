@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from sim.config import NON_NEGATIVE, POSITIVE, Checked, Pattern
 
 # What ipfshttpclient can dial: a host, a TCP port and optionally the HTTP(S) scheme.
-_API = re.compile(r"/(ip4|ip6|dns|dns4|dns6)/[^/]+/tcp/\d{1,5}(/https?)?")
+_API = Pattern(
+    r"/(ip4|ip6|dns|dns4|dns6)/[^/]+/tcp/\d{1,5}(/https?)?",
+    "an IPFS RPC multiaddr such as /ip4/127.0.0.1/tcp/5001/http",
+    ("", "http://127.0.0.1:5001", "/ip4/127.0.0.1/udp/5001"),
+)
 
 
 @dataclass(frozen=True)
-class StorageConfig:
+class StorageConfig(Checked):
     """Where model files live during a run.
 
     ``backend`` ``"embedded"`` keeps content on disk under the run directory (or, with
@@ -26,22 +30,11 @@ class StorageConfig:
 
     backend: Literal["embedded", "ipfs"] = "embedded"
     """Where model files live: on local disk (embedded) or on an IPFS daemon."""
-    api: str = "/ip4/127.0.0.1/tcp/5001/http"
+    api: Annotated[str, _API] = "/ip4/127.0.0.1/tcp/5001/http"
     """Multiaddr of the IPFS daemon's RPC API (ipfs backend)."""
-    timeout_s: float = 30.0
+    timeout_s: Annotated[float, POSITIVE] = 30.0
     """How long a daemon request may wait for its next bytes."""
-    retries: int = 2
+    retries: Annotated[int, NON_NEGATIVE] = 2
     """Further tries after a timeout or lost connection before a fetch fails."""
     shared: bool = False
     """Embedded: keep files in one cache for all runs instead of per run."""
-
-    def __post_init__(self) -> None:
-        if not _API.fullmatch(self.api):
-            raise ValueError(
-                "api: expected an IPFS RPC multiaddr such as /ip4/127.0.0.1/tcp/5001/http, "
-                f"got {self.api!r}"
-            )
-        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
-            raise ValueError(f"timeout_s: expected a number of seconds > 0, got {self.timeout_s}")
-        if self.retries < 0:
-            raise ValueError(f"retries: expected an integer >= 0, got {self.retries}")

@@ -47,12 +47,12 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
 from contracts.errors import InvariantViolation
-from sim.config import build
+from sim.config import POSITIVE, Checked, build
 from sim.errors import ConfigError
 
 Scale = Literal["linear", "log"]
@@ -61,7 +61,7 @@ GridPoint = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Values:
+class Values(Checked):
     """The values one key path takes: a list, a stepped range, or ``num`` values in a range."""
 
     key: str
@@ -69,10 +69,11 @@ class Values:
     start: int | float | None = None
     stop: int | float | None = None
     step: int | float | None = None
-    num: int | None = None
+    num: Annotated[int | None, POSITIVE] = None
     scale: Scale = "linear"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.key.strip():
             raise ValueError("key: expected a scenario key path such as tasks[0].mafr")
         ranged = (self.start, self.stop, self.step, self.num)
@@ -103,8 +104,6 @@ class Values:
                 raise ValueError(
                     f"step: {self.step} never gets from start {self.start} to stop {self.stop}"
                 )
-        if self.num is not None and self.num < 1:
-            raise ValueError(f"num: expected an integer >= 1, got {self.num}")
         if self.scale == "log" and not (self.start > 0 and self.stop > 0):
             raise ValueError(
                 f"scale: a log range needs start and stop > 0, got {self.start} and {self.stop}"

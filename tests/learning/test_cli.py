@@ -27,7 +27,7 @@ def test_data_info_reports_a_missing_data_set_clearly(
 
 def test_reproduce_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reproduce", "paper", "--dataset", "mnist-5k", "--seeds", "0"]) == 2
-    assert "--seeds: expected >= 1" in capsys.readouterr().err
+    assert "--seeds: expected an integer >= 1, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ def test_tables_build_frozen_configs() -> None:
     [
         (DataConfig, {"dataset": "cifar"}, "data.dataset: expected one of"),
         (DataConfig, {"local_validation_fraction": 1.0}, "data.local_validation_fraction"),
-        (DataConfig, {"shard_size": [5, 1]}, "data.shard_size: expected sizes >= 2"),
+        (DataConfig, {"shard_size": [5, 1]}, r"data.shard_size\[1\]: expected an integer >= 2"),
         (ModelConfig, {"channels": [8]}, "model.channels: expected two widths"),
         (TrainConfig, {"epochs": -1}, "training.epochs"),
         (TrainConfig, {"device": "tpu"}, "training.device: expected one of"),

@@ -114,7 +114,11 @@ def test_base_loads(tmp_path: Path) -> None:
             BASE + "[storage]\nbackend = 'disk'\n",
             "storage.backend: expected one of 'embedded', 'ipfs'",
         ),
-        (BASE + "[run]\nseeds = [-1]\n", "run.seeds: expected non-negative integers, got -1"),
+        (BASE + "[run]\nseeds = [-1]\n", "run.seeds[0]: expected an integer >= 0, got -1"),
+        (
+            BASE + "[run]\nseeds = []\n",
+            "run.seeds: expected at least one seed, each an integer >= 0, got []",
+        ),
         (
             BASE + "[data]\nshard_size = 1100\n",
             "data.shard_size: 3 shards need 3300 samples but mnist-5k has 3000 left",

@@ -43,7 +43,7 @@ def test_a_table_for_a_daemon() -> None:
             "/ip4/127.0.0.1/tcp/5001/http, got 'http://127.0.0.1:5001'",
         ),
         ({"api": "/ip4/127.0.0.1/udp/5001"}, "s.toml: storage.api: expected an IPFS RPC multiaddr"),
-        ({"timeout_s": 0}, "s.toml: storage.timeout_s: expected a number of seconds > 0, got 0"),
+        ({"timeout_s": 0}, "s.toml: storage.timeout_s: expected a positive number, got 0"),
         ({"timeout_s": float("inf")}, "s.toml: storage.timeout_s: expected a finite number"),
         ({"timeout_s": float("nan")}, "s.toml: storage.timeout_s: expected a number, got nan"),
         ({"timeout_s": "5"}, "s.toml: storage.timeout_s: expected a number, got '5'"),
