@@ -36,20 +36,26 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     """A market participant (one role, one account)."""
 
     role: Role
+    behaviour: Any
+    """The strategy this participant's process consults (typed per role in each subclass)."""
 
     def __init__(
         self,
         model: MarketModel,
-        name: str,
+        index: int,
         account: Account,
-        behaviour_name: str,
+        behaviour: Any,
         speed: float,
         bandwidth_mbps: float,
     ):
         super().__init__(model)
-        self.name = name
+        self.index = index
+        self.name = f"{self.role}-{index}"
         self.account = account
-        self.behaviour_name = behaviour_name
+        self.behaviour = behaviour
+        self.behaviour_name: str = behaviour.name
+        self.stream = model.world.rng(str(self.role), index)
+        """This participant's own random stream (choices, made-up numbers, salts)."""
         self.speed = speed
         self.online = True
         self.departed = False
@@ -57,7 +63,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.market_model = model
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
-        self.world.connect(name, bandwidth_mbps)
+        self.world.connect(self.name, bandwidth_mbps)
 
     @property
     def world(self) -> AgentWorld:

@@ -17,33 +17,19 @@ from .base import Participant, Process
 from .choice import contributor_estimate
 
 if TYPE_CHECKING:
-    from agents.model import MarketModel
     from agents.strategies.base import ContributorStrategy
-    from contracts.chain import Account
 
 
 class Contributor(Participant):
     role = Role.CONTRIBUTOR
+    behaviour: ContributorStrategy[Any]
 
-    def __init__(
-        self,
-        model: MarketModel,
-        index: int,
-        account: Account,
-        behaviour: ContributorStrategy[Any],
-        speed: float,
-        bandwidth_mbps: float,
-    ):
-        self.index = index
-        self.behaviour = behaviour
-        super().__init__(
-            model, f"contributor-{index}", account, behaviour.name, speed, bandwidth_mbps
-        )
-        self.training_seed = self.world.integer_seed("train", index)
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.training_seed = self.world.integer_seed("train", self.index)
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
-        self.stream = self.world.rng("contributor", index)
 
     def on_task(self, task: TaskEntry) -> None:
         open_ = self.world.timestamp() < task.params.submission_deadline

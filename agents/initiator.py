@@ -32,9 +32,7 @@ from sim.world import Message
 from .base import Participant, Process
 
 if TYPE_CHECKING:
-    from agents.model import MarketModel
     from agents.strategies.base import InitiatorStrategy
-    from contracts.chain import Account
 
 _AGGREGATION = {
     "majority": Aggregation.MAJORITY,
@@ -45,22 +43,7 @@ _AGGREGATION = {
 
 class Initiator(Participant):
     role = Role.INITIATOR
-
-    def __init__(
-        self,
-        model: MarketModel,
-        index: int,
-        account: Account,
-        behaviour: InitiatorStrategy[Any],
-        speed: float,
-        bandwidth_mbps: float,
-    ):
-        self.index = index
-        self.behaviour = behaviour
-        super().__init__(
-            model, f"initiator-{index}", account, behaviour.name, speed, bandwidth_mbps
-        )
-        self.stream = self.world.rng("initiator", index)
+    behaviour: InitiatorStrategy[Any]
 
     def schedule(self, template: TaskSection) -> list[float]:
         """Creation times of the template's tasks (first at start_s, then interarrivals)."""

@@ -32,9 +32,7 @@ from .base import Participant, Process
 from .choice import verifier_estimate
 
 if TYPE_CHECKING:
-    from agents.model import MarketModel
     from agents.strategies.base import VerifierStrategy
-    from contracts.chain import Account
 
 
 GAS_RESERVE_WEI = 10**16
@@ -54,23 +52,13 @@ class TaskMemory:
 
 class Verifier(Participant):
     role = Role.VERIFIER
+    behaviour: VerifierStrategy[Any]
 
-    def __init__(
-        self,
-        model: MarketModel,
-        index: int,
-        account: Account,
-        behaviour: VerifierStrategy[Any],
-        speed: float,
-        bandwidth_mbps: float,
-    ):
-        self.index = index
-        self.behaviour = behaviour
-        super().__init__(model, f"verifier-{index}", account, behaviour.name, speed, bandwidth_mbps)
-        self.verification_seed = self.world.integer_seed("verify", index)
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.verification_seed = self.world.integer_seed("verify", self.index)
         self.memory: dict[int, TaskMemory] = {}
         self._decided: dict[int, bool] = {}
-        self.stream = self.world.rng("verifier", index)
 
     def on_task(self, task: TaskEntry) -> None:
         tid = task.created.task_id
