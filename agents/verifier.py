@@ -21,7 +21,7 @@ from contracts.taskmarket import (
     commitment,
     new_salt,
 )
-from contracts.units import PPM, Address, Cid
+from contracts.units import Address, Cid, to_ppm
 from sim.recorder import Kind
 from sim.types import Role
 from sim.verification import VerificationInput, VerificationResult, verify
@@ -170,8 +170,8 @@ class Verifier(Participant):
         report = state.report
         if report is None or state.reported:
             return None
-        acc = _ppm(report.accuracy)
-        scores = [_ppm(s, signed=True) for s in report.scores]
+        acc = to_ppm(report.accuracy)
+        scores = [to_ppm(s, signed=True) for s in report.scores]
         market = self.world.market
         if task.params.commit_reveal:
             if state.salt is None:
@@ -253,8 +253,3 @@ class Verifier(Participant):
                 detail=f"submission {index} duplicates submission {original}",
             )
         self.record(Kind.EVALUATED, task=tid, value=result.accuracy)
-
-
-def _ppm(x: float, signed: bool = False) -> int:
-    v = round(x * PPM)
-    return max(-PPM, min(PPM, v)) if signed else max(0, min(PPM, v))

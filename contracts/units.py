@@ -38,3 +38,16 @@ MAX_REGISTRANTS = 128
 """Verifiers who may register for one task."""
 MAX_COMMITTEE = 32
 """Largest committee a task may ask for."""
+
+
+def to_ppm(fraction: float, *, signed: bool = False) -> int:
+    """``fraction`` in parts per million as a report puts it on chain: rounded to the nearest
+    ppm and clipped to [0, 1e6] (accuracies) or [−1e6, 1e6] (``signed``: contribution
+    scores, which may be negative)."""
+    value = round(fraction * PPM)
+    return max(-PPM if signed else 0, min(PPM, value))
+
+
+def meets_mafr(accuracy_ppm: int, mafr_bps: int) -> bool:
+    """Whether an accuracy (ppm) reaches the task's MAFR (bps): the contract's comparison."""
+    return accuracy_ppm >= mafr_bps * (PPM // BPS)

@@ -7,18 +7,24 @@ held-out test set. It records, at no simulated cost:
 
 - ``ground_truth`` (one row per task): ``value`` = the honest fused accuracy on the
   verification data, ``truth`` = the fused accuracy on the held-out test set, ``ok`` = the
-  outcome an all-honest committee would reach (honest accuracy ≥ MAFR);
+  outcome an all-honest committee would reach: the honest accuracy, put on chain in parts per
+  million as a report would be, compared with the MAFR as the contract compares them (a float
+  comparison would disagree with the contract at exact boundaries);
 - ``true_contribution`` (one row per submission): ``value`` = the honest contribution score
-  on the verification data, ``truth`` = the contribution on the held-out test set, ``wei`` =
-  what the contract would have paid it had the committee reported the honest scores
+  on the verification data (the task's own method), ``truth`` = the submission's Shapley
+  value on the held-out test set whatever the task's method (one ruler for every scenario:
+  exact up to ``contribution.shapley_exact_max`` models, sampled above), ``wei`` = what the
+  contract would have paid it had the committee reported the honest scores
   (``contracts.settlement``, the contract's own arithmetic).
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from contracts.settlement import contributor_shares
 from contracts.taskmarket import MarketEvent, TaskFinalized, TaskParams
-from contracts.units import BPS, PPM, TaskId
+from contracts.units import BPS, TaskId, meets_mafr, to_ppm
 from sim.recorder import Kind
 from sim.verification import VerificationInput, VerificationResult, verify
 from sim.world import World
@@ -29,6 +35,8 @@ class Oracle:
 
     def __init__(self, world: World):
         self.world = world
+        self.ruler = dataclasses.replace(world.scenario.contribution, method="shapley")
+        """How true contributions are measured on the test set: Shapley values."""
         world.watcher.subscribe(MarketEvent, self._on_event)
 
     def _on_event(self, e: MarketEvent) -> None:
@@ -44,19 +52,19 @@ class Oracle:
         seed = entry.evaluation_seed(world.integer_seed("oracle", task_id))
         inputs = VerificationInput.of(task_id, subs, world.learning.verification_set(), seed)
         files = world.stored_files(inputs.cids)
-        result = verify(world.learning, inputs, files, with_test=True)
-        mafr = entry.params.mafr_bps / BPS
+        result = verify(world.learning, inputs, files, with_test=True, test_method=self.ruler)
+        accepted = bool(subs) and honest_outcome(result.accuracy, entry.params.mafr_bps)
         world.recorder.record(
             Kind.GROUND_TRUTH,
             None,
             task=task_id,
             value=result.accuracy,
             truth=result.test_accuracy,
-            ok=bool(subs) and result.accuracy >= mafr,
+            ok=accepted,
             detail=f"{len(result.accepted)} of {len(subs)} submissions fused",
         )
         test_scores = result.test_scores or (None,) * len(subs)
-        honest_pay = _honest_pay(entry.params, entry.created.reward, result, mafr)
+        honest_pay = _honest_pay(entry.params, entry.created.reward, result, accepted)
         for i, s in enumerate(subs):
             world.recorder.record(
                 Kind.TRUE_CONTRIBUTION,
@@ -70,15 +78,21 @@ class Oracle:
             )
 
 
+def honest_outcome(accuracy: float, mafr_bps: int) -> bool:
+    """Whether honest reports of ``accuracy`` pass the MAFR, decided as the contract decides:
+    on the reported parts per million."""
+    return meets_mafr(to_ppm(accuracy), mafr_bps)
+
+
 def _honest_pay(
-    params: TaskParams, reward: int, result: VerificationResult, mafr: float
+    params: TaskParams, reward: int, result: VerificationResult, accepted: bool
 ) -> tuple[int, ...]:
     """Each submission's pay had every member reported the honest scores."""
     n = len(result.scores)
-    if not n or result.accuracy < mafr:
+    if not n or not accepted:
         return (0,) * n
     cpool = reward - reward * params.verifier_share_bps // BPS
-    scores = [max(-PPM, min(PPM, round(s * PPM))) for s in result.scores]
+    scores = [to_ppm(s, signed=True) for s in result.scores]
     return tuple(int(w) for w in contributor_shares(cpool, scores))
 
 

@@ -29,6 +29,7 @@ from sim.errors import ModelRejected
 from sim.learning_service import SampleSet
 
 if TYPE_CHECKING:
+    from sim.learning.config import ContributionConfig
     from sim.learning.models import Net
     from sim.learning_service import LearningService
 
@@ -88,11 +89,14 @@ def verify(
     files: Sequence[bytes | None],
     *,
     with_test: bool = False,
+    test_method: ContributionConfig | None = None,
 ) -> VerificationResult:
     """Inspect, fuse and score the submissions as an honest verifier does.
 
     ``files`` holds each submission's model file in ``inputs.cids`` order (None where it
-    could not be fetched); ``with_test`` also scores on the held-out test set (the oracle).
+    could not be fetched); ``with_test`` also scores on the held-out test set (the oracle),
+    by ``test_method`` when given (the oracle's one ruler: Shapley values, whatever the
+    task's own method) and otherwise by the scenario's method.
     """
     blobs = tuple(files)
     models, rejected, duplicates, seconds = _admit(learning, inputs.cids, blobs)
@@ -111,9 +115,14 @@ def verify(
     )
     if not keep:
         return base
-    ev = learning.evaluate([models[i] for i in keep], inputs.data, inputs.seed, with_test=with_test)
+    kept = [models[i] for i in keep]
+    ev = learning.evaluate(kept, inputs.data, inputs.seed, with_test=with_test)
     scores = _spread(ev.contributions, keep, n)
     test = ev.test
+    if with_test and test_method is not None and test_method != learning.scenario.contribution:
+        test = learning.evaluate(
+            kept, inputs.data, inputs.seed, with_test=True, contribution=test_method
+        ).test
     return dataclasses.replace(
         base,
         accuracy=ev.fused_accuracy,
