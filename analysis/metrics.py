@@ -504,7 +504,8 @@ def credits(events: pd.DataFrame) -> pd.DataFrame:
     credit = credit[credit["wei_int"] > 0]
     withdrawn = ev[ev["kind"] == "withdrawn"]
     by_agent = {a: g.sort_values("seq") for a, g in withdrawn.groupby("agent")}
-    at, hashes = [], []
+    at: list[float] = []
+    hashes: list[str | None] = []
     for agent, seq in zip(credit["agent"], credit["seq"], strict=True):
         w = by_agent.get(agent)
         later = w[w["seq"] > seq] if w is not None else None
