@@ -90,7 +90,7 @@ def mean_ci(
     if n == 1:
         return 1, mean, math.nan, math.nan, math.nan
     std = float(x.std(ddof=1))
-    if std == 0.0:
+    if _no_spread(std, x):
         return n, mean, std, math.nan, math.nan
     if choose_method(method, bounds, n) == "bootstrap":
         rng = np.random.default_rng(seed)
@@ -105,13 +105,18 @@ def mean_ci(
     return n, mean, std, max(low, bounds[0]), min(high, bounds[1])
 
 
-def _note(n: int, std: float, timed_out: int) -> str:
+def _no_spread(std: float, x: np.ndarray) -> bool:
+    """All values equal up to rounding (a difference of equal floats may leave 1e-17)."""
+    return std <= 1e-12 * max(1.0, float(np.abs(x).max()))
+
+
+def _note(n: int, std: float, timed_out: int, x: np.ndarray | None = None) -> str:
     parts = []
     if 0 < n < SMALL_N:
         parts.append(f"n = {n} < {SMALL_N}")
     if n == 1:
         parts.append("one run: no interval")
-    elif n > 1 and std == 0.0:
+    elif n > 1 and x is not None and _no_spread(std, x[np.isfinite(x)]):
         parts.append(f"all {n} equal: no interval")
     if timed_out:
         parts.append(f"{timed_out} timed out (pooled)")
@@ -140,7 +145,7 @@ def point_stats(
             rows.append(
                 {"point": point, **where, "metric": metric, "n": n, "mean": mean, "std": std}
                 | {"ci_low": low, "ci_high": high, "method": choose_method(method, bounds, n)}
-                | {"timed_out": timed_out, "note": _note(n, std, timed_out)}
+                | {"timed_out": timed_out, "note": _note(n, std, timed_out, values)}
             )
     columns = ["point", *parameters, "metric", *STAT_COLUMNS]
     return pd.DataFrame(rows, columns=columns)
@@ -208,7 +213,7 @@ def paired_difference(
     bounds = (low - high, high - low)
     n, mean, std, ci_low, ci_high = mean_ci(diff, level, method, bounds=bounds)
     unpaired = len(a.dropna()) + len(b.dropna()) - 2 * n
-    note = _note(n, std, 0)
+    note = _note(n, std, 0, diff)
     if unpaired:
         note = "; ".join(x for x in (note, f"{unpaired} run(s) without a partner seed") if x)
     return {"n": n, "mean": mean, "std": std, "ci_low": ci_low, "ci_high": ci_high} | {

@@ -150,6 +150,9 @@ def test_zero_spread_is_not_shown_as_certainty() -> None:
     n, mean, std, low, high = mean_ci([0.5, 0.5, 0.5])
     assert (n, mean, std) == (3, 0.5, 0.0)
     assert math.isnan(low) and math.isnan(high)
+    # differences of equal floats can leave 1e-17 of spread: still no interval
+    rounding = [0.375 - 0.25, 0.625 - 0.5, 0.125]
+    assert math.isnan(mean_ci(rounding)[3])
     table = pd.DataFrame(
         {"point": 0, "run_id": list("abc"), "seed": range(3), "status": "completed"}
         | {"error": None, "acc": 0.5}
