@@ -277,6 +277,10 @@ def _int(v: Any) -> int:
     return 0 if v is None or _isnan(v) else int(v)
 
 
+def _exact_sum(values: pd.Series) -> int:
+    return sum((int(v) for v in values), 0)
+
+
 def _mean(values: Sequence[float] | pd.Series) -> float:
     x = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     return float(np.mean(x)) if x else math.nan
@@ -500,7 +504,10 @@ def credits(events: pd.DataFrame) -> pd.DataFrame:
     that cleared it: ``withdrawn_at`` (NaN if never) and ``withdrawal`` (its tx hash)."""
     ev = _ordered(events)
     credit = ev[ev["kind"].isin(CREDIT_KINDS)].copy()
-    credit["wei_int"] = [_int(v) for v in credit["wei"]]
+    # object dtype: Python ints, so sums never wrap at int64 (wei amounts pass 9.2e18)
+    credit["wei_int"] = pd.Series(
+        [_int(v) for v in credit["wei"]], index=credit.index, dtype=object
+    )
     credit = credit[credit["wei_int"] > 0]
     withdrawn = ev[ev["kind"] == "withdrawn"]
     by_agent = {a: g.sort_values("seq") for a, g in withdrawn.groupby("agent")}
@@ -536,8 +543,8 @@ def payout_table(events: pd.DataFrame) -> pd.DataFrame:
                 "created_at": float(created.get(task, math.nan)),
                 "first_withdrawal_at": float(done.min()) if len(done) else math.nan,
                 "last_withdrawal_at": float(done.max()) if len(done) else math.nan,
-                "credited_wei": int(g["wei"].sum()),
-                "unclaimed_wei": int(g[g["withdrawn_at"].isna()]["wei"].sum()),
+                "credited_wei": _exact_sum(g["wei"]),
+                "unclaimed_wei": _exact_sum(g[g["withdrawn_at"].isna()]["wei"]),
             }
         )
     columns = ["task", "role", "created_at", "first_withdrawal_at", "last_withdrawal_at"]
@@ -696,10 +703,10 @@ def task_gas(events: pd.DataFrame) -> dict[int, float]:
     cleared = credits(events)
     for r in tx[withdraw].to_dict("records"):
         mine = cleared[cleared["withdrawal"] == r["tx_hash"]] if r["tx_hash"] else cleared[:0]
-        total = int(mine["wei"].sum())
+        total = _exact_sum(mine["wei"])
         if total > 0:
             for task, g in mine.groupby("task"):
-                add(task, float(r["gas"]) * int(g["wei"].sum()) / total)
+                add(task, float(r["gas"]) * _exact_sum(g["wei"]) / total)
         elif _finalized(r["task"]):
             add(r["task"], float(r["gas"]))
     return gas
@@ -713,7 +720,8 @@ def gas_per_task(events: pd.DataFrame) -> float:
 
 def gas_unattributed(events: pd.DataFrame) -> float:
     """Gas of transactions no task caused."""
-    return float(_rows(events, "tx")["gas"].fillna(0).sum()) - sum(task_gas(events).values())
+    left = float(_rows(events, "tx")["gas"].fillna(0).sum()) - sum(task_gas(events).values())
+    return round(left, 6) + 0.0  # splitting withdrawals by wei leaves float dust
 
 
 # ---------------------------------------------------------------- the summary

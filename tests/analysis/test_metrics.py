@@ -267,3 +267,13 @@ def test_every_summary_metric_is_declared_with_its_range() -> None:
     assert metrics.metric_range("net_profit_by_behaviour.verifier.lazy") == (-math.inf, math.inf)
     assert metrics.metric_info("payout_time_first.contributor").unit == "s"
     assert summary["agents"]["verifier-0"]["compute_cost_wei"] == 10**16
+
+
+def test_credit_sums_do_not_wrap_at_int64() -> None:
+    tb = market()
+    for _ in range(2):  # 10 ether of one task to one verifier: past 2**63 wei
+        tb.at(4100, Kind.STAKE_RETURNED, "verifier-0", task=9, wei=5 * ETH)
+    table = metrics.payout_table(tb.frame())
+    verifier = table[(table["role"] == "verifier") & (table["task"] == 9)]
+    assert verifier["credited_wei"].tolist() == [10 * ETH]
+    assert metrics.unclaimed_credit(tb.frame())["verifier"] == 10 * ETH
