@@ -151,6 +151,6 @@ def _standard_errors(group_means: list[np.ndarray]) -> np.ndarray:
 
 def hoeffding_epsilon(n: int, samples: int, confidence: float) -> float:
     """ε such that all n estimates, each a mean of ``samples`` independent terms in [−1, 1],
-    are within ε with probability ``confidence``."""
+    are within ε with probability ``confidence`` (at most 2: no error can be larger)."""
     delta = 1.0 - confidence
-    return math.sqrt(2.0 * math.log(2.0 * n / delta) / samples)
+    return min(2.0, math.sqrt(2.0 * math.log(2.0 * n / delta) / samples))

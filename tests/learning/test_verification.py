@@ -87,7 +87,8 @@ def test_sampled_shapley_states_its_error_bound(trained: Any, sets: tuple) -> No
     verification, _ = sets
     config = ContributionConfig(method="shapley", shapley_exact_max=2, shapley_permutations=20)
     evaluation = evaluate_submissions(trained.models, verification, FAST, config, seed=5)
-    assert evaluation.error_bound is not None and 0 < evaluation.error_bound < 2
+    # few groups: the distribution-free bound is the trivial one; the standard errors are not
+    assert evaluation.error_bound is not None and 0 < evaluation.error_bound <= 2
     errors = evaluation.standard_errors
     assert errors is not None and len(errors) == len(trained.models)
     assert all(0 <= e < evaluation.error_bound for e in errors)
