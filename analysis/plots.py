@@ -3,21 +3,26 @@
 ``choose_figures(parameters, metrics)`` is pure: it picks figures by the varied key paths and
 the metric columns that exist —
 
-- fused accuracy against the number of models when ``population.contributors`` varies
-  (paper Fig. 6; one line per fusion strategy when ``fusion.strategy`` varies too);
-- payment fairness and wrong-outcome rate against a dishonest fraction
-  (``population.<role>_behaviours.<behaviour>``), and the free riders' share of the payments
-  against a dishonest contributor fraction;
+- the oracle's all-submissions fusion accuracy against the number of models when
+  ``population.contributors`` varies (paper Fig. 6; one line per fusion strategy when
+  ``fusion.strategy`` varies too);
+- payment fairness beside the honest committee's against a dishonest fraction
+  (``population.<role>_behaviours.<behaviour>``), the wrong-outcome rate, and the free
+  riders' share of the payments against a dishonest contributor fraction;
 - net profit per agent of each role and behaviour against the verifier stake: the
   incentive-compatibility chart (where does lying pay?);
-- time to payout against a churn rate (``churn.<role>.arrivals_per_hour`` or a session length);
+- time until contributors and verifiers withdraw their pay, and the share of credit never
+  withdrawn, against a churn rate (``churn.<role>.arrivals_per_hour`` or a session length);
 - gas per task against the first varied parameter;
-- task success and fused accuracy (those not drawn already) against every varied parameter.
+- task success and the initiator's model accuracy (those not drawn already) against every
+  varied parameter.
 
 ``draw`` renders one figure from ``analysis.stats.point_stats`` rows: the mean as a line with
-its confidence interval as a band, one line per combination of the other varied parameters
-(or per metric, with one panel per combination, when a figure shows several metrics). It uses
-matplotlib's object API on an Agg canvas: no pyplot, no global state.
+its confidence interval as a band (clipped to the metric's range; the method and the runs
+per point are stated under the title), one line per combination of the other varied
+parameters (or per metric, with one panel per combination, when a figure shows several
+metrics). Labels and units come from ``analysis.metrics``' registry. It uses matplotlib's
+object API on an Agg canvas: no pyplot, no global state.
 """
 
 from __future__ import annotations
@@ -33,25 +38,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.metrics import WEI_PER_ETHER, metric_info
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-WEI_PER_ETHER = 1e18
 
 PROFIT_PREFIX = "net_profit_by_behaviour."
 _CONTRIBUTORS = re.compile(r"population\.contributors")
 _DISHONEST = re.compile(r"population\.(verifier|contributor)_behaviours\.\w+")
 _STAKE = re.compile(r"tasks\[\d+\]\.verifier_stake_ether")
 _CHURN = re.compile(r"churn\.\w+\.(arrivals_per_hour|session_s(\.\w+)?)")
-_LABELS = {
-    "fused_accuracy": "fused-model accuracy (held-out test)",
-    "task_success_rate": "task success rate",
-    "payment_fairness": "payment fairness (rank correlation)",
-    "wrong_outcome_rate": "wrong-outcome rate",
-    "free_rider_share": "share of payments to free riders",
-    "time_to_payout": "time to payout (s)",
-    "gas_per_task": "gas per task",
-}
+HEADLINE = ("task_success_rate", "initiator_accuracy")
+PAYOUT = ("payout_time_first.", "payout_time_last.")
 
 
 @dataclass(frozen=True)
@@ -85,9 +83,7 @@ def choose_figures(axes: Sequence[Sequence[str]], metrics: Sequence[str]) -> lis
             dataclasses.replace(f, lines_by=others) for x in axis for f in _rules(x, have, metrics)
         ]
         shown = {m for f in found for m in f.metrics}
-        headline = tuple(
-            m for m in ("task_success_rate", "fused_accuracy") if m in have and m not in shown
-        )
+        headline = tuple(m for m in HEADLINE if m in have and m not in shown)
         if axis and headline:
             x = next((f.x for f in found), axis[0])
             title = f"Task outcomes vs {x}"
@@ -112,7 +108,7 @@ def choose_figures(axes: Sequence[Sequence[str]], metrics: Sequence[str]) -> lis
                 title,
                 x,
                 ("gas_per_task",),
-                _LABELS["gas_per_task"],
+                label("gas_per_task"),
                 lines_by=others,
             )
         )
@@ -122,25 +118,30 @@ def choose_figures(axes: Sequence[Sequence[str]], metrics: Sequence[str]) -> lis
 def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
     slug = _slug(x)
     out = []
-    if _CONTRIBUTORS.fullmatch(x) and "fused_accuracy" in have:
-        title = "Fused accuracy vs number of models (paper Fig. 6)"
+    if _CONTRIBUTORS.fullmatch(x) and "oracle_fused_accuracy" in have:
+        title = "Fused accuracy of all submissions vs number of models (paper Fig. 6)"
         out.append(
             FigureSpec(
                 f"fig6-fused-accuracy-vs-{slug}",
                 title,
                 x,
-                ("fused_accuracy",),
-                _LABELS["fused_accuracy"],
+                ("oracle_fused_accuracy",),
+                label("oracle_fused_accuracy"),
             )
         )
     if match := _DISHONEST.fullmatch(x):
         role = match.group(1)
-        wanted = ["payment_fairness", "wrong_outcome_rate"]
-        wanted += ["free_rider_share"] if role == "contributor" else []
+        if "payment_fairness" in have:
+            pair = tuple(m for m in ("payment_fairness", "honest_payment_fairness") if m in have)
+            title = f"Payment fairness (as paid, and as an honest committee would pay) vs {x}"
+            out.append(
+                FigureSpec(f"payment-fairness-vs-{slug}", title, x, pair, "payment fairness")
+            )
+        wanted = ["wrong_outcome_rate"] + (["free_rider_share"] if role == "contributor" else [])
         for m in wanted:
             if m in have:
                 name = f"{_slug(m)}-vs-{slug}"
-                out.append(FigureSpec(name, f"{_LABELS[m]} vs {x}", x, (m,), _LABELS[m]))
+                out.append(FigureSpec(name, f"{label(m)} vs {x}", x, (m,), label(m)))
     if _STAKE.fullmatch(x):
         profits = _profit_metrics(metrics)
         if profits:
@@ -157,17 +158,19 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
                     scale=scale,
                 )
             )
-    if _CHURN.fullmatch(x) and "time_to_payout" in have:
-        title = f"Time to payout vs {x}"
-        out.append(
-            FigureSpec(
-                f"time-to-payout-vs-{slug}",
-                title,
-                x,
-                ("time_to_payout",),
-                _LABELS["time_to_payout"],
+    if _CHURN.fullmatch(x):
+        times = tuple(m for m in metrics if m.startswith(PAYOUT) and not m.endswith(".initiator"))
+        if times:
+            title = f"Time until contributors and verifiers withdraw their pay vs {x}"
+            out.append(
+                FigureSpec(f"payout-time-vs-{slug}", title, x, times, "seconds after creation")
             )
-        )
+        unclaimed = tuple(m for m in metrics if m.startswith("unclaimed_credit_share."))
+        if unclaimed:
+            title = f"Share of credit never withdrawn vs {x}"
+            out.append(
+                FigureSpec(f"unclaimed-credit-vs-{slug}", title, x, unclaimed, "share of credit")
+            )
     return out
 
 
@@ -186,23 +189,27 @@ def _slug(text: str) -> str:
 
 
 def unit(metric: str) -> tuple[float, str]:
-    """Factor and unit suffix for showing a metric: wei amounts in ether."""
-    if metric.startswith(PROFIT_PREFIX) or metric.endswith("_wei"):
+    """Factor and unit suffix for showing a metric (the registry's; wei amounts in ether)."""
+    info = metric_info(metric)
+    if info is not None:
+        return info.scale, f" ({info.shown_unit})" if info.shown_unit else ""
+    if metric.endswith("_wei"):
         return 1 / WEI_PER_ETHER, " (ether)"
     return 1.0, ""
 
 
 def label(metric: str) -> str:
-    """A metric's name for people (profit columns lose their prefix)."""
+    """A metric's name for people (the registry's label; profit columns lose their prefix)."""
     if metric.startswith(PROFIT_PREFIX):
         return metric.removeprefix(PROFIT_PREFIX).replace(".", " ")
-    return _LABELS.get(metric, metric)
+    info = metric_info(metric)
+    return info.label if info is not None else metric
 
 
 # ---------------------------------------------------------------- drawing
 
 
-def draw(spec: FigureSpec, stats: pd.DataFrame) -> bytes:
+def draw(spec: FigureSpec, stats: pd.DataFrame, level: float = 0.95) -> bytes:
     """``spec`` rendered from ``point_stats`` rows, as the bytes of a PNG file."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -246,9 +253,26 @@ def draw(spec: FigureSpec, stats: pd.DataFrame) -> bytes:
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle("\n".join(textwrap.wrap(spec.title, 45 * ncols)), fontsize=11)
+    fig.supxlabel(band_note(rows, level), fontsize=8)
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=100)
     return png.getvalue()
+
+
+def band_note(rows: pd.DataFrame, level: float = 0.95) -> str:
+    """What the bands are: the interval method(s), the clipping, and the runs per point."""
+    methods = {
+        "t": "Student's t",
+        "bootstrap": "percentile bootstrap (seeded)",
+    }
+    used = sorted({methods.get(str(m), str(m)) for m in rows.get("method", pd.Series([]))})
+    n = rows["n"] if len(rows) else pd.Series([0])
+    runs = f"n = {int(n.min())}" if n.min() == n.max() else f"n = {int(n.min())}–{int(n.max())}"
+    how = " / ".join(used) or "Student's t"
+    return (
+        f"bands: {level:.0%} CI of the mean, {how}, clipped to the metric's range; "
+        f"{runs} runs per point; no band where n = 1 or all runs agree"
+    )
 
 
 def _groups(rows: pd.DataFrame, keys: Sequence[str]) -> list[tuple[str, pd.DataFrame]]:

@@ -1,10 +1,12 @@
 """The static HTML report of a sweep: figures, metrics per point with CIs, and the definition.
 
 ``render_report(DIR, OUT)`` reads the sweep directory (``sweep.json`` and the run folders, through
-``analysis.runs``), computes per-point statistics (``analysis.stats``), draws the figures
-``analysis.plots.choose_figures`` picks, and returns ``index.html`` with the PNGs it shows
-and ``points.csv`` (the statistics as a table) as a ``Report``; ``sim.sweep.tables`` writes
-it to ``DIR/report/``. The page needs no server and no
+``analysis.runs``), computes per-point statistics and paired-by-seed contrasts between
+points (``analysis.stats``), draws the figures ``analysis.plots.choose_figures`` picks, and
+returns ``index.html`` with the PNGs it shows, ``points.csv`` (the statistics as a table)
+and ``contrasts.csv`` (the paired differences) as a ``Report``; ``sim.sweep.tables`` writes
+it to ``DIR/report/``. Each metric's meaning, unit and range come from
+``analysis.metrics.METRICS`` and are listed on the page. The page needs no server and no
 network: open it from disk. A small inline script marks any figure that fails to load and
 counts those that did (``<body data-images-loaded>``), which is what the rendering test reads.
 """
@@ -22,20 +24,27 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.plots import FigureSpec, choose_figures, draw, label, unit
+from analysis.metrics import metric_info
+from analysis.plots import FigureSpec, band_note, choose_figures, draw, label, unit
 from analysis.runs import FINISHED, axes_of, metric_columns, read_sweep, runs_table
-from analysis.stats import SMALL_N, point_counts, point_stats
+from analysis.stats import SMALL_N, paired_contrasts, point_counts, point_stats
 
 HEADLINE = (
     "task_success_rate",
-    "fused_accuracy",
+    "initiator_accuracy",
+    "oracle_fused_accuracy",
     "wrong_outcome_rate",
     "payment_fairness",
+    "honest_payment_fairness",
     "free_rider_share",
-    "time_to_payout",
+    "payout_time_first.contributor",
+    "payout_time_last.contributor",
+    "unclaimed_credit_share.contributor",
     "gas_per_task",
     "transactions",
 )
+CONTRASTED = 6
+"""Metrics per contrast table on the page (one table per this many)."""
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
@@ -89,21 +98,35 @@ def render_report(root: str | Path, out_dir: str | Path, level: float = 0.95) ->
     runs = runs_table(root)
     metrics = [m for m in metric_columns(runs, params) if runs[m].notna().any()]
     stats = point_stats(runs, params, metrics, level)
-    files = {"points.csv": stats.to_csv(index=False).encode()}
+    contrasts = paired_contrasts(runs, params, _headline(metrics), axes=axes_of(sweep), level=level)
+    files = {
+        "points.csv": stats.to_csv(index=False).encode(),
+        "contrasts.csv": contrasts.to_csv(index=False).encode(),
+    }
     figures = []
     for spec in choose_figures(axes_of(sweep), metrics):
         if (stats["metric"].isin(spec.metrics) & (stats["n"] > 0)).any():
             name = f"{spec.name}.png"
-            files[name] = draw(spec, stats)
+            files[name] = draw(spec, stats, level)
             figures.append((spec, name))
-    files["index.html"] = _page(sweep, runs, stats, figures, root, out_dir, level).encode()
+    page = _page(sweep, runs, stats, contrasts, figures, root, out_dir, level)
+    files["index.html"] = page.encode()
     return Report(files)
+
+
+def _headline(metrics: Sequence[str]) -> list[str]:
+    """The headline metrics present, then every net profit by behaviour."""
+    present = set(metrics)
+    return [m for m in HEADLINE if m in present] + [
+        m for m in metrics if m.startswith("net_profit_by_behaviour.")
+    ]
 
 
 def _page(
     sweep: dict[str, Any],
     runs: pd.DataFrame,
     stats: pd.DataFrame,
+    contrasts: pd.DataFrame,
     figures: list[tuple[FigureSpec, str]],
     root: Path,
     out_dir: Path,
@@ -120,8 +143,10 @@ def _page(
     if sweep.get("description"):
         parts.append(f"<p>{_e(sweep['description'])}</p>")
     parts.append(_overview(sweep, runs, root))
-    parts.append(_figures(figures, params, level))
+    parts.append(_figures(figures, stats, params, level))
     parts.append(_metrics(stats, params, runs, level))
+    parts.append(_contrasts(contrasts, stats, params, level))
+    parts.append(_definitions(list(dict.fromkeys(stats["metric"]))))
     parts.append(_failures(runs, root, out_dir))
     parts.append(_definition(sweep))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
@@ -142,15 +167,18 @@ def _overview(sweep: dict[str, Any], runs: pd.DataFrame, root: Path) -> str:
     )
 
 
-def _figures(figures: list[tuple[FigureSpec, str]], params: list[str], level: float) -> str:
+def _figures(
+    figures: list[tuple[FigureSpec, str]], stats: pd.DataFrame, params: list[str], level: float
+) -> str:
     if not figures:
         why = "the sweep varies no parameter" if not params else "no finished run has the metrics"
         return f"<h2>Figures</h2><p>No figures: {why}.</p>"
     items = []
     for spec, file_name in figures:
+        rows = stats[stats["metric"].isin(spec.metrics) & (stats["n"] > 0)]
         caption = (
-            f"{_e(spec.title)}. Lines: mean over each point's finished runs; bands: "
-            f"{level:.0%} confidence interval of the mean."
+            f"{_e(spec.title)}. Lines: mean over each point's finished runs; "
+            f"{_e(band_note(rows, level))}."
         )
         if spec.zero_line:
             caption += (
@@ -172,15 +200,22 @@ def _metrics(stats: pd.DataFrame, params: list[str], runs: pd.DataFrame, level: 
         m for m in metrics if m.startswith("net_profit_by_behaviour.")
     ]
     counts = {
-        int(r["point"]): (int(r["runs"]), int(r["failed"]))
+        int(r["point"]): (int(r["runs"]), int(r["timed_out"]), int(r["failed"]))
         for r in point_counts(runs, params).to_dict("records")
     }
     small = int(stats["n"].max()) < SMALL_N
-    parts = [f"<h2>Metrics per point</h2><p>Mean [{level:.0%} CI] over finished runs.</p>"]
+    parts = [
+        f"<h2>Metrics per point</h2><p>Mean [{level:.0%} CI] over finished runs (timed-out "
+        "runs included and counted; failed runs excluded and counted). Intervals are "
+        "clipped to each metric's range; none is shown for one run or when all runs agree "
+        "(n in brackets).</p>"
+    ]
     if small:
         parts.append(
-            f'<p class="note">Fewer than {SMALL_N} runs per point: the intervals (Student\'s t '
-            "on the mean) rest on few samples; add seeds for firmer ones.</p>"
+            f'<p class="note">Fewer than {SMALL_N} runs per point: the intervals rest on few '
+            "samples. Bounded metrics use a seeded percentile bootstrap there (Student's t "
+            "assumes a symmetric, unbounded spread); it is narrower than the truth at very "
+            "small n. Add seeds for firmer ones.</p>"
         )
     parts.append(_wide_table(stats, params, headline or metrics[:8], counts))
     parts.append(
@@ -195,17 +230,18 @@ def _wide_table(
     stats: pd.DataFrame,
     params: list[str],
     metrics: Sequence[str],
-    counts: dict[int, tuple[int, int]],
+    counts: dict[int, tuple[int, int, int]],
 ) -> str:
-    head = ["point", *params, "runs", "failed", *[label(m) + unit(m)[1] for m in metrics]]
+    head = ["point", *params, "runs", "timed out", "failed"]
+    head += [label(m) + unit(m)[1] for m in metrics]
     rows = []
     for point in sorted({int(p) for p in stats["point"]}):
         group = stats[stats["point"] == point]
         by_metric = group.set_index("metric")
         first = group.iloc[0]
         cells = [str(point), *[_fmt(first[p]) for p in params]]
-        total, failed = counts[point]
-        cells += [str(total), str(failed)]
+        total, timed_out, failed = counts[point]
+        cells += [str(total), str(timed_out), str(failed)]
         for m in metrics:
             cells.append(_ci_cell(by_metric, m) if m in by_metric.index else "–")
         rows.append(cells)
@@ -213,15 +249,78 @@ def _wide_table(
 
 
 def _long_table(stats: pd.DataFrame, params: list[str]) -> str:
-    head = ["point", *params, "metric", "n", "mean", "std", "CI low", "CI high", "note"]
+    head = ["point", *params, "metric", "n", "mean", "std", "CI low", "CI high", "method"]
+    head += ["note"]
     rows = [
         [str(r["point"]), *[_fmt(r[p]) for p in params]]
         + [str(r["metric"]) + unit(str(r["metric"]))[1], str(r["n"])]
         + [_fmt(r[k] * unit(str(r["metric"]))[0]) for k in ("mean", "std", "ci_low", "ci_high")]
-        + [str(r["note"])]
+        + [str(r["method"]), str(r["note"])]
         for _, r in stats.iterrows()
     ]
     return _table(head, rows)
+
+
+def _contrasts(
+    contrasts: pd.DataFrame, stats: pd.DataFrame, params: list[str], level: float
+) -> str:
+    if contrasts.empty:
+        return ""
+    labels = _point_labels(stats, params)
+    metrics = list(dict.fromkeys(contrasts["metric"]))
+    tables = [
+        _contrast_table(contrasts, labels, metrics[i : i + CONTRASTED])
+        for i in range(0, len(metrics), CONTRASTED)
+    ]
+    return (
+        "<h2>Paired contrasts</h2><p>Differences (to − from) between points, paired by seed: "
+        "a seed gives the same data and models at every point, so pairing cancels that "
+        f"noise. Mean [{level:.0%} CI] over the seeds both points finished (n in "
+        "contrasts.csv with the notes: unpaired runs are counted there). Neighbours differ "
+        "by one step of one axis; the baseline is the first point. An interval that "
+        "excludes 0 is a difference the seeds support.</p>" + "\n".join(tables)
+    )
+
+
+def _contrast_table(contrasts: pd.DataFrame, labels: dict[int, str], metrics: list[str]) -> str:
+    head = ["contrast", "from", "to", *[f"Δ {label(m)}{unit(m)[1]}" for m in metrics]]
+    rows = []
+    mine = contrasts[contrasts["metric"].isin(metrics)]
+    keys = ["contrast", "axis", "from_point", "to_point"]
+    for (kind, axis, a, b), g in mine.groupby(keys, sort=False):
+        by_metric = g.set_index("metric")
+        name = f"step in {axis}" if kind == "neighbour" else "vs baseline"
+        cells = [name, labels.get(int(str(a)), str(a)), labels.get(int(str(b)), str(b))]
+        cells += [_ci_cell(by_metric, m) if m in by_metric.index else "–" for m in metrics]
+        rows.append(cells)
+    return _table(head, rows)
+
+
+def _point_labels(stats: pd.DataFrame, params: list[str]) -> dict[int, str]:
+    first = stats.drop_duplicates("point")
+    return {
+        int(r["point"]): f"{int(r['point'])}: " + ", ".join(f"{p}={_fmt(r[p])}" for p in params)
+        for _, r in first.iterrows()
+    }
+
+
+def _definitions(metrics: list[str]) -> str:
+    rows = []
+    for m in metrics:
+        info = metric_info(m)
+        if info is None:
+            continue
+        low = "−∞" if info.low is None else _fmt(info.low * info.scale)
+        high = "∞" if info.high is None else _fmt(info.high * info.scale)
+        shown = info.shown_unit or info.unit
+        rows.append([m, info.description, shown, f"[{low}, {high}]"])
+    if not rows:
+        return ""
+    return (
+        "<details><summary>What each metric means (unit, range)</summary>"
+        + _table(["metric", "meaning", "unit", "range"], rows)
+        + "</details>"
+    )
 
 
 def _failures(runs: pd.DataFrame, root: Path, out_dir: Path) -> str:
@@ -278,7 +377,7 @@ def _ci_cell(by_metric: pd.DataFrame, metric: str) -> str:
     if isinstance(mean, float) and math.isnan(mean):
         return "–"
     if isinstance(low, float) and math.isnan(low):
-        return f"{_fmt(mean)} (n={row['n']})"
+        return f"{_fmt(mean)} (n={row['n']}, no interval)"
     return f"{_fmt(mean)} [{_fmt(low)}, {_fmt(high)}]"
 
 

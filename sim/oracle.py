@@ -74,7 +74,7 @@ class Oracle:
                 value=result.scores[i],
                 truth=test_scores[i],
                 wei=honest_pay[i],
-                detail=_status(result, i),
+                detail=_status(result, i) + _estimated(result, i),
             )
 
 
@@ -94,6 +94,17 @@ def _honest_pay(
     cpool = reward - reward * params.verifier_share_bps // BPS
     scores = [to_ppm(s, signed=True) for s in result.scores]
     return tuple(int(w) for w in contributor_shares(cpool, scores))
+
+
+def _estimated(result: VerificationResult, i: int) -> str:
+    """A note on scores that are Monte Carlo estimates (value on the verification data,
+    truth on the test set), with their standard errors."""
+    notes = []
+    if result.score_errors is not None:
+        notes.append(f"value sampled, standard error {result.score_errors[i]:.4g}")
+    if result.test_errors is not None:
+        notes.append(f"truth sampled, standard error {result.test_errors[i]:.4g}")
+    return "".join(f"; {n}" for n in notes)
 
 
 def _status(result: VerificationResult, i: int) -> str:

@@ -74,6 +74,12 @@ class VerificationResult:
     reference_seconds: float = 0.0
     test_accuracy: float | None = None
     test_scores: tuple[float, ...] | None = None
+    score_errors: tuple[float, ...] | None = None
+    """Each score's Monte Carlo standard error when Shapley values were sampled (above
+    ``contribution.shapley_exact_max`` models), else None: pay proportional to such a score
+    rests on an estimate."""
+    test_errors: tuple[float, ...] | None = None
+    """The same for ``test_scores``."""
 
     @property
     def accepted(self) -> list[int]:
@@ -130,6 +136,8 @@ def verify(
         reference_seconds=seconds + learning.evaluation_seconds(ev),
         test_accuracy=test.fused_accuracy if test is not None else base.test_accuracy,
         test_scores=_spread(test.contributions, keep, n) if test is not None else None,
+        score_errors=_errors(ev.standard_errors, keep, n),
+        test_errors=_errors(test.standard_errors, keep, n) if test is not None else None,
     )
 
 
@@ -172,6 +180,11 @@ def _similar_to(model: Net, earlier: dict[int, Net]) -> int | None:
         if is_near_duplicate(model, other):
             return j
     return None
+
+
+def _errors(errors: tuple[float, ...] | None, keep: list[int], n: int) -> tuple[float, ...] | None:
+    """Standard errors at their submission indices (0 for unscored ones), or None."""
+    return None if errors is None else _spread(errors, keep, n)
 
 
 def _spread(values: tuple[float, ...], keep: list[int], n: int) -> tuple[float, ...]:

@@ -41,22 +41,29 @@ Coalition = frozenset[int]
 
 @dataclass(frozen=True)
 class Scores:
-    """Fused accuracy, one contribution and one individual accuracy per model, and v(∅)."""
+    """Fused accuracy, one contribution and one individual accuracy per model, and v(∅).
+
+    ``standard_errors``: each contribution's Monte Carlo standard error when Shapley values
+    were sampled (``contribution.shapley_sampled``), else None (computed exactly).
+    """
 
     fused_accuracy: float
     contributions: tuple[float, ...]
     individual_accuracies: tuple[float, ...]
     empty_value: float
+    standard_errors: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Evaluation:
     """A verifier's findings on its evaluation part, and the same on the test set.
 
-    ``error_bound`` is the Shapley sampling ε (at ``ContributionConfig.shapley_confidence``)
-    when Shapley values were sampled, else None. ``forward_samples`` (models × verification
-    samples) and ``head_samples`` (Σ fitting samples × epochs over trained heads) measure the
-    work done, for the simulator's compute-time model.
+    ``error_bound`` is the Shapley sampling ε (Hoeffding, at
+    ``ContributionConfig.shapley_confidence``) and ``standard_errors`` each contribution's
+    Monte Carlo standard error when Shapley values were sampled, else None.
+    ``forward_samples`` (models × verification samples) and ``head_samples`` (Σ fitting
+    samples × epochs over trained heads) measure the work done, for the simulator's
+    compute-time model.
     """
 
     scores: Scores
@@ -79,6 +86,10 @@ class Evaluation:
     @property
     def individual_accuracies(self) -> tuple[float, ...]:
         return self.scores.individual_accuracies
+
+    @property
+    def standard_errors(self) -> tuple[float, ...] | None:
+        return self.scores.standard_errors
 
 
 def split_rows(n: int, holdout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,12 +247,13 @@ def _scores(
 
     n = len(subsets.models)
     individual = [_num(pair[side]) for pair in subsets.individual()]
-    contributions, bound = _contributions(subsets, value, individual, config)
+    contributions, bound, errors = _contributions(subsets, value, individual, config)
     scores = Scores(
         fused_accuracy=value(frozenset(range(n))),
         contributions=tuple(float(c) for c in contributions),
         individual_accuracies=tuple(individual),
         empty_value=value(frozenset()),
+        standard_errors=errors,
     )
     return scores, bound
 
@@ -255,23 +267,29 @@ def _contributions(
     value: cm.ValueFunction,
     individual: list[float],
     config: ContributionConfig,
-) -> tuple[np.ndarray, float | None]:
+) -> tuple[np.ndarray, float | None, tuple[float, ...] | None]:
+    """Contributions, the sampling ε (Hoeffding) and per-model standard errors (sampled
+    Shapley only; exact methods give None for both)."""
     n = len(subsets.models)
     everyone = frozenset(range(n))
     if n == 0:
-        return np.zeros(0), None
+        return np.zeros(0), None, None
     if config.method == "individual":
         subsets.prefetch([everyone])
-        return np.array(individual), None
+        return np.array(individual), None, None
     if config.method == "leave_one_out":
         subsets.prefetch([everyone, *(everyone - {i} for i in range(n))])
-        return cm.leave_one_out(n, value), None
+        return cm.leave_one_out(n, value), None, None
     if n <= config.shapley_exact_max:
         masks = range(1 << n)
         subsets.prefetch(frozenset(i for i in range(n) if m >> i & 1) for m in masks)
-        return cm.shapley_exact(n, value), None
+        return cm.shapley_exact(n, value), None, None
+    # Same seed on both sides (evaluation part and test set): the same orders are drawn, so
+    # the two sides' estimates differ by their values, not by their samples. The budget
+    # ``shapley_permutations`` is the maximum; sampling stops early at the target error.
     rng = np.random.default_rng(np.random.SeedSequence([subsets.seed, 0x5A4B]))
-    orders = cm.sample_orders(n, config.shapley_permutations, rng)
-    subsets.prefetch(cm.prefixes(orders))
-    phi = cm.shapley_from_orders(orders, value)
-    return phi, cm.hoeffding_epsilon(n, config.shapley_permutations, config.shapley_confidence)
+    sampled = cm.shapley_sampled(
+        n, value, config.shapley_permutations, rng, prefetch=subsets.prefetch
+    )
+    bound = cm.hoeffding_epsilon(n, sampled.groups, config.shapley_confidence)
+    return sampled.values, bound, tuple(float(e) for e in sampled.standard_errors)

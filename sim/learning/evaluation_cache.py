@@ -26,7 +26,7 @@ from sim.learning.features import LabelledData
 from sim.learning.models import Net
 from sim.paths import atomic_write, cache_dir, exclusive
 
-CODE_VERSION = "evaluate-1"
+CODE_VERSION = "evaluate-2"
 """Bump when a change to fusion, contribution or verification changes what they return."""
 
 
@@ -66,6 +66,11 @@ def _scores(d: dict[str, Any]) -> Scores:
         contributions=tuple(float(v) for v in d["contributions"]),
         individual_accuracies=tuple(float(v) for v in d["individual_accuracies"]),
         empty_value=float(d["empty_value"]),
+        standard_errors=(
+            None
+            if d.get("standard_errors") is None
+            else tuple(float(v) for v in d["standard_errors"])
+        ),
     )
 
 

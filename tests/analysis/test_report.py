@@ -16,9 +16,10 @@ from analysis.stats import point_stats
 from sim.sweep.tables import write_report
 
 ADVERSARY_METRICS = [
-    "fused_accuracy",
+    "initiator_accuracy",
     "task_success_rate",
     "payment_fairness",
+    "honest_payment_fairness",
     "wrong_outcome_rate",
     "gas_per_task",
     "net_profit_by_behaviour.verifier.honest",
@@ -33,7 +34,7 @@ def names(axes: list[list[str]], metrics: list[str]) -> list[str]:
 
 def test_varying_contributors_draws_paper_fig6_with_a_line_per_strategy() -> None:
     (fig6, *rest) = choose_figures(
-        [["population.contributors"], ["fusion.strategy"]], ["fused_accuracy"]
+        [["population.contributors"], ["fusion.strategy"]], ["oracle_fused_accuracy"]
     )
     assert fig6.name == "fig6-fused-accuracy-vs-population-contributors"
     assert "Fig. 6" in fig6.title
@@ -53,7 +54,10 @@ def test_a_dishonest_fraction_by_stake_sweep_draws_fairness_outcomes_and_incenti
         "outcomes-vs-tasks-0-verifier-stake-ether",
     }
     outcomes = figures["outcomes-vs-tasks-0-verifier-stake-ether"]
-    assert outcomes.metrics == ("task_success_rate", "fused_accuracy")
+    assert outcomes.metrics == ("task_success_rate", "initiator_accuracy")
+    fairness = figures["payment-fairness-vs-population-verifier-behaviours-lazy"]
+    # as paid beside as an honest committee would pay: integrity apart from noise
+    assert fairness.metrics == ("payment_fairness", "honest_payment_fairness")
     incentives = figures["incentives-vs-tasks-0-verifier-stake-ether"]
     # contributors' and verifiers' profits by behaviour; initiators are left out
     assert incentives.metrics == (
@@ -77,27 +81,37 @@ def test_free_riders_share_is_drawn_against_a_dishonest_contributor_fraction() -
     )
 
 
-def test_a_churn_sweep_draws_time_to_payout() -> None:
-    got = names([["churn.verifiers.arrivals_per_hour"]], ["time_to_payout", "task_success_rate"])
+def test_a_churn_sweep_draws_time_to_withdrawal_and_unclaimed_credit() -> None:
+    payout = [
+        "payout_time_first.contributor",
+        "payout_time_last.contributor",
+        "payout_time_first.initiator",
+        "unclaimed_credit_share.contributor",
+    ]
+    got = names([["churn.verifiers.arrivals_per_hour"]], [*payout, "task_success_rate"])
     assert got == [
-        "time-to-payout-vs-churn-verifiers-arrivals-per-hour",
+        "payout-time-vs-churn-verifiers-arrivals-per-hour",
+        "unclaimed-credit-vs-churn-verifiers-arrivals-per-hour",
         "outcomes-vs-churn-verifiers-arrivals-per-hour",
     ]
-    got = names([["churn.contributors.session_s.mean"]], ["time_to_payout"])
-    assert got == ["time-to-payout-vs-churn-contributors-session-s-mean"]
+    (times, _) = choose_figures([["churn.contributors.session_s.mean"]], payout)
+    # the initiator's refund is not pay held by the market's workers
+    assert times.metrics == ("payout_time_first.contributor", "payout_time_last.contributor")
 
 
 def test_a_zipped_key_matches_and_its_partner_is_not_plotted_against_it() -> None:
     axes = [["tasks[0].max_contributors", "population.contributors"]]
-    assert names(axes, ["fused_accuracy", "task_success_rate"]) == [
+    assert names(axes, ["oracle_fused_accuracy", "task_success_rate"]) == [
         "fig6-fused-accuracy-vs-population-contributors",
-        "outcomes-vs-population-contributors",  # success only: Fig. 6 shows accuracy
+        "outcomes-vs-population-contributors",
     ]
 
 
 def test_any_other_parameter_gets_the_headline_outcomes() -> None:
-    (fig,) = choose_figures([["tasks[0].mafr"]], ["task_success_rate", "fused_accuracy", "tasks"])
-    assert (fig.x, fig.metrics) == ("tasks[0].mafr", ("task_success_rate", "fused_accuracy"))
+    (fig,) = choose_figures(
+        [["tasks[0].mafr"]], ["task_success_rate", "initiator_accuracy", "tasks"]
+    )
+    assert (fig.x, fig.metrics) == ("tasks[0].mafr", ("task_success_rate", "initiator_accuracy"))
 
 
 def test_nothing_varied_or_measured_means_no_figures() -> None:
@@ -115,9 +129,10 @@ def market(values: dict[str, Any], seed: int) -> dict[str, Any] | None:
         return None
     wei = 10**18
     return {
-        "fused_accuracy": 0.9 - lazy * 0.2 + seed * 0.005,
+        "initiator_accuracy": 0.9 - lazy * 0.2 + seed * 0.005,
         "task_success_rate": 1.0 - lazy,
         "payment_fairness": 0.9 - lazy + 0.01 * seed,
+        "honest_payment_fairness": 0.95 + 0.01 * seed,
         "wrong_outcome_rate": lazy / 2 + 0.01 * seed,
         "gas_per_task": 2e6 + 1e4 * seed,
         "net_profit_by_behaviour": {
@@ -146,11 +161,13 @@ def test_draw_writes_a_png_with_a_band_per_line(
     root = sweep_factory(
         [[("population.contributors", [2, 3, 5])], [("fusion.strategy", ["I", "II"])]],
         [0, 1],
-        lambda v, s: {"fused_accuracy": 0.7 + 0.02 * v["population.contributors"] + 0.01 * s},
+        lambda v, s: {
+            "oracle_fused_accuracy": 0.7 + 0.02 * v["population.contributors"] + 0.01 * s
+        },
     )
     stats = point_stats(runs_table(root), ["population.contributors", "fusion.strategy"])
     (spec, *_) = choose_figures(
-        [["population.contributors"], ["fusion.strategy"]], ["fused_accuracy"]
+        [["population.contributors"], ["fusion.strategy"]], ["oracle_fused_accuracy"]
     )
     png = draw(spec, stats)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -167,13 +184,41 @@ def test_the_report_lists_points_with_cis_failures_and_the_definition(report: Pa
     assert "pending: 1" in page
     assert "name = &quot;synthetic&quot;" in page  # the definition, escaped
     # the wide table: mean [low, high] per headline metric
-    assert re.search(r"<td>0\.9[0-9]* \[0\.8[0-9]*, 0\.9[0-9]*\]</td>", page)
+    assert re.search(r"<td>0\.9[0-9]* \[0\.[89][0-9]*, 0\.9[0-9]*\]</td>", page)
     images = re.findall(r'<img src="([^"]+)"', page)
     assert "incentives-vs-tasks-0-verifier-stake-ether.png" in images
     assert "payment-fairness-vs-population-verifier-behaviours-lazy.png" in images
     assert all((folder / i).is_file() for i in images)
     points = pd.read_csv(folder / "points.csv")
     assert set(points["point"]) == set(range(9))
+    assert "bootstrap" in set(points["method"])  # bounded metrics at n = 3
+    fair = points[points["metric"] == "payment_fairness"]
+    assert (fair["ci_low"].dropna() >= 0.0).all() and (fair["ci_high"].dropna() <= 1.0).all()
+    assert "What each metric means" in page and "honest committee would have given" in page
+
+
+def test_the_report_shows_paired_contrasts(report: Path) -> None:
+    page = report.read_text()
+    assert "<h2>Paired contrasts</h2>" in page
+    assert "step in tasks[0].verifier_stake_ether" in page and "vs baseline" in page
+    contrasts = pd.read_csv(report.parent / "contrasts.csv")
+    lazy = contrasts[
+        (contrasts["metric"] == "task_success_rate")
+        & (contrasts["contrast"] == "neighbour")
+        & (contrasts["axis"] == "population.verifier_behaviours.lazy")
+    ]
+    # success falls by exactly 0.25 per step on every seed: all equal, so no interval
+    assert (lazy["mean"].round(9) == -0.25).all()
+    honest = contrasts[
+        (contrasts["metric"] == "net_profit_by_behaviour.verifier.honest")
+        & (contrasts["contrast"] == "baseline")
+    ]
+    # every seed moves honest profit alike at every point: the paired difference is 0
+    assert (honest["mean"].abs() < 1e3).all()
+    # point 6 lost seed 2 (failed): its contrasts count the partner-less run
+    six = contrasts[(contrasts["to_point"] == 6) & (contrasts["contrast"] == "baseline")]
+    assert (six["n"] == 2).all()
+    assert six["note"].str.contains("without a partner seed").all()
 
 
 @pytest.mark.browser

@@ -30,6 +30,18 @@ def test_a_cached_evaluation_equals_the_fresh_one(trained: Trained, tmp_path: Pa
     assert (cache.hits, cache.misses) == (1, 0)
 
 
+def test_sampled_shapley_standard_errors_survive_the_cache(
+    trained: Trained, tmp_path: Path
+) -> None:
+    data = LabelledData.from_indices(trained.dataset, trained.split.verification)
+    sampled = ContributionConfig(method="shapley", shapley_exact_max=1, shapley_permutations=12)
+    key = evaluation_key(trained.models, data, FUSION, sampled, 3, None)
+    fresh = evaluate_submissions(trained.models, data, FUSION, sampled, 3)
+    assert fresh.standard_errors is not None
+    EvaluationCache(tmp_path).put(key, fresh)
+    assert EvaluationCache(tmp_path).get(key) == fresh
+
+
 def test_the_key_covers_every_input(trained: Trained) -> None:
     data = LabelledData.from_indices(trained.dataset, trained.split.verification)
     other = LabelledData.from_indices(trained.dataset, trained.split.verification[:-1])

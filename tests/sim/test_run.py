@@ -125,7 +125,7 @@ def test_outputs_are_written_and_readable_with_pandas(result: RunResult) -> None
     pd.testing.assert_frame_equal(events, result.events)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run_id"] == result.run_id
-    for key in ("task_success_rate", "fused_accuracy", "gas_per_task", "time_to_payout"):
+    for key in ("task_success_rate", "initiator_accuracy", "gas_per_task", "payout_time_first"):
         assert key in summary
     series = pd.read_parquet(out / "series.parquet")
     assert {"time", "online_verifiers", "market_balance_ether"} <= set(series.columns)

@@ -100,12 +100,12 @@ def test_runs_parquet_has_one_row_per_run_with_parameters_and_metrics(
     assert set(ok["status"]) == {"completed"}
     assert ok["error"].isna().all()
     assert (ok["task_success_rate"] == 1.0).all()
-    assert ok["fused_accuracy"].between(0.5, 1.0).all()
+    assert ok["oracle_fused_accuracy_accepted"].between(0.5, 1.0).all()
     assert (ok["net_profit_by_behaviour.verifier.honest"] > 0).all()
     bad = runs[runs["storage.backend"] == "ipfs"]
     assert set(bad["status"]) == {"failed"}
     assert bad["error"].str.contains("StorageUnavailable").all()
-    assert bad["fused_accuracy"].isna().all()
+    assert bad["oracle_fused_accuracy_accepted"].isna().all()
 
 
 def test_events_parquet_concatenates_every_finished_runs_events(
