@@ -433,9 +433,10 @@ def commitment(
 
 def model_commitment(task_id: int, contributor: Address, cid: str, salt: bytes) -> bytes:
     """What a contributor commits for a sealed submission:
-    keccak256(abi_encode(task_id, contributor, cid, salt))."""
+    keccak256(abi_encode(task_id, contributor, keccak256(cid), salt))."""
     encoded = eth_abi.encode(
-        ["uint256", "address", "string", "bytes32"], [task_id, contributor, cid, salt]
+        ["uint256", "address", "bytes32", "bytes32"],
+        [task_id, contributor, keccak(cid.encode()), salt],
     )
     return keccak(encoded)
 
