@@ -37,11 +37,11 @@
 
         Bounds (finding 5 of issue 14): every value an initiator sets is bounded
         at create_task so that no settlement arithmetic can overflow and lock the
-        escrow: reward and verifier_stake <= MAX_AMOUNT (2**128 wei; a reward is
-        bounded by the ether supply, far below 2**128), every
-        deadline within MAX_HORIZON (365 days) of creation, both windows below
-        MAX_HORIZON, tolerance_ppm <= 1e6; no slash is computed for an empty
-        committee.
+        escrow: verifier_stake <= MAX_AMOUNT (2**128 wei; the reward, msg.value,
+        is bounded by the ether supply, far below 2**128), every deadline within
+        MAX_HORIZON (365 days) of creation, report_window_s and sealed_window_s
+        at most MAX_HORIZON, tolerance_ppm <= 1e6 (it is converted to int256);
+        and no slash is computed for an empty committee.
 
         Defences (issue 14), per-task switches in TaskParams; each defaults to off
         and off reproduces the paper's behaviour exactly (same outcomes, same
@@ -65,17 +65,9 @@
                              keccak256(cid), salt))) before the submission deadline and
                              reveal_model the CID within sealed_window_s after it;
                              the draw opens when that window closes. CIDs are not
-                             public while cancel is possible. Closes peeking
-                             (finding 2).
-        Access after payment is not a msg.sender check in a view (an eth_call sets
-        any sender; finding 2): the contract has no CID-returning access view. The
-        paid models are accepted_mask (get_task) over get_submissions, public data
-        once the task is finalized; the initiator records its access by a
-        transaction, claim_access (AccessClaimed), which only it can send and only
-        after payment. The bindings' accepted_cids applies the paper's rule (the
-        initiator, after payment; anyone, for a sealed task) off chain. Anything on
-        chain is public: true confidentiality needs the models encrypted off chain
-        (e.g. to the initiator's key).
+                             public while cancel is possible. commit_model shares
+                             submit_model's checks and revert reasons. Closes
+                             peeking (finding 2).
           exclusive_roles (False)  a contributor of a task may not register as its
                              verifier nor a registrant submit (the initiator does
                              neither, always). Closes the self-verifier (4).
@@ -87,6 +79,20 @@
                              initiator. Rounding dust (< committee size wei) still
                              returns to the initiator. Closes the profit of the
                              last-second draw (finding 1).
+
+        Access after payment (all tasks) is not a msg.sender check in a view (an eth_call sets
+        any sender; finding 2): the contract has no CID-returning access view. The
+        paid models are accepted_mask (get_task) over get_submissions, public data
+        once the task is finalized; the initiator records its access by a
+        transaction, claim_access (AccessClaimed), which only it can send and only
+        after payment. The bindings' accepted_cids applies the paper's rule (the
+        initiator, after payment; anyone, for a sealed task) off chain. Anything on
+        chain is public: true confidentiality needs the models encrypted off chain
+        (e.g. to the initiator's key).
+
+        Contract size: the runtime stays under EIP-170's 24,576 bytes
+        (tests/contracts/test_create.py); hence the shared _check for the
+        "<call>: <reason>" messages and no on-chain access view.
 """
 
 MAX_SUBMISSIONS: constant(uint256) = 64

@@ -81,14 +81,14 @@ MUTANTS = [
     Mutant(
         "reveal_not_bound_to_sender",
         "a report's commitment leaves out the sender (copyable by another member)",
-        "keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))",
-        "keccak256(abi_encode(task_id, accuracy_ppm, scores_ppm, salt))",
+        "c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))",
+        "c == keccak256(abi_encode(task_id, accuracy_ppm, scores_ppm, salt))",
     ),
     Mutant(
         "model_reveal_not_bound_to_sender",
         "a sealed model's commitment leaves out the sender",
-        "keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))",
-        "keccak256(abi_encode(task_id, keccak256(cid), salt))",
+        "c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))",
+        "c == keccak256(abi_encode(task_id, keccak256(cid), salt))",
     ),
     Mutant(
         "slashed_stake_vanishes",
