@@ -1,9 +1,11 @@
 """A long invariant campaign on TaskMarket, outside CI.
 
 Runs the Hypothesis state machine of ``tests/contracts/test_market_stateful.py`` with
-Foundry's default invariant campaign size, 256 sequences of depth 500 (>= 128,000
-calls), and prints its figures: contract calls made, sequences run, sequences drained
-to zero, failures and wall time. CI runs the same machine with 200 x 40.
+Foundry's default invariant campaign size, 256 sequences of depth 500 (128,000 rule
+invocations, Foundry's "calls"; a rule may send several transactions in one block or
+none), and prints its figures: steps, contract transactions and blocks, sequences run
+and drained to zero, outcomes, failures and wall time. CI runs the same machine with
+200 x 40.
 
     .venv/bin/python scripts/contract_campaign.py                # 256 x 500
     .venv/bin/python scripts/contract_campaign.py --runs 16 --depth 100   # a short one
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     f = {k: figures.get(k, "?") for k in ("calls", "sequences", "drained", "accepted")}
     g = {k: figures.get(k, "?") for k in ("rejected", "burned", "guaranteed")}
     print(f"campaign: {args.runs} runs x depth {args.depth}")
-    print(f"  calls      {f['calls']}")
+    print(f"  steps      {args.runs * args.depth} (runs x depth: rule invocations)")
+    print(f"  calls      {f['calls']} contract transactions in {figures.get('blocks', '?')} blocks")
     print(f"  sequences  {f['sequences']} (drained to zero: {f['drained']})")
     print(f"  outcomes   accepted {f['accepted']}, rejected {g['rejected']}, burns {g['burned']}")
     print(f"  guaranteed-window reports {g['guaranteed']}")

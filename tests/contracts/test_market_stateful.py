@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 EXAMPLES = int(os.environ.get("BAASIM_STATEFUL_EXAMPLES", "200"))
 STEPS = int(os.environ.get("BAASIM_STATEFUL_STEPS", "40"))
 N_PLAYERS = 10
-MAX_TASKS = 4
+MAX_TASKS = max(4, STEPS // 25)  # long campaigns keep creating tasks
 PPM = 1_000_000
 
 GOOD_ACCURACIES = st.sampled_from([0, 500_000, 799_999, 800_000, 850_000, 900_000, 1_000_000])
@@ -230,6 +230,7 @@ class MarketMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ blocks
 
     def _begin(self, dt: int) -> None:
+        STATS["blocks"] += 1
         self.in_step = True
         self.step += 1
         self.ts = self.chain.head_timestamp + dt
@@ -862,7 +863,8 @@ def _machine_on_the_session_chain(deployed: Harness) -> Iterator[None]:
     assert _total_ether(deployed) == deployed.chain.genesis_supply
     # the campaign figures (shown with pytest -s; scripts/contract_campaign.py reads them)
     print(
-        f"\nCAMPAIGN calls={STATS['calls']} sequences={STATS['sequences']} "
+        f"\nCAMPAIGN calls={STATS['calls']} blocks={STATS['blocks']} "
+        f"sequences={STATS['sequences']} "
         f"drained={STATS['drained']} examples={EXAMPLES} steps={STEPS} "
         f"accepted={STATS['accepted']} rejected={STATS['rejected']} "
         f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']}"
