@@ -27,14 +27,72 @@
         million (ppm, 1e6 = 100 %); MAFR, shares, slash and trim fractions are
         basis points (1e4 = 100 %).
 
-        Randomness caveat (grinding): the committee seed is keccak256 of
-        block.prevrandao and the task id in the block that includes the first
-        draw_committee call after the submission deadline. The block proposer
-        influences prevrandao, and the caller picks the block in which to call,
-        so a party that controls both can retry until the draw suits it. In
-        baasim prevrandao comes from the run's seeded RNG, so the draw is fair
-        and reproducible; a production system would use a VRF or a commit to a
-        future block's randomness.
+        Randomness caveat (grinding): with future_seed off the committee seed is
+        keccak256 of block.prevrandao and the task id in the block that includes
+        the first draw_committee call after the submission deadline. The block
+        proposer influences prevrandao, and the caller picks the block in which
+        to call, so a party that controls both can retry until the draw suits it
+        (finding 3 of issue 14). future_seed closes the caller's choice; a
+        production system would still use a VRF against a grinding proposer.
+
+        Bounds (finding 5 of issue 14): every value an initiator sets is bounded
+        at create_task so that no settlement arithmetic can overflow and lock the
+        escrow: verifier_stake <= MAX_AMOUNT (2**128 wei; the reward, msg.value,
+        is bounded by the ether supply, far below 2**128), every deadline within
+        MAX_HORIZON (365 days) of creation, report_window_s and sealed_window_s
+        at most MAX_HORIZON, tolerance_ppm <= 1e6 (it is converted to int256);
+        and no slash is computed for an empty committee.
+
+        Defences (issue 14), per-task switches in TaskParams; each defaults to off
+        and off reproduces the paper's behaviour exactly (same outcomes, same
+        payments):
+          report_window_s (0 = off)  guaranteed reporting time. The draw may happen
+                             until the old report deadline (commit_deadline with
+                             commit-reveal, else reveal_deadline); once drawn, the
+                             members report until drawn_at + report_window_s, or
+                             commit until drawn_at + w and reveal until
+                             drawn_at + 2w. Closes the last-second draw (finding 1).
+          future_seed (False)  the first draw_committee call only records
+                             seed_block = block.number + 1 (SeedRequested); a call
+                             in a later block draws with blockhash(seed_block), a
+                             value nobody knew when the block was fixed (re-requested
+                             when older than 256 blocks). Closes caller grinding
+                             (finding 3).
+          no_cancel_after_submission (False)  cancel reverts once a model was
+                             submitted or committed. Closes peek-and-cancel (2).
+          sealed_window_s (0 = off)  confidential submissions: contributors
+                             commit_model(keccak256(abi_encode(task_id, sender,
+                             keccak256(cid), salt))) before the submission deadline and
+                             reveal_model the CID within sealed_window_s after it;
+                             the draw opens when that window closes. CIDs are not
+                             public while cancel is possible. commit_model shares
+                             submit_model's checks and revert reasons. Closes
+                             peeking (finding 2).
+          exclusive_roles (False)  a contributor of a task may not register as its
+                             verifier nor a registrant submit (the initiator does
+                             neither, always). Closes the self-verifier (4).
+          min_stake (0 = off)  verifier_stake must be at least min_stake, so that
+                             flooding the registrant pool locks stake (finding 4).
+          burn_orphan_slashes (False)  slashed stakes go to the agreeing members;
+                             when none agrees they are burned (sent to the zero
+                             address, StakeBurned) instead of refunded to the
+                             initiator. Rounding dust (< committee size wei) still
+                             returns to the initiator. Closes the profit of the
+                             last-second draw (finding 1).
+
+        Access after payment (all tasks) is not a msg.sender check in a view (an eth_call sets
+        any sender; finding 2): the contract has no CID-returning access view. The
+        paid models are accepted_mask (get_task) over get_submissions, public data
+        once the task is finalized; the initiator records its access by a
+        transaction, claim_access (AccessClaimed), which only it can send and only
+        after payment. The bindings' accepted_cids applies the paper's rule (the
+        initiator, after payment; anyone, for a sealed task) off chain. Anything on
+        chain is public: true confidentiality needs the models encrypted off chain
+        (e.g. to the initiator's key).
+
+        Contract size: the runtime stays under EIP-170's 24,576 bytes
+        (tests/contracts/test_create.py); hence the shared _check for the
+        "<call>: <reason>" messages and no on-chain access view.
 """
 
 MAX_SUBMISSIONS: constant(uint256) = 64
@@ -43,6 +101,8 @@ MAX_COMMITTEE: constant(uint256) = 32
 MAX_CID: constant(uint256) = 100
 BPS: constant(uint256) = 10_000
 PPM: constant(uint256) = 1_000_000
+MAX_AMOUNT: constant(uint256) = 2**128
+MAX_HORIZON: constant(uint256) = 365 * 86_400
 
 AGG_MAJORITY: constant(uint8) = 0
 AGG_MEDIAN: constant(uint8) = 1
@@ -68,6 +128,14 @@ struct TaskParams:
     # and, if tolerance_ppm > 0, each of its values lies within tolerance_ppm of
     # the aggregate. 0 keeps the paper's rule (side only).
     tolerance_ppm: uint256
+    # issue 14 defences (see the header); each zero/False = off = the paper's rules
+    report_window_s: uint256
+    future_seed: bool
+    no_cancel_after_submission: bool
+    sealed_window_s: uint256
+    exclusive_roles: bool
+    min_stake: uint256
+    burn_orphan_slashes: bool
 
 
 struct Task:
@@ -84,6 +152,10 @@ struct Task:
     aggregate_accuracy_ppm: uint256
     # bit i set: submission i had a positive aggregate score and was paid
     accepted_mask: uint256
+    drawn_at: uint256
+    seed_block: uint256
+    # submissions plus sealed commitments: what cancel and capacity look at
+    n_entrants: uint256
 
 
 struct Submission:
@@ -172,6 +244,23 @@ event Withdrawn:
     account: indexed(address)
     amount: uint256
 
+event SeedRequested:
+    task_id: indexed(uint256)
+    seed_block: uint256
+
+event ModelCommitted:
+    task_id: indexed(uint256)
+    contributor: indexed(address)
+    commitment: bytes32
+
+event StakeBurned:
+    task_id: indexed(uint256)
+    amount: uint256
+
+event AccessClaimed:
+    task_id: indexed(uint256)
+    initiator: indexed(address)
+
 
 tasks: HashMap[uint256, Task]
 spec_cid: public(HashMap[uint256, String[MAX_CID]])
@@ -188,6 +277,7 @@ committee: HashMap[uint256, DynArray[address, MAX_COMMITTEE]]
 is_member: public(HashMap[uint256, HashMap[address, bool]])
 
 commitments: public(HashMap[uint256, HashMap[address, bytes32]])
+model_commitments: public(HashMap[uint256, HashMap[address, bytes32]])
 has_revealed: public(HashMap[uint256, HashMap[address, bool]])
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
 report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
@@ -196,6 +286,7 @@ report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSION
 credit: public(HashMap[address, uint256])
 total_credit: public(uint256)
 total_locked: public(uint256)
+total_burned: public(uint256)
 
 
 @deploy
@@ -220,24 +311,18 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
     assert p.commit_deadline > p.submission_deadline, "create_task: commit deadline must follow submission deadline"
     assert p.reveal_deadline >= p.commit_deadline, "create_task: reveal deadline before commit deadline"
     assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal deadline after commit deadline"
+    assert p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, "create_task: beyond the 365-day horizon"
+    assert self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, "create_task: draw window empty"
+    assert p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, "create_task: verifier_stake outside [min_stake, 2**128]"
+    assert p.tolerance_ppm <= PPM, "create_task: tolerance_ppm above 1e6"
     assert len(spec_cid) > 0, "create_task: empty spec cid"
 
     tid: uint256 = self.next_task_id
     self.next_task_id = tid + 1
-    self.tasks[tid] = Task(
-        initiator=msg.sender,
-        escrow=msg.value,
-        params=p,
-        n_submissions=0,
-        n_registered=0,
-        drawn=False,
-        n_revealed=0,
-        finalized=False,
-        cancelled=False,
-        accepted=False,
-        aggregate_accuracy_ppm=0,
-        accepted_mask=0,
-    )
+    # a fresh id: every other field is still zero
+    self.tasks[tid].initiator = msg.sender
+    self.tasks[tid].escrow = msg.value
+    self.tasks[tid].params = p
     self.spec_cid[tid] = spec_cid
     self.total_locked += msg.value
     log TaskCreated(task_id=tid, initiator=msg.sender, reward=msg.value, spec_cid=spec_cid)
@@ -247,16 +332,59 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
 @external
 def submit_model(task_id: uint256, cid: String[MAX_CID]):
     self._require_open(task_id, "submit_model")
+    assert self.tasks[task_id].params.sealed_window_s == 0, "submit_model: this task takes sealed submissions"
+    self._enter(task_id)
+    assert len(cid) > 0, "submit_model: empty cid"
+    self._add_submission(task_id, cid)
+
+
+@external
+def commit_model(task_id: uint256, commitment: bytes32):
+    """@notice Sealed submit_model (same checks, same revert reasons): commit
+    keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))."""
+    self._require_open(task_id, "commit_model")
+    assert self.tasks[task_id].params.sealed_window_s > 0, "commit_model: this task takes plain submissions"
+    self._enter(task_id)
+    assert commitment != empty(bytes32), "commit_model: empty commitment"
+    self.model_commitments[task_id][msg.sender] = commitment
+    log ModelCommitted(task_id=task_id, contributor=msg.sender, commitment=commitment)
+
+
+@external
+def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
+    """@notice Publish a committed CID, in the sealed window after the submission deadline."""
+    self._require_open(task_id, "reveal_model")
+    w: uint256 = self.tasks[task_id].params.sealed_window_s
+    sd: uint256 = self.tasks[task_id].params.submission_deadline
+    assert w > 0, "reveal_model: this task takes plain submissions"
+    assert block.timestamp >= sd, "reveal_model: submissions still open"
+    assert block.timestamp < sd + w, "reveal_model: reveal window closed"
+    c: bytes32 = self.model_commitments[task_id][msg.sender]
+    assert c != empty(bytes32), "reveal_model: no commitment"
+    assert c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt)), "reveal_model: does not match commitment"
+    assert len(cid) > 0, "reveal_model: empty cid"
+    self.model_commitments[task_id][msg.sender] = empty(bytes32)
+    self._add_submission(task_id, cid)
+
+
+@internal
+def _enter(task_id: uint256):
+    """The contributor checks shared by submit_model and commit_model; counts the entrant."""
     assert block.timestamp < self.tasks[task_id].params.submission_deadline, "submit_model: submission deadline passed"
     assert msg.sender != self.tasks[task_id].initiator, "submit_model: initiator cannot contribute to its own task"
     assert not self.has_submitted[task_id][msg.sender], "submit_model: already submitted"
-    index: uint256 = self.tasks[task_id].n_submissions
-    assert index < MAX_SUBMISSIONS, "submit_model: task is full"
-    assert len(cid) > 0, "submit_model: empty cid"
+    assert not (self.tasks[task_id].params.exclusive_roles and self.is_registered[task_id][msg.sender]), "submit_model: verifier cannot contribute"
+    n: uint256 = self.tasks[task_id].n_entrants
+    assert n < MAX_SUBMISSIONS, "submit_model: task is full"
+    self.tasks[task_id].n_entrants = n + 1
+    self.has_submitted[task_id][msg.sender] = True
 
+
+@internal
+def _add_submission(task_id: uint256, cid: String[MAX_CID]):
+    index: uint256 = self.tasks[task_id].n_submissions
     self.submissions[task_id].append(Submission(contributor=msg.sender, cid=cid))
     self.tasks[task_id].n_submissions = index + 1
-    self.has_submitted[task_id][msg.sender] = True
     log ModelSubmitted(task_id=task_id, contributor=msg.sender, index=index, cid=cid)
 
     key: bytes32 = keccak256(cid)
@@ -274,6 +402,7 @@ def register_verifier(task_id: uint256):
     assert block.timestamp < self.tasks[task_id].params.submission_deadline, "register_verifier: registration closed"
     assert msg.sender != self.tasks[task_id].initiator, "register_verifier: initiator cannot verify its own task"
     assert not self.is_registered[task_id][msg.sender], "register_verifier: already registered"
+    assert not (self.tasks[task_id].params.exclusive_roles and self.has_submitted[task_id][msg.sender]), "register_verifier: contributor cannot verify"
     assert msg.value == self.tasks[task_id].params.verifier_stake, "register_verifier: value must equal the task's verifier stake"
     n: uint256 = self.tasks[task_id].n_registered
     assert n < MAX_REGISTRANTS, "register_verifier: registrant pool is full"
@@ -291,6 +420,7 @@ def cancel(task_id: uint256):
     initiator: address = self.tasks[task_id].initiator
     assert msg.sender == initiator, "cancel: only the initiator can cancel"
     assert block.timestamp < self.tasks[task_id].params.submission_deadline, "cancel: submission deadline passed"
+    assert not (self.tasks[task_id].params.no_cancel_after_submission and self.tasks[task_id].n_entrants > 0), "cancel: a model was submitted"
 
     self.tasks[task_id].cancelled = True
     escrow: uint256 = self.tasks[task_id].escrow
@@ -306,14 +436,23 @@ def cancel(task_id: uint256):
 def draw_committee(task_id: uint256):
     self._require_open(task_id, "draw_committee")
     p: TaskParams = self.tasks[task_id].params
-    assert block.timestamp >= p.submission_deadline, "draw_committee: submissions still open"
+    assert block.timestamp >= p.submission_deadline + p.sealed_window_s, "draw_committee: submissions still open"
     assert block.timestamp < self._report_deadline(p), "draw_committee: reporting window closed"
     assert not self.tasks[task_id].drawn, "draw_committee: already drawn"
+    seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
+    if p.future_seed:
+        sb: uint256 = self.tasks[task_id].seed_block
+        if sb == 0:
+            # fix the seed's block first: its hash is unknown to every caller now
+            self.tasks[task_id].seed_block = block.number + 1
+            log SeedRequested(task_id=task_id, seed_block=block.number + 1)
+            return
+        assert block.number > sb, "draw_committee: seed block not sealed yet"
+        seed = keccak256(concat(blockhash(sb), convert(task_id, bytes32)))
 
     pool: DynArray[address, MAX_REGISTRANTS] = self.registrants[task_id]
     n: uint256 = len(pool)
     k: uint256 = min(p.committee_size, n)
-    seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
     r: bytes32 = seed
     # partial Fisher-Yates: the first k slots become the committee
     for i: uint256 in range(MAX_COMMITTEE):
@@ -338,6 +477,7 @@ def draw_committee(task_id: uint256):
     self.total_locked -= p.verifier_stake * (n - k)
     self.committee[task_id] = members
     self.tasks[task_id].drawn = True
+    self.tasks[task_id].drawn_at = block.timestamp
     log CommitteeDrawn(task_id=task_id, members=members, seed=seed)
 
 
@@ -349,7 +489,7 @@ def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256,
     self._require_open(task_id, "report")
     assert not self.tasks[task_id].params.commit_reveal, "report: this task uses commit-reveal"
     assert self.tasks[task_id].drawn, "report: committee not drawn"
-    assert block.timestamp < self.tasks[task_id].params.reveal_deadline, "report: reveal deadline passed"
+    assert block.timestamp < self._deadlines(task_id)[1], "report: reveal deadline passed"
     self._record_report(task_id, accuracy_ppm, scores_ppm, "report")
 
 
@@ -358,7 +498,7 @@ def commit(task_id: uint256, commitment: bytes32):
     self._require_open(task_id, "commit")
     assert self.tasks[task_id].params.commit_reveal, "commit: this task does not use commit-reveal"
     assert self.tasks[task_id].drawn, "commit: committee not drawn"
-    assert block.timestamp < self.tasks[task_id].params.commit_deadline, "commit: commit deadline passed"
+    assert block.timestamp < self._deadlines(task_id)[0], "commit: commit deadline passed"
     assert self.is_member[task_id][msg.sender], "commit: not a committee member"
     assert self.commitments[task_id][msg.sender] == empty(bytes32), "commit: already committed"
     assert commitment != empty(bytes32), "commit: empty commitment"
@@ -371,8 +511,11 @@ def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256,
     """@notice Reveal a committed report; the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
     self._require_open(task_id, "reveal")
     assert self.tasks[task_id].params.commit_reveal, "reveal: this task does not use commit-reveal"
-    assert block.timestamp >= self.tasks[task_id].params.commit_deadline, "reveal: commit phase still open"
-    assert block.timestamp < self.tasks[task_id].params.reveal_deadline, "reveal: reveal deadline passed"
+    cd: uint256 = 0
+    rd: uint256 = 0
+    cd, rd = self._deadlines(task_id)
+    assert block.timestamp >= cd, "reveal: commit phase still open"
+    assert block.timestamp < rd, "reveal: reveal deadline passed"
     c: bytes32 = self.commitments[task_id][msg.sender]
     assert c != empty(bytes32), "reveal: no commitment"
     assert c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal: does not match commitment"
@@ -386,7 +529,7 @@ def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256,
 def finalize(task_id: uint256):
     self._require_open(task_id, "finalize")
     t: Task = self.tasks[task_id]
-    assert block.timestamp >= t.params.reveal_deadline, "finalize: reveal deadline not reached"
+    assert block.timestamp >= self._deadlines(task_id)[1], "finalize: reveal deadline not reached"
 
     self.tasks[task_id].finalized = True
     members: DynArray[address, MAX_COMMITTEE] = self.committee[task_id]
@@ -431,6 +574,12 @@ def finalize(task_id: uint256):
             self._credit(v, share)
             log VerifierPaid(task_id=task_id, verifier=v, amount=share)
         refund -= share * n_agree
+    elif t.params.burn_orphan_slashes and slashed > 0:
+        # nobody to receive the slashed stakes, and never the initiator: burn them
+        refund -= slashed
+        self.total_burned += slashed
+        log StakeBurned(task_id=task_id, amount=slashed)
+        send(empty(address), slashed)
 
     if accepted:
         refund += self._pay_contributors(task_id, cpool, agg_scores, n_sub)
@@ -449,6 +598,17 @@ def withdraw():
     self.total_credit -= amount
     log Withdrawn(account=msg.sender, amount=amount)
     raw_call(msg.sender, b"", value=amount)
+
+
+@external
+def claim_access(task_id: uint256):
+    """@notice The initiator records, by a transaction (AccessClaimed), that it takes the
+    paid models: an on-chain record of access after payment, which a view cannot give."""
+    initiator: address = self.tasks[task_id].initiator
+    assert initiator != empty(address), "claim_access: unknown task"
+    assert msg.sender == initiator, "claim_access: only the initiator"
+    assert self._paid(task_id), "claim_access: task not paid"
+    log AccessClaimed(task_id=task_id, initiator=msg.sender)
 
 
 # ---------------------------------------------------------------- views
@@ -490,41 +650,29 @@ def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[
     return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
 
 
-@external
-@view
-def has_access(task_id: uint256, account: address) -> bool:
-    """@notice The paper's access after payment: the initiator of an accepted, finalized task."""
-    t: Task = self.tasks[task_id]
-    assert t.initiator != empty(address), "has_access: unknown task"
-    return t.finalized and t.accepted and account == t.initiator
-
-
-@external
-@view
-def accepted_cids(task_id: uint256) -> DynArray[String[MAX_CID], MAX_SUBMISSIONS]:
-    """@notice The CIDs of the paid models; only the initiator, only after payment."""
-    t: Task = self.tasks[task_id]
-    assert t.initiator != empty(address), "accepted_cids: unknown task"
-    assert msg.sender == t.initiator, "accepted_cids: only the initiator"
-    assert t.finalized and t.accepted, "accepted_cids: task not paid"
-    out: DynArray[String[MAX_CID], MAX_SUBMISSIONS] = []
-    i: uint256 = 0
-    for s: Submission in self.submissions[task_id]:
-        if (t.accepted_mask >> i) & 1 == 1:
-            out.append(s.cid)
-        i += 1
-    return out
-
-
 # ---------------------------------------------------------------- internals
 
 
 @internal
 @view
+def _paid(task_id: uint256) -> bool:
+    return self.tasks[task_id].finalized and self.tasks[task_id].accepted
+
+
+@internal
+@pure
+def _check(ok: bool, call: String[32], why: String[64]):
+    """assert ok, concat(call, ": ", why), built once here rather than at every site."""
+    if not ok:
+        raw_revert(abi_encode(concat(call, ": ", why), method_id=method_id("Error(string)")))
+
+
+@internal
+@view
 def _require_open(task_id: uint256, call: String[32]):
-    assert self.tasks[task_id].initiator != empty(address), concat(call, ": unknown task")
-    assert not self.tasks[task_id].cancelled, concat(call, ": task cancelled")
-    assert not self.tasks[task_id].finalized, concat(call, ": task finalized")
+    self._check(self.tasks[task_id].initiator != empty(address), call, "unknown task")
+    self._check(not self.tasks[task_id].cancelled, call, "task cancelled")
+    self._check(not self.tasks[task_id].finalized, call, "task finalized")
 
 
 @internal
@@ -536,13 +684,26 @@ def _report_deadline(p: TaskParams) -> uint256:
 
 
 @internal
+@view
+def _deadlines(task_id: uint256) -> (uint256, uint256):
+    """The members' (commit or report, reveal) deadlines: from the draw when report_window_s > 0."""
+    w: uint256 = self.tasks[task_id].params.report_window_s
+    if w == 0 or not self.tasks[task_id].drawn:
+        return self.tasks[task_id].params.commit_deadline, self.tasks[task_id].params.reveal_deadline
+    at: uint256 = self.tasks[task_id].drawn_at
+    if self.tasks[task_id].params.commit_reveal:
+        return at + w, at + 2 * w
+    return at + w, at + w
+
+
+@internal
 def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], call: String[32]):
-    assert self.is_member[task_id][msg.sender], concat(call, ": not a committee member")
-    assert not self.has_revealed[task_id][msg.sender], concat(call, ": already reported")
-    assert accuracy_ppm <= PPM, concat(call, ": accuracy above 1e6 ppm")
-    assert len(scores_ppm) == self.tasks[task_id].n_submissions, concat(call, ": one score per submitted model needed")
+    self._check(self.is_member[task_id][msg.sender], call, "not a committee member")
+    self._check(not self.has_revealed[task_id][msg.sender], call, "already reported")
+    self._check(accuracy_ppm <= PPM, call, "accuracy above 1e6 ppm")
+    self._check(len(scores_ppm) == self.tasks[task_id].n_submissions, call, "one score per submitted model needed")
     for s: int256 in scores_ppm:
-        assert s >= -convert(PPM, int256) and s <= convert(PPM, int256), concat(call, ": score outside [-1e6, 1e6] ppm")
+        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
     self.has_revealed[task_id][msg.sender] = True
     self.report_accuracy[task_id][msg.sender] = accuracy_ppm
     self.report_scores[task_id][msg.sender] = scores_ppm
@@ -692,7 +853,9 @@ def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address,
     agreeing: DynArray[address, MAX_COMMITTEE] = []
     slashed: uint256 = 0
     stake: uint256 = p.verifier_stake
-    cut: uint256 = stake * p.slash_bps // BPS
+    cut: uint256 = 0
+    if len(members) > 0:  # finding 5: no slash arithmetic for an empty committee
+        cut = stake * p.slash_bps // BPS
     for v: address in members:
         kept: uint256 = stake
         if self._agrees(task_id, v, p, accepted, agg_acc, agg_scores):

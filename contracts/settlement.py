@@ -3,9 +3,10 @@
 A reference of the contract's settlement rules, wei for wei: the aggregation of the
 committee's reports (the paper's majority, median or trimmed mean), the verdict against
 the MAFR, which members agree with it, who is slashed, what each contributor and verifier
-is credited and what returns to the initiator. Tests check the contract against it, and
-analysis can use it to compute the *honest* outcome of a task (what the contract would
-have paid had every verifier reported the truth) without running a chain.
+is credited, what returns to the initiator and what is burned (``burn_orphan_slashes``).
+Tests check the contract against it, and analysis can use it to compute the *honest*
+outcome of a task (what the contract would have paid had every verifier reported the
+truth) without running a chain.
 
 Integer arithmetic follows the EVM: ``//`` on signed values rounds toward zero.
 """
@@ -39,6 +40,8 @@ class Rules:
     aggregation: Aggregation = Aggregation.MAJORITY
     trim_bps: int = 0
     tolerance_ppm: int = 0
+    burn_orphan_slashes: bool = False
+    """Slashed stakes with no agreeing member to take them are burned, not refunded."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class Settlement:
     refund: Wei = Wei(0)
     """Credited to the initiator: the unpaid pools and the rounding dust."""
     accepted_mask: int = 0
+    burned: Wei = Wei(0)
+    """Sent to the zero address (``burn_orphan_slashes`` with no agreeing member)."""
 
     def credits(self, initiator: Address, contributors: Sequence[Address]) -> dict[Address, Wei]:
         """Wei credited to each account by this settlement (accounts may repeat roles)."""
@@ -181,9 +186,14 @@ def settle(
                 slashed[v] = Wei(cut)
         if kept:
             returned[v] = Wei(kept)
-    pool: int = vpool + sum(slashed.values())
+    total_slashed = sum(slashed.values())
+    pool: int = vpool + total_slashed
     share = pool // len(agreeing) if agreeing else 0
     refund: int = pool - share * len(agreeing)
+    burned = 0
+    if not agreeing and rules.burn_orphan_slashes:
+        burned = total_slashed
+        refund -= burned
     pay = tuple(Wei(0) for _ in range(n_submissions))
     mask = 0
     if accepted:
@@ -203,4 +213,5 @@ def settle(
         stake_returned=returned,
         refund=Wei(refund),
         accepted_mask=mask,
+        burned=Wei(burned),
     )

@@ -18,7 +18,7 @@ import eth_abi
 from eth_utils import keccak
 
 from contracts.chain import Account, Chain, ContractAbi, DecodedEvent, Receipt
-from contracts.errors import CallArgumentError, ChainError
+from contracts.errors import CallArgumentError, ChainError, TxFailed
 from contracts.units import (
     BPS,
     MAX_COMMITTEE,
@@ -41,16 +41,20 @@ __all__ = [
     "MAX_REGISTRANTS",
     "MAX_SUBMISSIONS",
     "PPM",
+    "AccessClaimed",
     "Aggregation",
     "CommitteeDrawn",
     "ContributorPaid",
     "DuplicateSubmission",
     "MarketEvent",
+    "ModelCommitted",
     "ModelSubmitted",
     "Refunded",
     "ReportCommitted",
     "ReportRevealed",
+    "SeedRequested",
     "SlashReason",
+    "StakeBurned",
     "StakeReturned",
     "Submission",
     "TaskCancelled",
@@ -64,6 +68,7 @@ __all__ = [
     "VerifierSlashed",
     "Withdrawn",
     "commitment",
+    "model_commitment",
     "new_salt",
     "typed_event",
     "typed_events",
@@ -82,6 +87,9 @@ _GAS = {
     "finalize": 25_000_000,
     "withdraw": 100_000,
     "cancel": 10_000_000,
+    "commit_model": 200_000,
+    "reveal_model": 400_000,
+    "claim_access": 100_000,
 }
 
 
@@ -112,6 +120,28 @@ class TaskParams:
     trim_bps: int = 0
     tolerance_ppm: int = 0
     """0: agreement is the paper's side-only rule; >0: values must also lie this close."""
+    # Defences of issue 14 (the contract's header gives the full rules); each default is
+    # off and reproduces the paper's behaviour exactly.
+    report_window_s: int = 0
+    """>0: members report (or commit, then reveal) within this many seconds of the draw,
+    however late it came (closes the last-second draw)."""
+    future_seed: bool = False
+    """The first draw call fixes the next block; the draw uses that block's hash (closes
+    committee grinding by choosing the block)."""
+    no_cancel_after_submission: bool = False
+    """cancel reverts once a model is submitted or committed (closes peek-and-cancel)."""
+    sealed_window_s: int = 0
+    """>0: contributors commit a CID hash before the submission deadline and reveal it
+    within this window after; ``accepted_cids`` opens to all only after payment and the
+    initiator records access by ``claim_access`` (closes peeking and free access)."""
+    exclusive_roles: bool = False
+    """A contributor may not verify the same task, nor a registrant contribute (closes the
+    self-verifier Sybil)."""
+    min_stake: Wei = Wei(0)
+    """verifier_stake must be at least this (flooding the registrant pool locks stake)."""
+    burn_orphan_slashes: bool = False
+    """Slashed stakes with no agreeing member to take them are burned, never refunded to
+    the initiator (closes the initiator's profit from absent members)."""
 
     def as_abi(self, call: str = "TaskParams") -> tuple[Any, ...]:
         """The struct as the ABI encodes it; a wrong-typed field raises CallArgumentError.
@@ -122,7 +152,7 @@ class TaskParams:
         out: list[Any] = []
         for f in fields(self):
             value = getattr(self, f.name)
-            want_bool = f.name == "commit_reveal"
+            want_bool = f.type == "bool"
             ok = isinstance(value, bool) if want_bool else _is_int(value)
             if not ok:
                 raise CallArgumentError(
@@ -142,7 +172,24 @@ class TaskParams:
             aggregation=Aggregation(self.aggregation),
             trim_bps=self.trim_bps,
             tolerance_ppm=self.tolerance_ppm,
+            burn_orphan_slashes=self.burn_orphan_slashes,
         )
+
+    def deadlines(self, drawn_at: int | None) -> tuple[int, int]:
+        """The members' (commit or report, reveal) deadlines, as the contract computes
+        them; ``drawn_at`` is the draw's block timestamp (None: not drawn)."""
+        w = self.report_window_s
+        if w == 0 or drawn_at is None:
+            return self.commit_deadline, self.reveal_deadline
+        return drawn_at + w, drawn_at + (2 * w if self.commit_reveal else w)
+
+    def draw_opens(self) -> int:
+        """The first second at which the committee may be drawn."""
+        return self.submission_deadline + self.sealed_window_s
+
+    def draw_closes(self) -> int:
+        """The draw must come before this second (the paper's report deadline)."""
+        return self.commit_deadline if self.commit_reveal else self.reveal_deadline
 
 
 def _is_int(value: object) -> bool:
@@ -166,6 +213,10 @@ class TaskState:
     accepted: bool
     aggregate_accuracy_ppm: int
     accepted_mask: int
+    drawn_at: int = 0
+    seed_block: int = 0
+    n_entrants: int = 0
+    """Submissions plus sealed commitments."""
 
 
 @dataclass(frozen=True)
@@ -297,6 +348,31 @@ class Withdrawn(MarketEvent):
     amount: Wei
 
 
+@dataclass(frozen=True)
+class SeedRequested(MarketEvent):
+    task_id: TaskId
+    seed_block: int
+
+
+@dataclass(frozen=True)
+class ModelCommitted(MarketEvent):
+    task_id: TaskId
+    contributor: Address
+    commitment: bytes
+
+
+@dataclass(frozen=True)
+class StakeBurned(MarketEvent):
+    task_id: TaskId
+    amount: Wei
+
+
+@dataclass(frozen=True)
+class AccessClaimed(MarketEvent):
+    task_id: TaskId
+    initiator: Address
+
+
 EVENT_TYPES: dict[str, type[MarketEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -315,6 +391,10 @@ EVENT_TYPES: dict[str, type[MarketEvent]] = {
         Refunded,
         TaskCancelled,
         Withdrawn,
+        SeedRequested,
+        ModelCommitted,
+        StakeBurned,
+        AccessClaimed,
     )
 }
 
@@ -347,6 +427,16 @@ def commitment(
     encoded = eth_abi.encode(
         ["uint256", "address", "uint256", "int256[]", "bytes32"],
         [task_id, verifier, accuracy_ppm, list(scores_ppm), salt],
+    )
+    return keccak(encoded)
+
+
+def model_commitment(task_id: int, contributor: Address, cid: str, salt: bytes) -> bytes:
+    """What a contributor commits for a sealed submission:
+    keccak256(abi_encode(task_id, contributor, keccak256(cid), salt))."""
+    encoded = eth_abi.encode(
+        ["uint256", "address", "bytes32", "bytes32"],
+        [task_id, contributor, keccak(cid.encode()), salt],
     )
     return keccak(encoded)
 
@@ -446,6 +536,17 @@ class TaskMarket:
     def submit_model(self, sender: Account, task_id: TaskId, cid: Cid) -> int:
         return self._send(sender, "submit_model", [task_id, cid])
 
+    def commit_model(self, sender: Account, task_id: TaskId, commitment_hash: bytes) -> int:
+        digest = self._bytes32("commit_model", "commitment_hash", commitment_hash)
+        return self._send(sender, "commit_model", [task_id, digest])
+
+    def reveal_model(self, sender: Account, task_id: TaskId, cid: Cid, salt: bytes) -> int:
+        args = [task_id, cid, self._bytes32("reveal_model", "salt", salt)]
+        return self._send(sender, "reveal_model", args)
+
+    def claim_access(self, sender: Account, task_id: TaskId) -> int:
+        return self._send(sender, "claim_access", [task_id])
+
     def register_verifier(self, sender: Account, task_id: TaskId, stake: Wei) -> int:
         return self._send(sender, "register_verifier", [task_id], value=stake, value_name="stake")
 
@@ -510,6 +611,9 @@ class TaskMarket:
             accepted=raw["accepted"],
             aggregate_accuracy_ppm=raw["aggregate_accuracy_ppm"],
             accepted_mask=raw["accepted_mask"],
+            drawn_at=raw["drawn_at"],
+            seed_block=raw["seed_block"],
+            n_entrants=raw["n_entrants"],
         )
 
     def submissions(self, task_id: TaskId) -> list[Submission]:
@@ -535,12 +639,38 @@ class TaskMarket:
     def total_locked(self) -> Wei:
         return Wei(self._view("total_locked"))
 
+    def total_burned(self) -> Wei:
+        return Wei(self._view("total_burned"))
+
     def next_task_id(self) -> int:
         return int(self._view("next_task_id"))
 
+    def _known(self, task_id: TaskId, call: str) -> TaskState:
+        """The task, or TxFailed as the contract's views word it."""
+        try:
+            return self.get_task(task_id)
+        except TxFailed as err:
+            raise self._refused(call, "unknown task") from err
+
+    def _refused(self, call: str, why: str) -> TxFailed:
+        return TxFailed(f"{call}: {why}", call=f"{self.NAME}.{call}")
+
     def has_access(self, task_id: TaskId, account: Address) -> bool:
-        return bool(self._view("has_access", task_id, account))
+        """The paper's access after payment: the initiator of an accepted, finalized task.
+
+        Read off chain from public state: a ``msg.sender`` check in a view is no access
+        control (issue 14, finding 2); ``claim_access`` records access on chain."""
+        t = self._known(task_id, "has_access")
+        return t.finalized and t.accepted and account == t.initiator
 
     def accepted_cids(self, task_id: TaskId, caller: Address) -> list[Cid]:
-        """The paid models' CIDs, as the initiator ``caller`` may read them after payment."""
-        return [Cid(c) for c in self._view("accepted_cids", task_id, sender=caller)]
+        """The paid models' CIDs after payment: for the initiator ``caller``, or for anyone
+        when the task took sealed submissions. The rule is applied here, off chain: the
+        data (accepted_mask over the submissions) is public once the task is finalized."""
+        t = self._known(task_id, "accepted_cids")
+        if t.params.sealed_window_s == 0 and caller != t.initiator:
+            raise self._refused("accepted_cids", "only the initiator")
+        if not (t.finalized and t.accepted):
+            raise self._refused("accepted_cids", "task not paid")
+        subs = self.submissions(task_id)
+        return [s.cid for s in subs if (t.accepted_mask >> s.index) & 1]

@@ -7,8 +7,10 @@ calls it makes and the receipts it expects.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -210,11 +212,32 @@ class Harness:
         return [e for e in typed_events(receipt) if name is None or type(e).__name__ == name]
 
 
+MUTANT_ENV = "BAASIM_TASKMARKET_SOURCE"
+"""A Vyper source to deploy instead of the committed artifact (scripts/mutation_check.py)."""
+
+
+def _deploy(chain: Chain, deployer: Account) -> TaskMarket:
+    """The committed TaskMarket, or the source named by $BAASIM_TASKMARKET_SOURCE (a
+    mutant: same interface, so the bindings' ABI still fits)."""
+    source = os.environ.get(MUTANT_ENV)
+    if not source:
+        return TaskMarket.deploy_now(chain, deployer)
+    import vyper
+
+    out = vyper.compile_code(Path(source).read_text(), output_formats=["bytecode"])
+    code = bytes.fromhex(out["bytecode"].removeprefix("0x"))
+    ticket = chain.send(deployer, None, code, gas=10_000_000, label="deploy mutant")
+    block = chain.seal(chain.head_timestamp + 1)
+    receipt = next(r for r in block.receipts if r.ticket == ticket).raise_for_status()
+    assert receipt.contract_address is not None
+    return TaskMarket(chain, receipt.contract_address)
+
+
 @pytest.fixture(scope="session")
 def deployed() -> Harness:
     chain = Chain(ChainConfig(), np.random.default_rng(2024), [Wei(1_000 * ETHER)] * N_ACCOUNTS)
     accounts = list(chain.genesis_accounts)
-    market = TaskMarket.deploy_now(chain, accounts[1])
+    market = _deploy(chain, accounts[1])
     return Harness(chain, market, accounts)
 
 

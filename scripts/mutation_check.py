@@ -1,0 +1,191 @@
+"""Mutation check: inject realistic bugs into TaskMarket.vy and show the suite catches each.
+
+Each mutant is one textual change to a copy of ``contracts/TaskMarket.vy`` (the committed
+source is never touched). The script compiles it (a mutant that does not compile is an
+error of this script, not a catch), then runs the contract suite against it: the
+environment variable ``BAASIM_TASKMARKET_SOURCE`` makes ``tests/contracts/conftest.py``
+deploy the mutant instead of the artifact. A mutant is *caught* when a test fails. First
+the unmutated source runs the same way (the baseline must pass, or every "catch" would be
+meaningless).
+
+    .venv/bin/python scripts/mutation_check.py               # baseline + every mutant
+    .venv/bin/python scripts/mutation_check.py --only double_withdraw anyone_cancels
+
+Exit status 0 when the baseline passes and every mutant is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "contracts" / "TaskMarket.vy"
+SUITE = [
+    "tests/contracts/test_phases.py",
+    "tests/contracts/test_create.py",
+    "tests/contracts/test_finalize.py",
+    "tests/contracts/test_defences.py",
+    "tests/contracts/test_actors.py",
+    "tests/contracts/test_market_stateful.py",
+]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    bug: str
+    old: str
+    new: str
+
+
+MUTANTS = [
+    Mutant(
+        "double_withdraw",
+        "withdraw pays without zeroing the credit",
+        "    self.credit[msg.sender] = 0\n",
+        "",
+    ),
+    Mutant(
+        "missing_member_check",
+        "anyone may report: the committee-member check is gone",
+        '    self._check(self.is_member[task_id][msg.sender], call, "not a committee member")\n',
+        "",
+    ),
+    Mutant(
+        "dust_kept",
+        "contributors' rounding dust stays in the contract instead of returning",
+        "    return cpool - paid",
+        "    return 0",
+    ),
+    Mutant(
+        "anyone_cancels",
+        "cancel forgets the initiator check",
+        '    assert msg.sender == initiator, "cancel: only the initiator can cancel"\n',
+        "",
+    ),
+    Mutant(
+        "deadline_off_by_one",
+        "a submission is accepted at the deadline second itself",
+        "    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "
+        '"submit_model: submission deadline passed"',
+        "    assert block.timestamp <= self.tasks[task_id].params.submission_deadline, "
+        '"submit_model: submission deadline passed"',
+    ),
+    Mutant(
+        "reveal_not_bound_to_sender",
+        "a report's commitment leaves out the sender (copyable by another member)",
+        "c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))",
+        "c == keccak256(abi_encode(task_id, accuracy_ppm, scores_ppm, salt))",
+    ),
+    Mutant(
+        "model_reveal_not_bound_to_sender",
+        "a sealed model's commitment leaves out the sender",
+        "c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))",
+        "c == keccak256(abi_encode(task_id, keccak256(cid), salt))",
+    ),
+    Mutant(
+        "slashed_stake_vanishes",
+        "a slash is cut from the stake but never added to the pool",
+        "            slashed += cut\n",
+        "",
+    ),
+    Mutant(
+        "orphan_slash_to_initiator",
+        "burn_orphan_slashes ignored: slashes still reach the initiator",
+        "    elif t.params.burn_orphan_slashes and slashed > 0:",
+        "    elif False and slashed > 0:",
+    ),
+    Mutant(
+        "window_ignored",
+        "report_window_s ignored: members' deadlines stay the fixed ones",
+        "    if w == 0 or not self.tasks[task_id].drawn:",
+        "    if True:",
+    ),
+    Mutant(
+        "cancel_lock_ignored",
+        "no_cancel_after_submission ignored",
+        "self.tasks[task_id].params.no_cancel_after_submission and "
+        "self.tasks[task_id].n_entrants > 0",
+        "False",
+    ),
+]
+
+
+def _compiles(path: Path) -> str | None:
+    import vyper
+
+    try:
+        vyper.compile_code(path.read_text(), output_formats=["bytecode"])
+    except Exception as err:
+        return f"{type(err).__name__}: {str(err).splitlines()[0]}"
+    return None
+
+
+def _run_suite(path: Path, examples: int) -> tuple[bool, str, float]:
+    """(passed, last lines of output, seconds) of the suite against the source at path."""
+    env = dict(
+        os.environ,
+        BAASIM_TASKMARKET_SOURCE=str(path),
+        BAASIM_STATEFUL_EXAMPLES=str(examples),
+    )
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *SUITE]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("FAILED")]
+    summary = lines[0] if lines else (proc.stdout.strip().splitlines() or [""])[-1]
+    return proc.returncode == 0, summary, time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="mutant names to run (default: all)")
+    ap.add_argument("--examples", type=int, default=40, help="stateful examples per run")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args(argv)
+    source = SOURCE.read_text()
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only]
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="baasim-mutants-") as tmp:
+        if not args.skip_baseline:
+            base = Path(tmp) / "baseline.vy"
+            base.write_text(source)
+            passed, summary, secs = _run_suite(base, args.examples)
+            verdict = "passes" if passed else "FAILS"
+            print(f"{'baseline (unmutated)':32s} {verdict} ({secs:.0f} s)")
+            if not passed:
+                print(f"  {summary}")
+                return 1
+        caught = 0
+        for m in chosen:
+            if source.count(m.old) != 1:
+                n = source.count(m.old)
+                print(f"{m.name:32s} INVALID: the text to mutate occurs {n} times")
+                ok = False
+                continue
+            path = Path(tmp) / f"{m.name}.vy"
+            path.write_text(source.replace(m.old, m.new))
+            error = _compiles(path)
+            if error:
+                print(f"{m.name:32s} INVALID: does not compile ({error})")
+                ok = False
+                continue
+            passed, summary, secs = _run_suite(path, args.examples)
+            verdict = "SURVIVED" if passed else "caught"
+            caught += not passed
+            ok &= not passed
+            print(f"{m.name:32s} {verdict:8s} ({secs:.0f} s) {m.bug}")
+            if not passed:
+                print(f"{'':32s}   by {summary.removeprefix('FAILED ')[:110]}")
+        print(f"{caught} of {len(chosen)} mutants caught")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
