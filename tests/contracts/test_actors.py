@@ -20,7 +20,7 @@ from contracts.chain import Account, ContractAbi, Receipt
 from contracts.units import Address, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness, TaskCtx
+    from tests.contracts.conftest import Harness, TaskCtx
 
 ACTOR_SOURCE = Path(__file__).resolve().parent / "actors" / "Actor.vy"
 ACCEPT, REENTER_WITHDRAW, REENTER_FINALIZE, REFUSE = 0, 1, 2, 3
@@ -49,9 +49,10 @@ class Actor:
 
     def send(self, fn: str, *args: Any, value: int = 0) -> int:
         data = self.abi.encode_call(fn, list(args))
-        return self.h.chain.send(
+        ticket: int = self.h.chain.send(
             self.owner, self.address, data, value=value, gas=3_000_000, label=f"Actor.{fn}"
         )
+        return ticket
 
     def view(self, fn: str) -> Any:
         out = self.h.chain.call(self.address, self.abi.encode_call(fn, []), label=f"Actor.{fn}")
@@ -102,7 +103,7 @@ def _drain(h: Harness, actor: Actor) -> None:
 
 
 def _fails(h: Harness, ticket: int) -> Receipt:
-    r = h.tx(ticket)
+    r: Receipt = h.tx(ticket)
     assert r.included and not r.ok
     return r
 

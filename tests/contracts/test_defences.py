@@ -18,7 +18,7 @@ from contracts.taskmarket import model_commitment
 from contracts.units import ETHER, Address, Cid, Wei
 
 if TYPE_CHECKING:
-    from conftest import Harness
+    from tests.contracts.conftest import Harness
 
 REWARD = Wei(10 * ETHER)
 
@@ -56,7 +56,7 @@ def test_the_largest_stake_settles_after_a_strangers_draw(market: Harness) -> No
 def test_deadlines_windows_and_tolerance_are_bounded(market: Harness) -> None:
     m, who, now = market.market, market.initiator, market.now()
     year = 365 * 86_400
-    cases = [
+    cases: list[tuple[dict[str, int], str]] = [
         ({"reveal_deadline": now + 1 + year + 1}, "create_task: beyond the 365-day horizon"),
         ({"report_window_s": year + 1}, "create_task: beyond the 365-day horizon"),
         ({"sealed_window_s": 2**255}, "create_task: beyond the 365-day horizon"),

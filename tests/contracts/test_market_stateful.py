@@ -254,7 +254,7 @@ class MarketMachine(RuleBasedStateMachine):
             r = by_ticket[ticket]
             assert r.included, r.revert_reason
             got = None if r.ok else r.revert_reason
-            event(f"{r.label.removeprefix('TaskMarket.')}: {got or 'ok'}")
+            event(f"{(r.label or '').removeprefix('TaskMarket.')}: {got or 'ok'}")
             assert got == expect, f"{r.label}: contract said {got!r}, model said {expect!r}"
             self._check_payment_events(r)
             if after is not None and r.ok:
