@@ -77,6 +77,7 @@ def evaluation_seconds(scenario: Scenario, models: int) -> float:
     contribution = scenario.contribution
     if contribution.method == "shapley":
         exact = models <= contribution.shapley_exact_max
+        # sampling may stop early at the target error: the budget is the cost at worst
         heads = 2**models - 1 if exact else models * contribution.shapley_permutations
     else:
         heads = models + 1  # the fused model, and one per model (alone or left out)

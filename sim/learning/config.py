@@ -178,11 +178,13 @@ class ContributionConfig(Checked):
     """How a verifier scores each model's contribution.
 
     ``individual``: the model's own accuracy. ``leave_one_out``: v(all) − v(all without i).
-    ``shapley``: exact over all subsets when n <= ``shapley_exact_max``, otherwise the mean
-    marginal contribution over ``shapley_permutations`` random orders, whose error is at most
-    ε = sqrt(2 ln(2n / (1 − confidence)) / m) for every player at once with probability
-    ``shapley_confidence`` (Hoeffding plus a union bound; marginal contributions lie in
-    [−1, 1]). v(S) is the accuracy of the head fused from S; see ``sim.learning.contribution``.
+    ``shapley``: exact over all subsets when n <= ``shapley_exact_max``, otherwise sampled:
+    groups of random orders (an order, its n rotations and those of its reverse: every player
+    at every position, each order beside its reverse) until every player's standard error is
+    at most ``shapley_target_se`` or ``shapley_permutations`` orders are spent. Each player's
+    standard error is recorded; the Hoeffding bound over groups at ``shapley_confidence`` is
+    reported too (it is loose). v(S) is the accuracy of the head fused from S; see
+    ``sim.learning.contribution``.
     """
 
     method: ContributionMethod = "individual"
@@ -190,7 +192,9 @@ class ContributionConfig(Checked):
     shapley_exact_max: Annotated[int, NON_NEGATIVE] = 10
     """Exact Shapley values up to this many models, sampled above."""
     shapley_permutations: Annotated[int, POSITIVE] = 200
-    """Random orders sampled for Shapley values above the exact limit."""
+    """Most random orders sampled for Shapley values above the exact limit."""
+    shapley_target_se: Annotated[float, POSITIVE] = 0.001
+    """Sampling stops once every player's standard error is at most this."""
     shapley_confidence: Annotated[float, Interval(0, 1, closed="neither")] = 0.95
     """Confidence of the stated Hoeffding error bound of sampled Shapley values."""
 

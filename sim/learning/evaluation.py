@@ -289,7 +289,12 @@ def _contributions(
     # ``shapley_permutations`` is the maximum; sampling stops early at the target error.
     rng = np.random.default_rng(np.random.SeedSequence([subsets.seed, 0x5A4B]))
     sampled = cm.shapley_sampled(
-        n, value, config.shapley_permutations, rng, prefetch=subsets.prefetch
+        n,
+        value,
+        config.shapley_permutations,
+        rng,
+        target_se=config.shapley_target_se,
+        prefetch=subsets.prefetch,
     )
     bound = cm.hoeffding_epsilon(n, sampled.groups, config.shapley_confidence)
     return sampled.values, bound, tuple(float(e) for e in sampled.standard_errors)
