@@ -21,7 +21,7 @@ from contracts.taskmarket import (
     TaskParams,
     typed_events,
 )
-from contracts.units import BPS, PPM, Address, Cid, TaskId
+from contracts.units import BPS, ETHER, PPM, Address, Cid, TaskId, Wei
 from sim.config import to_table
 from sim.recorder import Kind
 from sim.scenario import TaskSection
@@ -67,14 +67,19 @@ class Initiator(Participant):
         if entry is None:
             return None
         tid = entry.created.task_id
-        if self.behaviour.cancel(self, entry):
-            yield from self.cancel(entry)
-            yield from self.withdraw_if_owed(tid)
-            return None
+        cancel_at = self.behaviour.cancel_at(self, entry)
+        if cancel_at is not None:
+            yield self.world.until(cancel_at)
+            if self.behaviour.peek(self, entry):
+                yield from self.access_model(entry, paid=False)
+            cancelled = yield from self.cancel(entry)
+            if cancelled:
+                yield from self.withdraw_if_owed(tid)
+                return None
         members = yield from self.draw(entry)
         if members:
             self.hand_out_data(entry, self.behaviour.hand_out(self, entry, members))
-        yield self.world.until(entry.params.reveal_deadline)
+        yield self.world.until(entry.deadlines()[1])
         yield from self.finalize(entry)
         yield from self.withdraw_if_owed(tid)
         if entry.finalized is not None and entry.finalized.accepted:
@@ -114,6 +119,12 @@ class Initiator(Participant):
             aggregation=_AGGREGATION[template.aggregation],
             trim_bps=round(template.trim_fraction * BPS),
             tolerance_ppm=round(template.tolerance * PPM),
+            report_window_s=round(template.report_window_s),
+            future_seed=template.future_seed,
+            no_cancel_after_submission=template.no_cancel_after_submission,
+            exclusive_roles=template.exclusive_roles,
+            min_stake=Wei(round(template.min_stake_ether * ETHER)),
+            burn_orphan_slashes=template.burn_orphan_slashes,
         )
 
     def create(self, template: TaskSection, spec_cid: Cid) -> Process:
@@ -144,11 +155,18 @@ class Initiator(Participant):
         members' addresses."""
         tid = entry.created.task_id
         yield self.world.until(self.behaviour.draw_at(self, entry))
-        if entry.committee is None:
-            market = self.world.market
+        market = self.world.market
+        # With future_seed the first call only fixes the seed block (the next one) and the
+        # draw needs a call in a block after it: up to three calls, one per block.
+        for _call in range(3 if entry.params.future_seed else 1):
+            if entry.committee is not None:
+                break
             receipt = yield from self.transact(
                 lambda: market.draw_committee(self.account, tid), task=tid
             )
+            waiting = receipt.ok or "seed block not sealed yet" in (receipt.revert_reason or "")
+            if entry.params.future_seed and waiting and entry.committee is None:
+                continue
             if not receipt.ok and entry.committee is None:
                 self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
                 return ()
@@ -167,6 +185,7 @@ class Initiator(Participant):
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
         yield self.world.notice(self.name)
+        return bool(receipt.ok)
 
     def hand_out_data(self, entry: TaskEntry, members: tuple[Address, ...]) -> None:
         """Send each committee member the verification set (off-chain, with latency).
@@ -196,10 +215,15 @@ class Initiator(Participant):
                 )
         yield self.world.notice(self.name)
 
-    def access_model(self, entry: TaskEntry) -> Process:
-        """Fetch the paid models, fuse them on the verification data, test the result."""
+    def access_model(self, entry: TaskEntry, *, paid: bool = True) -> Process:
+        """Fetch the paid models (or, ``paid=False``, every submitted one: models are public
+        on chain before payment unless submissions are sealed), fuse them on the
+        verification data, test the result."""
         tid = TaskId(entry.created.task_id)
-        cids = self.world.market.accepted_cids(tid, self.account.address)
+        if paid:
+            cids = self.world.market.accepted_cids(tid, self.account.address)
+        else:
+            cids = [s.cid for s in self.world.market.submissions(tid)]
         blobs = []
         for cid in cids:
             data = yield from self.world.download(self.name, cid)
@@ -212,5 +236,6 @@ class Initiator(Participant):
             Kind.ACCESS_MODEL,
             task=tid,
             value=outcome.accuracy,
-            detail=f"{outcome.models_used} of {len(cids)} paid models fused",
+            detail=f"{outcome.models_used} of {len(cids)} "
+            + ("paid models fused" if paid else "submitted models fused without paying"),
         )

@@ -161,8 +161,7 @@ class Verifier(Participant):
 
     def report_deadline(self, task: TaskEntry) -> int:
         """The chain time by which this member's first report transaction must land."""
-        p = task.params
-        return p.commit_deadline if p.commit_reveal else p.reveal_deadline
+        return task.deadlines()[0]
 
     def submit_report(self, task: TaskEntry, state: TaskMemory) -> Process:
         """Report (or commit, then reveal after the commit deadline) what ``state`` holds."""
@@ -185,7 +184,7 @@ class Verifier(Participant):
                     return None
                 state.salt = salt
                 self.record(Kind.COMMITTED, task=tid, value=report.accuracy)
-            yield self.world.until(task.params.commit_deadline)
+            yield self.world.until(task.deadlines()[0])
             salt = state.salt
             send = lambda: market.reveal(self.account, tid, acc, scores, salt)  # noqa: E731
         else:

@@ -312,8 +312,13 @@ def tasks(events: pd.DataFrame) -> pd.DataFrame:
         columns={"value": "honest_accuracy", "truth": "test_accuracy", "ok": "honest_accept"}
     )
     out = out.merge(truth, on="task", how="left")
-    access = _rows(events, "access_model")[["task", "value"]].rename(
-        columns={"value": "initiator_model_accuracy"}
+    # the model the initiator holds in the end: its last access (an initiator that fetched
+    # the submissions before paying, then paid after all, holds the paid one)
+    access = (
+        _rows(events, "access_model")[["task", "value"]]
+        .groupby("task", as_index=False)
+        .last()
+        .rename(columns={"value": "initiator_model_accuracy"})
     )
     out = out.merge(access, on="task", how="left").reset_index(drop=True)
     out["initiator_accuracy"] = [

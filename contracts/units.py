@@ -51,3 +51,7 @@ def to_ppm(fraction: float, *, signed: bool = False) -> int:
 def meets_mafr(accuracy_ppm: int, mafr_bps: int) -> bool:
     """Whether an accuracy (ppm) reaches the task's MAFR (bps): the contract's comparison."""
     return accuracy_ppm >= mafr_bps * (PPM // BPS)
+
+
+BURN_ADDRESS = Address("0x0000000000000000000000000000000000000000")
+"""Where the market sends stakes it burns (``burn_orphan_slashes``): nobody holds its key."""

@@ -25,6 +25,7 @@ import simpy
 from analysis.metrics import summarize
 from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
+from contracts.units import BURN_ADDRESS
 from sim.errors import ConfigError
 from sim.ledger import Ledger
 from sim.oracle import Oracle
@@ -153,7 +154,8 @@ def _record_final_balances(world: World) -> None:
     chain = world.chain
     accounts = {a.address for a in chain.genesis_accounts}
     accounts |= {member.address for member in world.directory}
-    accounts |= {chain.faucet.address, chain.coinbase, world.market.address}
+    # the burn address holds stakes the market burned: out of circulation, not lost
+    accounts |= {chain.faucet.address, chain.coinbase, world.market.address, BURN_ADDRESS}
     held: int = sum(chain.balance(a) for a in accounts)
     if held + chain.burned_fees != chain.genesis_supply:
         raise InvariantViolation(
@@ -176,6 +178,7 @@ def _summary(world: World, events: pd.DataFrame, completed: bool, wall: float) -
         "chain_transactions": world.chain.tx_count,
         "burned_fees_wei": int(world.chain.burned_fees),
         "market_balance_wei": int(world.chain.balance(world.market.address)),
+        "burned_stakes_wei": int(world.chain.balance(BURN_ADDRESS)),
     }
     summary.update(summarize(events))
     return summary

@@ -167,6 +167,25 @@ class TaskSection(Checked):
     """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
     seed, so honest members compute identical reports) or "own" (each member's, so honest
     reports differ a little)."""
+    # Defences against attacks on the protocol (README, "Mechanism switches"): each off
+    # reproduces the paper's contract; each on closes one attack.
+    report_window_s: Annotated[float, NON_NEGATIVE] = 0.0
+    """> 0: members report (or commit, then reveal) within this many seconds of the committee
+    draw, however late it came (closes the initiator's last-second draw); 0: off."""
+    future_seed: bool = False
+    """The first draw call fixes the next block and the draw uses that block's hash, so the
+    caller cannot pick a block whose randomness suits it (closes committee grinding)."""
+    no_cancel_after_submission: bool = False
+    """The initiator cannot cancel once a model is submitted (closes peek-and-cancel)."""
+    exclusive_roles: bool = False
+    """A task's contributor may not register as its verifier, nor a registrant contribute
+    (closes the self-verifying Sybil)."""
+    min_stake_ether: Annotated[float, NON_NEGATIVE] = 0.0
+    """The contract refuses a task whose verifier stake is below this (the stake a registrant
+    flood must lock)."""
+    burn_orphan_slashes: bool = False
+    """Slashed stakes with no agreeing member to take them are burned instead of refunded to
+    the initiator (closes the initiator's profit from absent members)."""
 
     @property
     def reward(self) -> Wei:
@@ -341,6 +360,16 @@ class Scenario(Checked):
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
                 f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"
+            )
+        if task.verifier_stake_ether < task.min_stake_ether:
+            raise ValueError(
+                f"{key}.verifier_stake_ether: expected at least {key}.min_stake_ether "
+                f"({task.min_stake_ether}), got {task.verifier_stake_ether}"
+            )
+        if 0 < task.report_window_s < 2 * block:
+            raise ValueError(
+                f"{key}.report_window_s: expected 0 (off) or at least two blocks "
+                f"({2 * block} s), got {task.report_window_s}"
             )
 
     def _check_data_sizes(self) -> None:

@@ -40,10 +40,24 @@ class TaskEntry:
     """The committee draw's on-chain seed as an integer (the shared evaluation seed)."""
     finalized: TaskFinalized | None = None
     cancelled: bool = False
+    drawn_at: int | None = None
+    """Block timestamp of the committee draw."""
 
     @property
     def open(self) -> bool:
         return self.finalized is None and not self.cancelled
+
+    def deadlines(self) -> tuple[int, int]:
+        """The members' (report or commit, reveal) deadlines, as the contract computes them:
+        the task's own, or — with ``report_window_s`` on and the committee drawn — counted
+        from the draw (a guaranteed time to report, however late the draw came)."""
+        p = self.params
+        w = p.report_window_s
+        if w == 0 or self.drawn_at is None:
+            return (p.commit_deadline if p.commit_reveal else p.reveal_deadline), p.reveal_deadline
+        if p.commit_reveal:
+            return self.drawn_at + w, self.drawn_at + 2 * w
+        return self.drawn_at + w, self.drawn_at + w
 
     def evaluation_seed(self, own: int) -> int:
         """The seed a verifier evaluates this task's submissions with.
@@ -88,14 +102,14 @@ class ChainWatcher:
             if not r.ok:
                 continue
             for e in typed_events(r):
-                self._update_board(e, expected)
+                self._update_board(e, expected, block.timestamp)
                 events.append(e)
         for e in events:
             self._dispatch(e)
         return events
 
     def _update_board(
-        self, e: MarketEvent, expected: tuple[TaskParams, TaskSection] | None
+        self, e: MarketEvent, expected: tuple[TaskParams, TaskSection] | None, timestamp: int
     ) -> None:
         if isinstance(e, TaskCreated):
             if expected is None:
@@ -107,6 +121,7 @@ class ChainWatcher:
         if isinstance(e, CommitteeDrawn):
             entry.committee = e.members
             entry.committee_seed = int.from_bytes(e.seed[:8], "big") >> 1
+            entry.drawn_at = timestamp
         elif isinstance(e, TaskFinalized):
             entry.finalized = e
         elif isinstance(e, TaskCancelled):

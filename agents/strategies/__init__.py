@@ -19,8 +19,10 @@ from .free_rider import FreeRider, FreeRiderParams
 from .honest_contributor import HonestContributor
 from .honest_initiator import HonestInitiator
 from .honest_verifier import HonestVerifier
+from .late_draw import LateDraw, LateDrawParams
 from .lazy import LazyParams, LazyVerifier
 from .offline import OfflineVerifier
+from .peek_and_cancel import PeekAndCancel, PeekParams
 from .plagiarist import Plagiarist, PlagiaristParams
 from .poisoner import Poisoner, PoisonerParams
 
@@ -46,6 +48,8 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("verifier", "copycat", Copycat, CopycatParams),
     ("verifier", "offline", OfflineVerifier, NoParams),
     ("initiator", "honest", HonestInitiator, NoParams),
+    ("initiator", "late_draw", LateDraw, LateDrawParams),
+    ("initiator", "peek_and_cancel", PeekAndCancel, PeekParams),
 )
 """(role, name, strategy class, parameters class) of every built-in kind."""
 

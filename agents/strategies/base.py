@@ -122,12 +122,18 @@ class VerifierStrategy(Strategy[P], ABC):
 class InitiatorStrategy(Strategy[P], ABC):
     """How an initiator runs a task it created; each default is what an honest one does.
 
-    The process publishes the spec and creates the task, asks ``cancel``, draws the committee
-    at ``draw_at``, sends the verification data to ``hand_out``'s members, then finalizes.
+    The process publishes the spec and creates the task; if ``cancel_at`` names a time it
+    waits until then, fetches the submitted models first when ``peek`` says so, and cancels
+    (when the contract refuses, it carries on); it draws the committee at ``draw_at``, sends
+    the verification data to ``hand_out``'s members, then finalizes.
     """
 
-    def cancel(self, agent: Initiator, entry: TaskEntry) -> bool:
-        """Whether to cancel the task right after creating it (refunding the escrow)."""
+    def cancel_at(self, agent: Initiator, entry: TaskEntry) -> int | None:
+        """The chain time at which to cancel the task (refunding the escrow); None: never."""
+        return None
+
+    def peek(self, agent: Initiator, entry: TaskEntry) -> bool:
+        """Whether to fetch and use the submitted models before cancelling (no payment)."""
         return False
 
     def draw_at(self, agent: Initiator, entry: TaskEntry) -> int:
