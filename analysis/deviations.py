@@ -212,14 +212,14 @@ def verdicts(table: pd.DataFrame, level: float = 0.95) -> list[dict[str, Any]]:
     """Per (role, kind, coalition): the gain's mean and interval, the verdict and effects."""
     out = []
     for (role, kind, size), rows in table.groupby(list(KEYS), sort=False):
-        n, mean, low, high = paired_ci(rows["gain"], level)
-        per = paired_ci(rows["gain_per_member"], level)
+        n, mean, low, high = paired_ci(rows["gain"].to_numpy(dtype=float), level)
+        per = paired_ci(rows["gain_per_member"].to_numpy(dtype=float), level)
         note = f"only {n} seed(s): the interval rests on few samples" if n < SMALL_N else ""
         out.append(
             {
                 "role": role,
                 "kind": kind,
-                "coalition": int(size),
+                "coalition": int(str(size)),
                 "n": n,
                 "method": METHOD,
                 "level": level,
