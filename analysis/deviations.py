@@ -291,8 +291,10 @@ def chart_png(rows: Sequence[Mapping[str, Any]]) -> bytes:
     ax.invert_yaxis()
     ax.set_xlabel("deviators' net-profit gain, ether (deviating − honest)")
     ns = sorted({int(r["n"]) for r in rows}) or [0]
+    few = f"\nfewer than {SMALL_N} seeds: intervals rest on few samples" if ns[0] < SMALL_N else ""
     ax.set_title(
-        f"Gain per deviation, 95 % CI: t over paired differences, n = {'/'.join(map(str, ns))}",
+        f"Gain per deviation, 95 % CI: t over paired differences, n = {'/'.join(map(str, ns))}"
+        + few,
         fontsize=9,
     )
     ax.legend(handles=[Patch(color=COLOURS[v], label=v) for v in VERDICTS], fontsize=8, loc="best")

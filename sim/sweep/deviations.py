@@ -1,0 +1,323 @@
+"""Deviation studies: does any agent gain by leaving honest behaviour, at these parameters?
+
+``build_deviation_plan`` turns a scenario into a sweep plan: point 0 is the base scenario (its
+runs are shared by every deviation: one per seed), and each further point is the scenario with
+one agent of a role (or a coalition of ``coalition`` agents) switched to a non-honest kind,
+through ``population.deviants`` (agents chosen per seed from the run's own streams) or
+``population.assign`` (explicit positions). The plan runs through the sweep machinery
+(``run_sweep``: the resumable ``SweepDir`` store, local or Dask executors, shared caches), so
+a run means the same thing in any study and re-running resumes. ``write_deviations`` pairs
+each deviating run with its seed's base run and writes ``deviations.parquet`` (one row per
+pair), ``deviations.json`` (the verdicts) and ``deviations/index.html`` with its chart; the
+table and chart come from ``analysis.deviations``.
+
+A kind that cannot apply to the scenario is reported with the reason instead of run: no
+honest agent of the role to switch, a position outside the population, or the kind's own
+``not_applicable(scenario)`` (a method its parameters class may define; e.g. copycat when
+every task uses commit-reveal).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis.deviations import METHOD, Pair, chart_png, page_html, pairs_table, verdicts
+from sim.errors import ConfigError
+from sim.paths import atomic_path, atomic_write
+from sim.scenario import Scenario, load_scenario, with_values
+from sim.strategies import ROLES
+from sim.sweep.execute import Executor, SweepStatus, run_sweep
+from sim.sweep.plan import Plan, Point, plain, run_id
+from sim.sweep.spec import SweepSpec
+
+HONEST = "honest"
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One deviation: ``coalition`` agents of ``role`` play ``kind`` together."""
+
+    role: str
+    kind: str
+    coalition: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}/{self.kind}" + (f" x{self.coalition}" if self.coalition > 1 else "")
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A deviation that was not run, and why."""
+
+    role: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeviationPlan:
+    """The sweep plan of a study and what each of its points means."""
+
+    plan: Plan
+    deviations: tuple[Deviation, ...]
+    """Deviation i is plan point i + 1; point 0 is the base scenario."""
+    not_applicable: tuple[NotApplicable, ...]
+
+    @property
+    def naive_runs(self) -> int:
+        """Runs a study without shared base runs would need: deviations × seeds × 2."""
+        return 2 * len(self.deviations) * len(self.plan.seeds)
+
+
+def build_deviation_plan(
+    scenario: str | Path,
+    seeds: int | Sequence[int] | None = None,
+    *,
+    roles: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    agents: Sequence[int] | None = None,
+    coalition: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> DeviationPlan:
+    """Validate every deviation of ``scenario`` the options select; nothing runs yet."""
+    path = Path(scenario).resolve()
+    base = load_scenario(path)
+    if overrides:
+        base = with_values(base, overrides, where="--set")
+    size = _coalition(coalition, agents)
+    registry = base.behaviours.registry
+    chosen_roles = _roles(roles)
+    wanted = _kinds(kinds, chosen_roles, registry.names)
+    deviations: list[Deviation] = []
+    points = [Point(0, {"deviation": "base"}, base)]
+    skipped: list[NotApplicable] = []
+    for role in chosen_roles:
+        if wanted is None and registry.names(role) in ((), (HONEST,)):
+            skipped.append(NotApplicable(role, "*", "no non-honest kind is registered"))
+        for kind in registry.names(role):
+            if kind == HONEST or (wanted is not None and kind not in wanted):
+                continue
+            deviation = Deviation(role, kind, size)
+            derived = _derive(base, deviation, agents)
+            if isinstance(derived, str):
+                skipped.append(NotApplicable(role, kind, derived))
+                continue
+            deviations.append(deviation)
+            values = {"deviation": deviation.label, "role": role, "kind": kind, "coalition": size}
+            points.append(Point(len(points), values, derived))
+    spec = SweepSpec(
+        name=name or f"{base.name}-deviations",
+        scenario=str(path),
+        description=f"Unilateral deviations from {base.name}",
+        seeds=_seeds(seeds),
+        set=dict(overrides or {}),
+        source="baasim deviations",
+    )
+    try:
+        text = path.read_text()
+    except OSError:
+        text = ""
+    plan = Plan(spec, base, tuple(points), spec.seed_list(base.run.seeds), text)
+    return DeviationPlan(plan, tuple(deviations), tuple(skipped))
+
+
+def _coalition(coalition: int | None, agents: Sequence[int] | None) -> int:
+    if agents is not None:
+        if coalition is not None and coalition != len(agents):
+            raise ConfigError(
+                f"--coalition {coalition}: --agents names {len(agents)} position(s); give "
+                "as many positions as the coalition has members"
+            )
+        if len(set(agents)) != len(agents) or any(a < 0 for a in agents):
+            raise ConfigError(f"--agents: expected distinct indices >= 0, got {list(agents)}")
+        return len(agents)
+    size = 1 if coalition is None else coalition
+    if size < 1:
+        raise ConfigError(f"--coalition: expected a size >= 1, got {size}")
+    return size
+
+
+def _roles(roles: Sequence[str] | None) -> tuple[str, ...]:
+    if not roles:
+        return ROLES
+    for role in roles:
+        if role not in ROLES:
+            raise ConfigError(f"--role: unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    return tuple(roles)
+
+
+def _kinds(
+    kinds: Sequence[str] | None,
+    roles: tuple[str, ...],
+    names: Callable[[str], tuple[str, ...]],
+) -> set[str] | None:
+    if not kinds:
+        return None
+    known = {k for role in roles for k in names(role) if k != HONEST}
+    for kind in kinds:
+        if kind not in known:
+            raise ConfigError(
+                f"--kinds: {kind!r} is no deviation kind of {'/'.join(roles)}; expected one of "
+                f"{', '.join(sorted(known))}"
+            )
+    return set(kinds)
+
+
+def _seeds(seeds: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
+    if seeds is None or isinstance(seeds, int):
+        return seeds
+    return tuple(seeds)
+
+
+def _derive(base: Scenario, d: Deviation, agents: Sequence[int] | None) -> Scenario | str:
+    """The deviating scenario, or why the deviation cannot apply to ``base``."""
+    params = base.behaviours[d.kind]
+    check = getattr(params, "not_applicable", None)
+    reason = check(base) if check is not None else None
+    if reason:
+        return str(reason)
+    pop = base.population
+    n = {role: count for role, _, count in pop.mixes()}[d.role]
+    if agents is not None:
+        outside = [a for a in agents if a >= n]
+        if outside:
+            return f"position {outside[0]} is outside the {n} {d.role}(s) at the start"
+        assign = dict(pop.assign) | {f"{d.role}-{a}": d.kind for a in agents}
+        values: dict[str, Any] = {"population.assign": assign}
+    else:
+        deviants = {role: dict(m) for role, m in pop.deviants.items()}
+        deviants[d.role] = deviants.get(d.role, {}) | {d.kind: d.coalition}
+        values = {"population.deviants": deviants}
+    try:
+        return with_values(base, values, where=f"deviation {d.label}")
+    except ConfigError as err:
+        return str(err).removeprefix(f"deviation {d.label}: ")
+
+
+# ---------------------------------------------------------------- running and writing
+
+
+@dataclass(frozen=True)
+class DeviationStatus:
+    """What one study did and where its outputs are."""
+
+    sweep: SweepStatus
+    table: Path
+    verdicts: Path
+    page: Path
+    rows: tuple[dict[str, Any], ...]
+    pairs: int
+    missing_pairs: int
+    wall_s: float
+
+
+def run_deviations(
+    dplan: DeviationPlan,
+    out: str | Path,
+    executor: Executor,
+    *,
+    threads: int | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> DeviationStatus:
+    """Run every unfinished run of the study into ``out``, then write its tables and page."""
+    start = time.perf_counter()
+    for skipped in dplan.not_applicable:
+        echo(f"not applicable: {skipped.role}/{skipped.kind}: {skipped.reason}")
+    status = run_sweep(dplan.plan, out, executor, threads=threads, progress=progress, echo=echo)
+    return write_deviations(dplan, out, status, time.perf_counter() - start)
+
+
+def load_pairs(dplan: DeviationPlan, out: str | Path) -> tuple[list[Pair], int]:
+    """The (base, deviating) pairs whose runs both finished, and how many are missing."""
+    runs = Path(out) / "runs"
+    plan = dplan.plan
+    pairs: list[Pair] = []
+    missing = 0
+    for seed in plan.seeds:
+        base = _summary(runs / run_id(plan.base, seed))
+        for d, point in zip(dplan.deviations, plan.points[1:], strict=True):
+            deviant = _summary(runs / run_id(point.scenario, seed))
+            if base is None or deviant is None:
+                missing += 1
+                continue
+            pairs.append(Pair(d.role, d.kind, d.coalition, seed, base, deviant))
+    return pairs, missing
+
+
+def _summary(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    except FileNotFoundError:
+        return None
+    return summary
+
+
+def write_deviations(
+    dplan: DeviationPlan, out: str | Path, status: SweepStatus, wall_s: float
+) -> DeviationStatus:
+    """Write ``deviations.parquet``, ``deviations.json`` and ``deviations/index.html``."""
+    root = Path(out)
+    pairs, missing = load_pairs(dplan, root)
+    table = pairs_table(pairs)
+    order = {d: i for i, d in enumerate(dplan.deviations)}
+    rows = sorted(
+        verdicts(table),
+        key=lambda r: order.get(Deviation(r["role"], r["kind"], r["coalition"]), 0),
+    )
+    table_path = root / "deviations.parquet"
+    with atomic_path(table_path) as tmp:
+        table.to_parquet(tmp, index=False)
+    json_path = root / "deviations.json"
+    atomic_write(json_path, json.dumps(_report(dplan, rows, status, missing, wall_s), indent=1))
+    page_dir = root / "deviations"
+    page_dir.mkdir(parents=True, exist_ok=True)
+    if rows:
+        atomic_write(page_dir / "gain.png", chart_png(rows))
+    na = [{"role": s.role, "kind": s.kind, "reason": s.reason} for s in dplan.not_applicable]
+    title = f"Does honesty pay? {dplan.plan.base.name}"
+    atomic_write(page_dir / "index.html", page_html(title, rows, na))
+    return DeviationStatus(
+        status, table_path, json_path, page_dir / "index.html", tuple(rows), len(pairs), missing,
+        wall_s,
+    )  # fmt: skip
+
+
+def _report(
+    dplan: DeviationPlan,
+    rows: list[dict[str, Any]],
+    status: SweepStatus,
+    missing: int,
+    wall_s: float,
+) -> dict[str, Any]:
+    plan = dplan.plan
+    report: dict[str, Any] = plain(
+        {
+            "scenario": plan.base.name,
+            "scenario_hash": plan.base.digest,
+            "seeds": list(plan.seeds),
+            "method": METHOD,
+            "level": 0.95,
+            "verdicts": rows,
+            "not_applicable": [
+                {"role": s.role, "kind": s.kind, "reason": s.reason} for s in dplan.not_applicable
+            ],
+            "runs": {
+                "planned": len(plan.points) * len(plan.seeds),
+                "naive": dplan.naive_runs,
+                "ran_now": status.done,
+                "already_finished": status.skipped,
+                "failed": status.failed,
+                "missing_pairs": missing,
+                "wall_s": wall_s,
+            },
+        }
+    )
+    return report
