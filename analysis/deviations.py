@@ -20,7 +20,7 @@ import html
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ class Pair:
     seed: int
     base: Mapping[str, Any]
     deviant: Mapping[str, Any]
+    values: Mapping[str, Any] = field(default_factory=dict)
+    """The grid point's values (a sweep's ``[deviations]``; empty for one scenario)."""
 
 
 # ---------------------------------------------------------------- one pair
@@ -113,6 +115,7 @@ def pair_row(pair: Pair) -> dict[str, Any]:
     a, b = _accepted(base), _accepted(dev)
     initiators = _initiators(base)
     return {
+        **pair.values,
         "role": pair.role,
         "kind": pair.kind,
         "coalition": pair.coalition,
@@ -139,10 +142,11 @@ def pair_row(pair: Pair) -> dict[str, Any]:
     }
 
 
-def pairs_table(pairs: Iterable[Pair]) -> pd.DataFrame:
-    """One row per run pair (see ``pair_row``), in the order given."""
+def pairs_table(pairs: Iterable[Pair], parameters: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per run pair (see ``pair_row``), in the order given; ``parameters`` are the
+    grid's key paths, one column each in front."""
     rows = [pair_row(p) for p in pairs]
-    return pd.DataFrame(rows, columns=list(_COLUMNS))
+    return pd.DataFrame(rows, columns=[*parameters, *_COLUMNS])
 
 
 _COLUMNS = (
@@ -208,15 +212,23 @@ def _mean(values: pd.Series) -> float | None:
     return float(x.mean()) if len(x) else None
 
 
-def verdicts(table: pd.DataFrame, level: float = 0.95) -> list[dict[str, Any]]:
-    """Per (role, kind, coalition): the gain's mean and interval, the verdict and effects."""
+def verdicts(
+    table: pd.DataFrame, parameters: Sequence[str] = (), level: float = 0.95
+) -> list[dict[str, Any]]:
+    """Per (grid point, role, kind, coalition): the gain's mean and interval, the verdict and
+    the effects on others, in the table's order."""
     out = []
-    for (role, kind, size), rows in table.groupby(list(KEYS), sort=False):
+    keys = [*parameters, *KEYS]
+    if table.empty:
+        return []
+    for group, rows in table.groupby(keys, sort=False):
+        *point, role, kind, size = group
         n, mean, low, high = paired_ci(rows["gain"].to_numpy(dtype=float), level)
         per = paired_ci(rows["gain_per_member"].to_numpy(dtype=float), level)
         note = f"only {n} seed(s): the interval rests on few samples" if n < SMALL_N else ""
         out.append(
             {
+                "point": {k: _plain(v) for k, v in zip(parameters, point, strict=True)},
                 "role": role,
                 "kind": kind,
                 "coalition": int(str(size)),
@@ -261,12 +273,122 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+# ---------------------------------------------------------------- the honesty region
+
+
+def honesty_cost(bases: Sequence[Mapping[str, Any]]) -> float | None:
+    """What the initiators pay per accepted task in the honest base runs (mean over seeds;
+    None if no base run accepted a task): minus their net profit over tasks accepted."""
+    costs = [
+        -net_profit(s, _initiators(s)) / float(s["tasks_accepted"])
+        for s in bases
+        if isinstance(s.get("tasks_accepted"), (int, float)) and s["tasks_accepted"] > 0
+    ]
+    return float(np.mean(costs)) if costs else None
+
+
+def region_row(
+    values: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    not_applicable: Sequence[Mapping[str, Any]],
+    cost: float | None,
+) -> dict[str, Any]:
+    """One grid point of the honesty region: which tested deviations pay, which are unclear.
+
+    ``honest`` is True when no tested deviation is profitable; ``settled`` when moreover
+    none is inconclusive.
+    """
+    by: dict[str, list[str]] = {v: [] for v in VERDICTS}
+    for r in rows:
+        by[r["verdict"]].append(_label(r))
+    return {
+        "point": dict(values),
+        **by,
+        "not_applicable": [f"{n['role']}/{n['kind']}" for n in not_applicable],
+        "honest": not by["profitable"],
+        "settled": not by["profitable"] and not by["inconclusive"],
+        "cost_of_honesty": cost,
+    }
+
+
+def region_png(region: Sequence[Mapping[str, Any]], parameters: Sequence[str], n: int) -> bytes:
+    """The grid coloured by the region: green where no tested deviation pays (hatched where
+    one is inconclusive), red where one does; each cell shows the cost of honesty."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    x_key = parameters[-1] if parameters else ""
+    y_key = parameters[-2] if len(parameters) > 1 else ""
+    xs = _levels(region, x_key)
+    ys = _levels(region, y_key)
+    fig = Figure(figsize=(1.6 + 1.3 * len(xs), 1.8 + 0.9 * len(ys)), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for cell in region:
+        point = cell["point"]
+        x = xs.index(point.get(x_key)) if x_key else 0
+        y = ys.index(point.get(y_key)) if y_key else 0
+        colour = COLOURS["unprofitable"] if cell["honest"] else COLOURS["profitable"]
+        hatch = "//" if cell["honest"] and not cell["settled"] else None
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colour, alpha=0.55,
+                               hatch=hatch, edgecolor="white"))  # fmt: skip
+        cost = cell["cost_of_honesty"]
+        text = "–" if cost is None else f"{cost:.2f}"
+        ax.text(x, y, text, ha="center", va="center", fontsize=8)
+    ax.set_xlim(-0.5, len(xs) - 0.5)
+    ax.set_ylim(-0.5, len(ys) - 0.5)
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(y_key)
+    few = f"; fewer than {SMALL_N} seeds" if n < SMALL_N else ""
+    ax.set_title(
+        "Honesty region: no tested deviation profitable (green; hatched: some inconclusive)\n"
+        f"95 % CI, t over paired differences, n = {n}{few}; cells: initiator cost per "
+        "accepted task (ether)",
+        fontsize=8,
+    )
+    ax.legend(
+        handles=[
+            Patch(color=COLOURS["unprofitable"], alpha=0.55, label="honest is a best response"),
+            Patch(facecolor=COLOURS["unprofitable"], alpha=0.55, hatch="//", label="inconclusive"),
+            Patch(color=COLOURS["profitable"], alpha=0.55, label="a deviation pays"),
+        ],
+        fontsize=7,
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+    )
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    return png.getvalue()
+
+
+def _levels(region: Sequence[Mapping[str, Any]], key: str) -> list[Any]:
+    if not key:
+        return [None]
+    seen: list[Any] = []
+    for cell in region:
+        v = cell["point"].get(key)
+        if v not in seen:
+            seen.append(v)
+    return seen
+
+
 # ---------------------------------------------------------------- chart and page
 
 
-def _label(row: Mapping[str, Any]) -> str:
+def _label(row: Mapping[str, Any], with_point: bool = False) -> str:
     size = int(row["coalition"])
-    return f"{row['role']}/{row['kind']}" + (f" ×{size}" if size > 1 else "")
+    label = f"{row['role']}/{row['kind']}" + (f" ×{size}" if size > 1 else "")
+    point = row.get("point") or {}
+    if with_point and point:
+        label = ", ".join(f"{k}={v}" for k, v in point.items()) + ": " + label
+    return label
 
 
 def chart_png(rows: Sequence[Mapping[str, Any]]) -> bytes:
@@ -308,9 +430,11 @@ def page_html(
     title: str,
     rows: Sequence[Mapping[str, Any]],
     not_applicable: Sequence[Mapping[str, str]],
-    chart: str = "gain.png",
+    figures: Sequence[str] = ("gain.png",),
+    region: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """The deviations page: the chart, the method and n, the verdicts, what did not apply."""
+    """The deviations page: the figures, the method and n, the honesty region (a sweep's
+    grid), the verdicts, and what did not apply."""
 
     def num(x: Any) -> str:
         return "–" if x is None else f"{x:+.4f}"
@@ -324,13 +448,31 @@ def page_html(
         f"<p>Method: {html.escape(METHOD)}; 95 % confidence level; verdict "
         "<i>profitable</i> if the interval lies above 0, <i>unprofitable</i> if below, else "
         "<i>inconclusive</i>. Profit: each agent's net profit from its run summary.</p>",
-        f"<img src='{html.escape(chart)}' alt='gain with CI per deviation'>",
+        *(f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'></p>" for f in figures),
+    ]
+    if region:
+        lines.append(
+            "<h2>Honesty region</h2><table><tr><th>point</th><th>honest</th>"
+            "<th>profitable</th><th>inconclusive</th><th>cost of honesty</th></tr>"
+        )
+        for cell in region:
+            point = ", ".join(f"{k}={v}" for k, v in cell["point"].items())
+            cost = cell["cost_of_honesty"]
+            lines.append(
+                f"<tr><td>{html.escape(point)}</td><td>{'yes' if cell['honest'] else 'no'}</td>"
+                f"<td>{html.escape(', '.join(cell['profitable']))}</td>"
+                f"<td>{html.escape(', '.join(cell['inconclusive']))}</td>"
+                f"<td>{'–' if cost is None else f'{cost:.4f}'}</td></tr>"
+            )
+        lines.append("</table>")
+    lines += [
+        "<h2>Deviations</h2>",
         "<table><tr><th>deviation</th><th>n</th><th>honest</th><th>deviating</th>"
         "<th>gain</th><th>95 % CI</th><th>verdict</th><th>note</th></tr>",
     ]
     for r in rows:
         lines.append(
-            f"<tr><td>{html.escape(_label(r))}</td><td>{r['n']}</td>"
+            f"<tr><td>{html.escape(_label(r, True))}</td><td>{r['n']}</td>"
             f"<td>{num(r['profit_honest'])}</td><td>{num(r['profit_deviating'])}</td>"
             f"<td>{num(r['gain'])}</td><td>[{num(r['ci_low'])}, {num(r['ci_high'])}]</td>"
             f"<td style='color:{COLOURS[r['verdict']]}'>{r['verdict']}</td>"
@@ -340,9 +482,14 @@ def page_html(
     if not_applicable:
         lines.append("<h2>Not applicable</h2><ul>")
         lines += [
-            f"<li>{html.escape(n['role'])}/{html.escape(n['kind'])}: "
+            f"<li>{html.escape(_where(n))}{html.escape(n['role'])}/{html.escape(n['kind'])}: "
             f"{html.escape(n['reason'])}</li>"
             for n in not_applicable
         ]
         lines.append("</ul>")
     return "\n".join(lines) + "\n"
+
+
+def _where(n: Mapping[str, str]) -> str:
+    point = n.get("point", "")
+    return f"{point}: " if point and point != "base scenario" else ""

@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.sweep.deviations import build_deviation_plan, run_deviations
+    from sim.sweep.deviations import build_deviation_plan
     from sim.sweep.local import default_workers
 
     dplan = build_deviation_plan(
@@ -73,16 +73,8 @@ def run(args: argparse.Namespace) -> int:
         coalition=args.coalition,
         overrides=dict(_key_value(s, "--set") for s in args.overrides),
     )
-    plan = dplan.plan
     if args.dry_run:
-        for d, point in zip(dplan.deviations, plan.points[1:], strict=True):
-            print(f"{d.label}: hash {point.scenario.digest[:10]}")
-        for s in dplan.not_applicable:
-            print(f"{s.role}/{s.kind}: not applicable: {s.reason}")
-        print(
-            f"{len(dplan.deviations)} deviation(s) × {len(plan.seeds)} seed(s): "
-            f"{len(plan.points) * len(plan.seeds)} run(s) (naive: {dplan.naive_runs})"
-        )
+        print_plan(dplan)
         return 0
     executor = make_executor(args.scheduler, args.workers)
     threads = args.threads
@@ -90,12 +82,34 @@ def run(args: argparse.Namespace) -> int:
         threads = max(1, default_workers() // executor.workers)
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads: expected an integer >= 1, got {threads}")
-    out = Path(args.out) if args.out else Path("results") / plan.spec.name
+    out = Path(args.out) if args.out else Path("results") / dplan.plan.spec.name
+    return execute(dplan, out, executor, threads, not args.quiet)
+
+
+def print_plan(dplan: Any) -> None:
+    """What a study will run (``--dry-run``)."""
+    plan = dplan.plan
+    for study in dplan.studies:
+        where = f"{study.label}: " if dplan.parameters else ""
+        for d, index in study.deviations:
+            print(f"{where}{d.label}: hash {plan.points[index].scenario.digest[:10]}")
+        for s in study.not_applicable:
+            print(f"{where}{s.role}/{s.kind}: not applicable: {s.reason}")
+    print(
+        f"{len(dplan.deviations)} deviation(s) × {len(plan.seeds)} seed(s): "
+        f"{len(plan.points) * len(plan.seeds)} run(s) (naive: {dplan.naive_runs})"
+    )
+
+
+def execute(dplan: Any, out: Path, executor: Any, threads: int | None, progress: bool) -> int:
+    """Run a study (or a region) and print its verdicts; the exit status."""
+    from sim.sweep.deviations import run_deviations
+
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        status = run_deviations(dplan, out, executor, threads=threads, progress=not args.quiet)
+        status = run_deviations(dplan, out, executor, threads=threads, progress=progress)
     except KeyboardInterrupt:
-        print(f"baasim deviations: interrupted; finished runs are kept in {out}/runs. "
+        print(f"baasim: interrupted; finished runs are kept in {out}/runs. "
               "Run the same command again to resume.", flush=True)  # fmt: skip
         return 130
     finally:
@@ -105,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
         ci = "n/a" if low is None else f"[{low:+.4f}, {high:+.4f}]"
         gain = "n/a" if row["gain"] is None else f"{row['gain']:+.4f}"
         size = f" x{row['coalition']}" if row["coalition"] > 1 else ""
+        point = ", ".join(f"{k}={v}" for k, v in row["point"].items())
         print(
-            f"{row['role']}/{row['kind']}{size}: gain {gain} ether, 95% CI {ci} "
-            f"(n={row['n']}): {row['verdict']}"
+            f"{point + ': ' if point else ''}{row['role']}/{row['kind']}{size}: gain {gain} "
+            f"ether, 95% CI {ci} (n={row['n']}): {row['verdict']}"
         )
     print(
         f"{status.sweep.total} run(s) for {len(dplan.deviations)} deviation(s) "

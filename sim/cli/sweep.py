@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.sweep.local import default_workers
 
     spec = build_spec(args)
+    if spec.deviations is not None:
+        return _region(spec, args)
     plan = build_plan(spec)
     if args.dry_run:
         for point in plan.points:
@@ -105,6 +107,24 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"report: baasim report {out}")
     return 0
+
+
+def _region(spec: Any, args: argparse.Namespace) -> int:
+    """A sweep with ``[deviations]``: a deviation study at every grid point."""
+    from sim.cli.deviations import execute, print_plan
+    from sim.sweep.deviations import build_region_plan
+    from sim.sweep.local import default_workers
+
+    dplan = build_region_plan(spec)
+    if args.dry_run:
+        print_plan(dplan)
+        return 0
+    executor = make_executor(args.scheduler, args.workers)
+    threads = args.threads
+    if threads is None and args.scheduler in (None, "local"):
+        threads = max(1, default_workers() // executor.workers)
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    return execute(dplan, out, executor, threads, not args.quiet)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

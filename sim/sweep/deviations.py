@@ -26,13 +26,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.deviations import METHOD, Pair, chart_png, page_html, pairs_table, verdicts
+from analysis.deviations import (
+    METHOD,
+    Pair,
+    chart_png,
+    honesty_cost,
+    page_html,
+    pairs_table,
+    region_png,
+    region_row,
+    verdicts,
+)
 from sim.errors import ConfigError
 from sim.paths import atomic_path, atomic_write
 from sim.scenario import Scenario, load_scenario, with_values
 from sim.strategies import ROLES
 from sim.sweep.execute import Executor, SweepStatus, run_sweep
-from sim.sweep.plan import Plan, Point, plain, run_id
+from sim.sweep.plan import Plan, Point, build_plan, plain, run_id
 from sim.sweep.spec import SweepSpec
 
 HONEST = "honest"
@@ -61,18 +71,74 @@ class NotApplicable:
 
 
 @dataclass(frozen=True)
+class Study:
+    """One grid point's deviation study: its base point and its deviating points."""
+
+    values: Mapping[str, Any]
+    """The grid point's values (empty for a study of one scenario)."""
+    base: int
+    """Plan point of the base scenario."""
+    deviations: tuple[tuple[Deviation, int], ...]
+    """Each deviation and its plan point."""
+    not_applicable: tuple[NotApplicable, ...]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values.items()) or "base scenario"
+
+
+@dataclass(frozen=True)
 class DeviationPlan:
-    """The sweep plan of a study and what each of its points means."""
+    """The sweep plan of one study or of one study per grid point (the honesty region)."""
 
     plan: Plan
-    deviations: tuple[Deviation, ...]
-    """Deviation i is plan point i + 1; point 0 is the base scenario."""
-    not_applicable: tuple[NotApplicable, ...]
+    studies: tuple[Study, ...]
+    parameters: tuple[str, ...] = ()
+    """The grid's key paths (empty for a study of one scenario)."""
+
+    @property
+    def deviations(self) -> tuple[Deviation, ...]:
+        return tuple(d for s in self.studies for d, _ in s.deviations)
+
+    @property
+    def not_applicable(self) -> tuple[NotApplicable, ...]:
+        return tuple(n for s in self.studies for n in s.not_applicable)
 
     @property
     def naive_runs(self) -> int:
         """Runs a study without shared base runs would need: deviations × seeds × 2."""
         return 2 * len(self.deviations) * len(self.plan.seeds)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which deviations a study runs."""
+
+    roles: tuple[str, ...] = ROLES
+    kinds: frozenset[str] | None = None
+    """None: every registered non-honest kind of the roles."""
+    coalitions: tuple[int, ...] = (1,)
+    agents: tuple[int, ...] | None = None
+    """Pinned positions (``population.assign``) instead of deviants drawn per seed."""
+
+
+def select(
+    scenario: Scenario,
+    roles: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+    agents: Sequence[int] | None = None,
+    coalitions: Sequence[int] | None = None,
+) -> Selection:
+    """The options checked against ``scenario``'s registry; ConfigError names the option."""
+    chosen = _roles(roles)
+    wanted = _kinds(kinds, chosen, scenario.behaviours.registry.names)
+    if agents is not None:
+        size = _coalition(coalitions[0] if coalitions else None, agents)
+        return Selection(chosen, wanted, (size,), tuple(agents))
+    sizes = tuple(coalitions) if coalitions else (1,)
+    for size in sizes:
+        _coalition(size, None)
+    return Selection(chosen, wanted, sizes)
 
 
 def build_deviation_plan(
@@ -91,27 +157,9 @@ def build_deviation_plan(
     base = load_scenario(path)
     if overrides:
         base = with_values(base, overrides, where="--set")
-    size = _coalition(coalition, agents)
-    registry = base.behaviours.registry
-    chosen_roles = _roles(roles)
-    wanted = _kinds(kinds, chosen_roles, registry.names)
-    deviations: list[Deviation] = []
-    points = [Point(0, {"deviation": "base"}, base)]
-    skipped: list[NotApplicable] = []
-    for role in chosen_roles:
-        if wanted is None and registry.names(role) in ((), (HONEST,)):
-            skipped.append(NotApplicable(role, "*", "no non-honest kind is registered"))
-        for kind in registry.names(role):
-            if kind == HONEST or (wanted is not None and kind not in wanted):
-                continue
-            deviation = Deviation(role, kind, size)
-            derived = _derive(base, deviation, agents)
-            if isinstance(derived, str):
-                skipped.append(NotApplicable(role, kind, derived))
-                continue
-            deviations.append(deviation)
-            values = {"deviation": deviation.label, "role": role, "kind": kind, "coalition": size}
-            points.append(Point(len(points), values, derived))
+    selection = select(base, roles, kinds, agents, [coalition] if coalition is not None else None)
+    points: list[Point] = []
+    study = _study(base, {}, selection, points)
     spec = SweepSpec(
         name=name or f"{base.name}-deviations",
         scenario=str(path),
@@ -125,7 +173,51 @@ def build_deviation_plan(
     except OSError:
         text = ""
     plan = Plan(spec, base, tuple(points), spec.seed_list(base.run.seeds), text)
-    return DeviationPlan(plan, tuple(deviations), tuple(skipped))
+    return DeviationPlan(plan, (study,))
+
+
+def build_region_plan(spec: SweepSpec) -> DeviationPlan:
+    """A deviation study at every grid point of ``spec`` (its ``[deviations]`` table)."""
+    if spec.deviations is None:
+        raise ConfigError(f"{spec.source}: no [deviations] table")
+    grid_plan = build_plan(spec)
+    d = spec.deviations
+    points: list[Point] = []
+    studies = []
+    for p in grid_plan.points:
+        selection = select(p.scenario, d.roles or None, d.kinds or None, None, d.coalitions or None)
+        studies.append(_study(p.scenario, p.values, selection, points))
+    plan = Plan(spec, grid_plan.base, tuple(points), grid_plan.seeds, grid_plan.base_text)
+    return DeviationPlan(plan, tuple(studies), spec.parameters)
+
+
+def _study(
+    base: Scenario, values: Mapping[str, Any], selection: Selection, points: list[Point]
+) -> Study:
+    """Append the base point and every applicable deviation point to ``points``."""
+    registry = base.behaviours.registry
+    base_index = len(points)
+    points.append(Point(base_index, {**values, "deviation": "base"}, base))
+    deviations: list[tuple[Deviation, int]] = []
+    skipped: list[NotApplicable] = []
+    for role in selection.roles:
+        names = [k for k in registry.names(role) if k != HONEST]
+        if not names and selection.kinds is None:
+            skipped.append(NotApplicable(role, "*", "no non-honest kind is registered"))
+        for kind in names:
+            if selection.kinds is not None and kind not in selection.kinds:
+                continue
+            for size in selection.coalitions:
+                deviation = Deviation(role, kind, size)
+                derived = _derive(base, deviation, selection.agents)
+                if isinstance(derived, str):
+                    skipped.append(NotApplicable(role, kind, derived))
+                    continue
+                index = len(points)
+                more = {"deviation": deviation.label, "role": role, "kind": kind}
+                points.append(Point(index, {**values, **more, "coalition": size}, derived))
+                deviations.append((deviation, index))
+    return Study(dict(values), base_index, tuple(deviations), tuple(skipped))
 
 
 def _coalition(coalition: int | None, agents: Sequence[int] | None) -> int:
@@ -157,7 +249,7 @@ def _kinds(
     kinds: Sequence[str] | None,
     roles: tuple[str, ...],
     names: Callable[[str], tuple[str, ...]],
-) -> set[str] | None:
+) -> frozenset[str] | None:
     if not kinds:
         return None
     known = {k for role in roles for k in names(role) if k != HONEST}
@@ -167,7 +259,7 @@ def _kinds(
                 f"--kinds: {kind!r} is no deviation kind of {'/'.join(roles)}; expected one of "
                 f"{', '.join(sorted(known))}"
             )
-    return set(kinds)
+    return frozenset(kinds)
 
 
 def _seeds(seeds: int | Sequence[int] | None) -> int | tuple[int, ...] | None:
@@ -235,21 +327,28 @@ def run_deviations(
     return write_deviations(dplan, out, status, time.perf_counter() - start)
 
 
-def load_pairs(dplan: DeviationPlan, out: str | Path) -> tuple[list[Pair], int]:
-    """The (base, deviating) pairs whose runs both finished, and how many are missing."""
+def load_pairs(
+    dplan: DeviationPlan, out: str | Path
+) -> tuple[list[Pair], dict[int, list[dict[str, Any]]], int]:
+    """The (base, deviating) pairs whose runs both finished, each study's base summaries
+    (by study index), and how many pairs are missing."""
     runs = Path(out) / "runs"
     plan = dplan.plan
     pairs: list[Pair] = []
+    bases: dict[int, list[dict[str, Any]]] = {}
     missing = 0
-    for seed in plan.seeds:
-        base = _summary(runs / run_id(plan.base, seed))
-        for d, point in zip(dplan.deviations, plan.points[1:], strict=True):
-            deviant = _summary(runs / run_id(point.scenario, seed))
-            if base is None or deviant is None:
-                missing += 1
-                continue
-            pairs.append(Pair(d.role, d.kind, d.coalition, seed, base, deviant))
-    return pairs, missing
+    for i, study in enumerate(dplan.studies):
+        for seed in plan.seeds:
+            base = _summary(runs / run_id(plan.points[study.base].scenario, seed))
+            if base is not None:
+                bases.setdefault(i, []).append(base)
+            for d, index in study.deviations:
+                deviant = _summary(runs / run_id(plan.points[index].scenario, seed))
+                if base is None or deviant is None:
+                    missing += 1
+                    continue
+                pairs.append(Pair(d.role, d.kind, d.coalition, seed, base, deviant, study.values))
+    return pairs, bases, missing
 
 
 def _summary(run_dir: Path) -> dict[str, Any] | None:
@@ -265,25 +364,36 @@ def write_deviations(
 ) -> DeviationStatus:
     """Write ``deviations.parquet``, ``deviations.json`` and ``deviations/index.html``."""
     root = Path(out)
-    pairs, missing = load_pairs(dplan, root)
-    table = pairs_table(pairs)
-    order = {d: i for i, d in enumerate(dplan.deviations)}
-    rows = sorted(
-        verdicts(table),
-        key=lambda r: order.get(Deviation(r["role"], r["kind"], r["coalition"]), 0),
-    )
+    pairs, bases, missing = load_pairs(dplan, root)
+    table = pairs_table(pairs, dplan.parameters)
+    rows = verdicts(table, dplan.parameters)
+    region = [
+        region_row(
+            study.values,
+            [r for r in rows if all(r["point"].get(k) == v for k, v in study.values.items())],
+            [n.__dict__ for n in study.not_applicable],
+            honesty_cost(bases.get(i, [])),
+        )
+        for i, study in enumerate(dplan.studies)
+    ]
     table_path = root / "deviations.parquet"
     with atomic_path(table_path) as tmp:
         table.to_parquet(tmp, index=False)
     json_path = root / "deviations.json"
-    atomic_write(json_path, json.dumps(_report(dplan, rows, status, missing, wall_s), indent=1))
+    report = _report(dplan, rows, region, status, missing, wall_s)
+    atomic_write(json_path, json.dumps(report, indent=1) + "\n")
     page_dir = root / "deviations"
     page_dir.mkdir(parents=True, exist_ok=True)
-    if rows:
-        atomic_write(page_dir / "gain.png", chart_png(rows))
-    na = [{"role": s.role, "kind": s.kind, "reason": s.reason} for s in dplan.not_applicable]
-    title = f"Does honesty pay? {dplan.plan.base.name}"
-    atomic_write(page_dir / "index.html", page_html(title, rows, na))
+    figures: dict[str, bytes] = {}
+    if rows and not dplan.parameters:
+        figures["gain.png"] = chart_png(rows)
+    if dplan.parameters:
+        figures["region.png"] = region_png(region, dplan.parameters, len(dplan.plan.seeds))
+    for name, data in figures.items():
+        atomic_write(page_dir / name, data)
+    title = f"Does honesty pay? {dplan.plan.spec.name}"
+    page = page_html(title, rows, report["not_applicable"], list(figures), region)
+    atomic_write(page_dir / "index.html", page)
     return DeviationStatus(
         status, table_path, json_path, page_dir / "index.html", tuple(rows), len(pairs), missing,
         wall_s,
@@ -293,6 +403,7 @@ def write_deviations(
 def _report(
     dplan: DeviationPlan,
     rows: list[dict[str, Any]],
+    region: list[dict[str, Any]],
     status: SweepStatus,
     missing: int,
     wall_s: float,
@@ -300,14 +411,19 @@ def _report(
     plan = dplan.plan
     report: dict[str, Any] = plain(
         {
+            "name": plan.spec.name,
             "scenario": plan.base.name,
             "scenario_hash": plan.base.digest,
+            "parameters": list(dplan.parameters),
             "seeds": list(plan.seeds),
             "method": METHOD,
             "level": 0.95,
             "verdicts": rows,
+            "region": region,
             "not_applicable": [
-                {"role": s.role, "kind": s.kind, "reason": s.reason} for s in dplan.not_applicable
+                {"point": study.label, "role": s.role, "kind": s.kind, "reason": s.reason}
+                for study in dplan.studies
+                for s in study.not_applicable
             ],
             "runs": {
                 "planned": len(plan.points) * len(plan.seeds),
