@@ -315,18 +315,21 @@ def region_row(
     }
 
 
-def region_png(region: Sequence[Mapping[str, Any]], parameters: Sequence[str], n: int) -> bytes:
+def region_png(region: Sequence[Mapping[str, Any]], axes: Sequence[str], n: int) -> bytes:
     """The grid coloured by the region: green where no tested deviation pays (hatched where
-    one is inconclusive), red where one does; each cell shows the cost of honesty."""
+    one is inconclusive), red where one does; each cell shows the cost of honesty.
+
+    ``axes`` names one key per grid axis (a zipped group's first key): the last is x, the one
+    before it y."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch, Rectangle
 
-    x_key = parameters[-1] if parameters else ""
-    y_key = parameters[-2] if len(parameters) > 1 else ""
+    x_key = axes[-1] if axes else ""
+    y_key = axes[-2] if len(axes) > 1 else ""
     xs = _levels(region, x_key)
     ys = _levels(region, y_key)
-    fig = Figure(figsize=(1.6 + 1.3 * len(xs), 1.8 + 0.9 * len(ys)), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 3.5 + 1.3 * len(xs)), 2.2 + 0.9 * len(ys)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     for cell in region:
@@ -348,9 +351,9 @@ def region_png(region: Sequence[Mapping[str, Any]], parameters: Sequence[str], n
     ax.set_ylabel(y_key)
     few = f"; fewer than {SMALL_N} seeds" if n < SMALL_N else ""
     ax.set_title(
-        "Honesty region: no tested deviation profitable (green; hatched: some inconclusive)\n"
-        f"95 % CI, t over paired differences, n = {n}{few}; cells: initiator cost per "
-        "accepted task (ether)",
+        "Honesty region: no tested deviation profitable (green; hatched: inconclusive)\n"
+        f"95 % CI, t over paired differences, n = {n}{few}\n"
+        "cells: initiator's cost per accepted task (ether)",
         fontsize=8,
     )
     ax.legend(

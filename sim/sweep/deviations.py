@@ -95,6 +95,8 @@ class DeviationPlan:
     studies: tuple[Study, ...]
     parameters: tuple[str, ...] = ()
     """The grid's key paths (empty for a study of one scenario)."""
+    axes: tuple[str, ...] = ()
+    """One key path per grid axis (a zipped group's first): the region figure's axes."""
 
     @property
     def deviations(self) -> tuple[Deviation, ...]:
@@ -188,7 +190,8 @@ def build_region_plan(spec: SweepSpec) -> DeviationPlan:
         selection = select(p.scenario, d.roles or None, d.kinds or None, None, d.coalitions or None)
         studies.append(_study(p.scenario, p.values, selection, points))
     plan = Plan(spec, grid_plan.base, tuple(points), grid_plan.seeds, grid_plan.base_text)
-    return DeviationPlan(plan, tuple(studies), spec.parameters)
+    axes = tuple(axis.keys[0] for axis in spec.vary)
+    return DeviationPlan(plan, tuple(studies), spec.parameters, axes)
 
 
 def _study(
@@ -388,7 +391,7 @@ def write_deviations(
     if rows and not dplan.parameters:
         figures["gain.png"] = chart_png(rows)
     if dplan.parameters:
-        figures["region.png"] = region_png(region, dplan.parameters, len(dplan.plan.seeds))
+        figures["region.png"] = region_png(region, dplan.axes, len(dplan.plan.seeds))
     for name, data in figures.items():
         atomic_write(page_dir / name, data)
     title = f"Does honesty pay? {dplan.plan.spec.name}"

@@ -17,7 +17,8 @@ import pytest
 
 from sim.cli import main
 from sim.sweep import LocalExecutor
-from sim.sweep.deviations import build_deviation_plan, run_deviations
+from sim.sweep.deviations import build_deviation_plan, build_region_plan, run_deviations
+from sim.sweep.spec import spec_from_table
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE.parent / "data" / "deviations_lazy.toml"
@@ -87,3 +88,31 @@ def test_kinds_that_cannot_apply_are_reported_with_the_reason() -> None:
     assert "outside" in outside.not_applicable[0].reason
     everything = build_deviation_plan(SCENARIO, 1)
     assert ("initiator", "*") in {(s.role, s.kind) for s in everything.not_applicable}
+
+
+def test_the_honesty_region_holds_where_the_defences_are_on(tmp_path: Path) -> None:
+    plain_values = {"tasks[0].verifier_stake_ether": 0.0, "tasks[0].slash_fraction": 0.0,
+                    "tasks[0].aggregation": "majority", "tasks[0].tolerance": 0.0}  # fmt: skip
+    defences = [{"key": k, "values": [plain_values[k], v]} for k, v in DEFENDED.items()]
+    spec = spec_from_table(
+        {
+            "name": "region",
+            "scenario": str(SCENARIO),
+            "seeds": 3,
+            "vary": [{"zip": defences}],
+            "deviations": {"kinds": ["lazy"]},
+        },
+        "region.toml",
+    )
+    dplan = build_region_plan(spec)
+    assert [s.values["tasks[0].slash_fraction"] for s in dplan.studies] == [0.0, 1.0]
+    status = run_deviations(dplan, tmp_path / "r", LocalExecutor(2), threads=1, progress=False)
+    report = json.loads((tmp_path / "r" / "deviations.json").read_text())
+    region = {cell["point"]["tasks[0].slash_fraction"]: cell for cell in report["region"]}
+    assert region[0.0]["profitable"] == ["verifier/lazy"] and not region[0.0]["honest"]
+    assert region[1.0]["honest"] and region[1.0]["settled"]
+    assert region[1.0]["cost_of_honesty"] > 0
+    assert {r["point"]["tasks[0].slash_fraction"] for r in status.rows} == {0.0, 1.0}
+    assert (tmp_path / "r" / "deviations" / "region.png").is_file()
+    table = pd.read_parquet(tmp_path / "r" / "deviations.parquet")
+    assert "tasks[0].slash_fraction" in table.columns and len(table) == 6
