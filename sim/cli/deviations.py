@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sim.sweep.deviations import build_deviation_plan
+    from sim.sweep.deviations import build_deviation_plan, describe_plan
     from sim.sweep.local import default_workers
 
     dplan = build_deviation_plan(
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         overrides=dict(_key_value(s, "--set") for s in args.overrides),
     )
     if args.dry_run:
-        print_plan(dplan)
+        print("\n".join(describe_plan(dplan)))
         return 0
     executor = make_executor(args.scheduler, args.workers)
     threads = args.threads
@@ -86,24 +86,9 @@ def run(args: argparse.Namespace) -> int:
     return execute(dplan, out, executor, threads, not args.quiet)
 
 
-def print_plan(dplan: Any) -> None:
-    """What a study will run (``--dry-run``)."""
-    plan = dplan.plan
-    for study in dplan.studies:
-        where = f"{study.label}: " if dplan.parameters else ""
-        for d, index in study.deviations:
-            print(f"{where}{d.label}: hash {plan.points[index].scenario.digest[:10]}")
-        for s in study.not_applicable:
-            print(f"{where}{s.role}/{s.kind}: not applicable: {s.reason}")
-    print(
-        f"{len(dplan.deviations)} deviation(s) × {len(plan.seeds)} seed(s): "
-        f"{len(plan.points) * len(plan.seeds)} run(s) (naive: {dplan.naive_runs})"
-    )
-
-
 def execute(dplan: Any, out: Path, executor: Any, threads: int | None, progress: bool) -> int:
-    """Run a study (or a region) and print its verdicts; the exit status."""
-    from sim.sweep.deviations import run_deviations
+    """Run a study and print its verdicts; the exit status."""
+    from sim.sweep.deviations import describe_status, run_deviations
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -114,25 +99,8 @@ def execute(dplan: Any, out: Path, executor: Any, threads: int | None, progress:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for row in status.rows:
-        low, high = row["ci_low"], row["ci_high"]
-        ci = "n/a" if low is None else f"[{low:+.4f}, {high:+.4f}]"
-        gain = "n/a" if row["gain"] is None else f"{row['gain']:+.4f}"
-        size = f" x{row['coalition']}" if row["coalition"] > 1 else ""
-        point = ", ".join(f"{k}={v}" for k, v in row["point"].items())
-        print(
-            f"{point + ': ' if point else ''}{row['role']}/{row['kind']}{size}: gain {gain} "
-            f"ether, 95% CI {ci} (n={row['n']}): {row['verdict']}"
-        )
-    print(
-        f"{status.sweep.total} run(s) for {len(dplan.deviations)} deviation(s) "
-        f"(naive {dplan.naive_runs}), {status.wall_s:.1f} s. Tables: {status.table}, "
-        f"{status.verdicts}; page: {status.page}"
-    )
-    if status.sweep.failed or status.missing_pairs:
-        print(f"{status.sweep.failed} run(s) failed (see {out}/failed/); run again to retry")
-        return 1
-    return 0
+    print("\n".join(describe_status(dplan, status, out)))
+    return 1 if status.sweep.failed or status.missing_pairs else 0
 
 
 def _list(text: str | None) -> list[str] | None:

@@ -440,3 +440,46 @@ def _report(
         }
     )
     return report
+
+
+# ---------------------------------------------------------------- what the CLI prints
+
+
+def describe_plan(dplan: DeviationPlan) -> list[str]:
+    """What a study will run, one line per deviation (``--dry-run``)."""
+    plan = dplan.plan
+    lines = []
+    for study in dplan.studies:
+        where = f"{study.label}: " if dplan.parameters else ""
+        for d, index in study.deviations:
+            lines.append(f"{where}{d.label}: hash {plan.points[index].scenario.digest[:10]}")
+        for s in study.not_applicable:
+            lines.append(f"{where}{s.role}/{s.kind}: not applicable: {s.reason}")
+    lines.append(
+        f"{len(dplan.deviations)} deviation(s) × {len(plan.seeds)} seed(s): "
+        f"{len(plan.points) * len(plan.seeds)} run(s) (naive: {dplan.naive_runs})"
+    )
+    return lines
+
+
+def describe_status(dplan: DeviationPlan, status: DeviationStatus, out: Path) -> list[str]:
+    """The verdicts, the run count and where the outputs are, one line each."""
+    lines = []
+    for row in status.rows:
+        low, high = row["ci_low"], row["ci_high"]
+        ci = "n/a" if low is None else f"[{low:+.4f}, {high:+.4f}]"
+        gain = "n/a" if row["gain"] is None else f"{row['gain']:+.4f}"
+        size = f" x{row['coalition']}" if row["coalition"] > 1 else ""
+        point = ", ".join(f"{k}={v}" for k, v in row["point"].items())
+        lines.append(
+            f"{point + ': ' if point else ''}{row['role']}/{row['kind']}{size}: gain {gain} "
+            f"ether, 95% CI {ci} (n={row['n']}): {row['verdict']}"
+        )
+    lines.append(
+        f"{status.sweep.total} run(s) for {len(dplan.deviations)} deviation(s) "
+        f"(naive {dplan.naive_runs}), {status.wall_s:.1f} s. Tables: {status.table}, "
+        f"{status.verdicts}; page: {status.page}"
+    )
+    if status.sweep.failed or status.missing_pairs:
+        lines.append(f"{status.sweep.failed} run(s) failed (see {out}/failed/); run again to retry")
+    return lines
