@@ -13,9 +13,12 @@ from analysis.deviations import (
     Pair,
     chart_png,
     deviators,
+    honesty_cost,
     page_html,
     paired_ci,
     pairs_table,
+    region_png,
+    region_row,
     verdict,
     verdicts,
 )
@@ -108,3 +111,26 @@ def test_chart_and_page_state_method_and_n() -> None:
     assert png.startswith(b"\x89PNG")
     page = page_html("t", rows, [{"role": "verifier", "kind": "copycat", "reason": "no report"}])
     assert "t interval" in page and "<td>3</td>" in page and "copycat: no report" in page
+
+
+def test_the_region_marks_where_no_deviation_pays() -> None:
+    base = summary("b", False, 1.0, 0.5) | {"tasks_accepted": 2}
+    assert honesty_cost([base, base]) == pytest.approx(2.5)
+    assert honesty_cost([summary("b", False, 1.0, 0.5) | {"tasks_accepted": 0}]) is None
+    params = ("stake",)
+    table = pairs_table(
+        [Pair(p.role, p.kind, 1, p.seed, p.base, p.deviant, {"stake": 0.0}) for p in pairs([1, 2])]
+        + [Pair(p.role, p.kind, 1, p.seed, p.base, p.deviant, {"stake": 1.0})
+           for p in pairs([-1, -2, -1.5])],
+        params,
+    )  # fmt: skip
+    rows = verdicts(table, params)
+    assert [(r["point"], r["verdict"]) for r in rows] == [
+        ({"stake": 0.0}, "inconclusive"),
+        ({"stake": 1.0}, "unprofitable"),
+    ]
+    open_cell = region_row({"stake": 0.0}, rows[:1], [], None)
+    assert open_cell["honest"] and not open_cell["settled"]
+    assert region_row({"stake": 1.0}, rows[1:], [], 2.5)["settled"]
+    png = region_png([open_cell, region_row({"stake": 1.0}, rows[1:], [], 2.5)], params, 3)
+    assert png.startswith(b"\x89PNG")
