@@ -73,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
         coalition=args.coalition,
         overrides=dict(_key_value(s, "--set") for s in args.overrides),
     )
-    if args.dry_run:
+    if args.dry_run or not dplan.deviations:
         print("\n".join(describe_plan(dplan)))
+        if not dplan.deviations:
+            print("baasim deviations: no deviation applies; nothing to run")
+            return 1
         return 0
     executor = make_executor(args.scheduler, args.workers)
     threads = args.threads
