@@ -13,7 +13,11 @@ A *kind* is a role's way of acting (``("verifier", "lazy")``). The registry maps
 A plugin file is hashed when the scenario is loaded (``plugin_sha256``, so the scenario digest
 covers its code) and refused if it changed since. ``Behaviours`` holds every kind's parameters
 for one scenario. Mixes (``population.<role>_behaviours``) are validated against the registry
-and dealt to agents from an explicit RNG stream (``check_mix``, ``counts``, ``deal``).
+and dealt to agents from an explicit RNG stream (``check_mix``, ``counts``, ``deal``); pins
+(``population.assign``) and deviants (``population.deviants``) then switch chosen agents
+without changing anyone else's draw (``check_pins``, ``kinds_of``). A kind's parameters class
+may define ``not_applicable(scenario) -> str | None``: deviation studies
+(``sim.sweep.deviations``) list the kind with that reason instead of running it.
 """
 
 from __future__ import annotations
