@@ -43,3 +43,12 @@ def test_the_honesty_regions_are_shipped_and_every_deviation_is_valid() -> None:
         dplan = build_region_plan(load_sweep(SWEEPS / f"{name}.toml"))
         assert len(dplan.parameters) == 2 and len(dplan.studies) == 4
         assert dplan.deviations and {d.role for d in dplan.deviations} == {role}
+
+
+def test_baasim_sweep_lists_a_region_s_deviations(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["sweep", str(SWEEPS / "honesty_region.toml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "verifier/copycat: not applicable" in out
+    assert "20 deviation(s) × 5 seed(s): 120 run(s) (naive: 200)" in out
