@@ -183,7 +183,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         The news reaches the agent through its node (one notice delay). For a task already
         settled there is nothing to wait for; ``notice_if_settled`` still spends the notice
         delay (a contributor returning from churn looks the outcome up), which keeps the
-        roles' draws from the network stream as they have always been.
+        agent's draws from its own link's jitter stream as they have always been.
         """
         tid = task.created.task_id
         if task.open:

@@ -6,7 +6,9 @@ is how ``sim.run`` finds it without importing ``agents``. ``build(world)`` retur
 the event that fires when all work is done.
 
 Behaviour kinds are dealt from the scenario's mixes with the ``behaviour`` RNG stream (so
-dishonest agents are not always the last indices); each agent's strategy comes from the
+dishonest agents are not always the last indices), then ``population.assign`` pins and
+``population.deviants`` switch agents without changing anyone else's draw
+(``sim.strategies.kinds_of``); each agent's strategy comes from the
 scenario's strategy registry (``sim.strategies``) with its kind's ``[behaviours.<kind>]``
 parameters. Newcomers (churn arrivals, agents a
 trace introduces) get fresh accounts funded by the faucet and a kind drawn from the mix's
@@ -30,7 +32,7 @@ from contracts.chain import Account
 from contracts.taskmarket import MarketEvent, TaskCreated
 from sim import churn
 from sim.recorder import Kind
-from sim.strategies import deal
+from sim.strategies import kinds_of
 from sim.world import World
 
 
@@ -49,7 +51,7 @@ class DefaultPopulation(MarketModel):
         self._newcomers = streams.numpy("newcomers")
         accounts = iter(world.agent_accounts)
         # the initiators' deal has its own stream: adding it shifted no other draw
-        i_kinds = deal(pop.initiator_behaviours, pop.initiators, streams.numpy("behaviour", "i"))
+        i_kinds = self._kinds("initiator", pop.initiator_behaviours, pop.initiators, "i")
         self.initiators = [
             Initiator(
                 self,
@@ -61,10 +63,8 @@ class DefaultPopulation(MarketModel):
             )
             for i, kind in enumerate(i_kinds)
         ]
-        c_kinds = deal(
-            pop.contributor_behaviours, pop.contributors, streams.numpy("behaviour", "c")
-        )
-        v_kinds = deal(pop.verifier_behaviours, pop.verifiers, streams.numpy("behaviour", "v"))
+        c_kinds = self._kinds("contributor", pop.contributor_behaviours, pop.contributors, "c")
+        v_kinds = self._kinds("verifier", pop.verifier_behaviours, pop.verifiers, "v")
         self.contributors: list[Contributor] = []
         self.verifiers: list[Verifier] = []
         for kind in c_kinds:
@@ -75,6 +75,21 @@ class DefaultPopulation(MarketModel):
             self.add(p)
 
     # ---------------------------------------------------------------- agents
+
+    def _kinds(self, role: str, mix: dict[str, int | float], n: int, stream: str) -> list[str]:
+        """The role's kinds: dealt with its ``behaviour`` stream, then pins and deviants."""
+        pop = self.world.scenario.population
+        streams = self.world.streams
+        deviants = pop.deviants.get(role)
+        return kinds_of(
+            role,
+            mix,
+            n,
+            streams.numpy("behaviour", stream),
+            pop.assign,
+            deviants,
+            streams.numpy("deviants", role) if deviants else None,
+        )
 
     def _strategy(self, role: str, kind: str) -> Any:
         """A fresh strategy of ``(role, kind)`` with the scenario's parameters for it."""

@@ -43,7 +43,15 @@ from sim.learning.config import (
     TrainConfig,
 )
 from sim.storage import StorageConfig
-from sim.strategies import Behaviours, check_mix, counts, registry_for, resolve_plugins
+from sim.strategies import (
+    ROLES,
+    Behaviours,
+    check_mix,
+    check_pins,
+    counts,
+    registry_for,
+    resolve_plugins,
+)
 
 DATASET_SIZES = {"mnist": 70_000, "mnist-5k": 5_000, "fashion-mnist": 70_000, "synthetic": 2_000}
 """Samples in each data set (synthetic: its default size)."""
@@ -219,6 +227,15 @@ class PopulationSection(Checked):
     """Mix of verifier kinds, likewise."""
     initiator_behaviours: dict[str, int | float] = field(default_factory=dict)
     """Mix of initiator kinds, likewise."""
+    assign: dict[str, str] = field(default_factory=dict)
+    """Kinds pinned to agents by name: ``{"verifier-2" = "lazy"}``. The mixes are dealt as
+    without pins (the same draws) and each pinned agent then takes its kind; every other agent
+    keeps the kind the mix deals it. For deviation studies at fixed positions."""
+    deviants: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Deviating agents chosen per seed: ``{verifier = {lazy = 1}}`` switches that many of the
+    role's agents that the mix deals honest (and are not pinned) to the kind. Which ones is
+    drawn from the run's ``("deviants", role)`` stream, whatever the kind: the same seed picks
+    the same agents (``baasim deviations`` sets this)."""
     max_tasks_per_agent: Annotated[int, NON_NEGATIVE] = 0
     """Tasks a contributor or verifier works on at once; 0: no limit."""
     task_choice: Literal["all", "expected_profit"] = "all"
@@ -316,6 +333,18 @@ class Scenario(Checked):
                 counts(mix, n)
             except ValueError as err:
                 raise ValueError(f"{key}: {err}") from None
+            deviants = self.population.deviants.get(role, {})
+            check_pins(role, n, mix, self.population.assign, deviants, registry.names(role))
+        for role in self.population.deviants:
+            if role not in ROLES:
+                raise ValueError(
+                    f"population.deviants.{role}: unknown role; expected one of {', '.join(ROLES)}"
+                )
+        for name in self.population.assign:
+            if not name.startswith(tuple(f"{r}-" for r in ROLES)):
+                raise ValueError(
+                    f"population.assign.{name}: expected an agent name such as verifier-2"
+                )
         for name, params in self.behaviours.items():
             check = getattr(params, "check_scenario", None)
             if check is None:

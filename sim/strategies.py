@@ -13,7 +13,11 @@ A *kind* is a role's way of acting (``("verifier", "lazy")``). The registry maps
 A plugin file is hashed when the scenario is loaded (``plugin_sha256``, so the scenario digest
 covers its code) and refused if it changed since. ``Behaviours`` holds every kind's parameters
 for one scenario. Mixes (``population.<role>_behaviours``) are validated against the registry
-and dealt to agents from an explicit RNG stream (``check_mix``, ``counts``, ``deal``).
+and dealt to agents from an explicit RNG stream (``check_mix``, ``counts``, ``deal``); pins
+(``population.assign``) and deviants (``population.deviants``) then switch chosen agents
+without changing anyone else's draw (``check_pins``, ``kinds_of``). A kind's parameters class
+may define ``not_applicable(scenario) -> str | None``: deviation studies
+(``sim.sweep.deviations``) list the kind with that reason instead of running it.
 """
 
 from __future__ import annotations
@@ -385,3 +389,88 @@ def deal(mix: Mapping[str, float | int], n: int, rng: np.random.Generator) -> li
     kinds = [kind for kind, c in sorted(counts(mix, n).items()) for _ in range(c)]
     order = rng.permutation(len(kinds))
     return [kinds[i] for i in order]
+
+
+def check_pins(
+    role: str,
+    n: int,
+    mix: Mapping[str, float | int],
+    assign: Mapping[str, str],
+    deviants: Mapping[str, int],
+    kinds: tuple[str, ...],
+) -> None:
+    """Raise ValueError naming the key if the role's pins or deviants do not fit.
+
+    ``assign`` is the whole ``population.assign`` table (agent name -> kind; only the role's
+    own names are checked here), ``deviants`` the role's ``population.deviants`` entry.
+    """
+    pinned = 0
+    for name, kind in assign.items():
+        if not name.startswith(f"{role}-"):
+            continue
+        index = name.removeprefix(f"{role}-")
+        if not index.isdigit() or int(index) >= n:
+            raise ValueError(
+                f"population.assign.{name}: expected {role}-0 .. {role}-{n - 1} "
+                f"(the {role}s at the start)"
+            )
+        if kind not in kinds:
+            raise ValueError(
+                f"population.assign.{name}: unknown {role} kind {kind!r}; expected one of "
+                f"{', '.join(kinds)}"
+            )
+        pinned += 1
+    for kind, count in deviants.items():
+        if kind not in kinds:
+            raise ValueError(
+                f"population.deviants.{role}.{kind}: unknown {role} kind; expected one of "
+                f"{', '.join(kinds)}"
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"population.deviants.{role}.{kind}: expected a count >= 1")
+    honest = counts(mix, n).get("honest", 0) - pinned
+    wanted = sum(deviants.values())
+    if wanted > honest:
+        raise ValueError(
+            f"population.deviants.{role}: asks for {wanted} deviating {role}s, but only "
+            f"{max(honest, 0)} are dealt honest and not pinned"
+        )
+
+
+def kinds_of(
+    role: str,
+    mix: Mapping[str, float | int],
+    n: int,
+    rng: np.random.Generator,
+    assign: Mapping[str, str] | None = None,
+    deviants: Mapping[str, int] | None = None,
+    deviant_rng: np.random.Generator | None = None,
+) -> list[str]:
+    """The kind of each of the role's ``n`` agents: dealt, then pinned, then deviating.
+
+    The mix is dealt with ``rng`` exactly as without pins (``deal``), so an agent neither
+    pinned nor deviating keeps the kind it has in the run without them (common random
+    numbers). ``assign`` pins kinds to names (``verifier-2``). ``deviants`` switches that
+    many agents the deal made honest (and not pinned) to each kind: which agents is a
+    permutation drawn from ``deviant_rng`` that does not depend on the kinds, so the same seed
+    picks the same first agent whatever the kind (and a coalition of k extends the one of k-1).
+    """
+    kinds = deal(mix, n, rng)
+    pinned: set[int] = set()
+    for name, kind in (assign or {}).items():
+        if name.startswith(f"{role}-"):
+            index = int(name.removeprefix(f"{role}-"))
+            kinds[index] = kind
+            pinned.add(index)
+    if not deviants:
+        return kinds
+    if deviant_rng is None:
+        raise ValueError(f"kinds_of: deviating {role}s need a deviant_rng")
+    free = [i for i, k in enumerate(kinds) if k == "honest" and i not in pinned]
+    order = [free[j] for j in deviant_rng.permutation(len(free))]
+    wanted = [kind for kind, c in sorted(deviants.items()) for _ in range(c)]
+    if len(wanted) > len(order):
+        raise ValueError(f"population.deviants.{role}: more deviants than honest {role}s")
+    for index, kind in zip(order, wanted, strict=False):
+        kinds[index] = kind
+    return kinds

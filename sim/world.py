@@ -117,9 +117,20 @@ class World:
                 self._tx_arrived = self.env.event()
                 yield self._tx_arrived
             yield self.env.timeout(self.next_block_time() - self.env.now)
-            block = self.chain.seal(self.timestamp())
+            timestamp = self.timestamp()
+            block = self.chain.seal(timestamp, self.prevrandao(timestamp))
             self.blocks += 1
             self._on_block(block)
+
+    def prevrandao(self, timestamp: int) -> bytes:
+        """The block randomness at ``timestamp``: keyed by the time, not drawn in sequence.
+
+        Common random numbers: a run in which one agent sends fewer transactions seals other
+        blocks, yet every block sealed at the same time sees the same randomness (committee
+        draws read it).
+        """
+        state = self.streams.sequence("prevrandao", timestamp).generate_state(8, np.uint32)
+        return state.tobytes()
 
     def _on_block(self, block: Block) -> None:
         self.watcher.on_block(block)
@@ -333,7 +344,7 @@ def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
         },
         net.storage_bandwidth_mbps,
         net.jitter_sigma,
-        streams.numpy("network"),
+        streams,
     )
     run_id = run_id_for(scenario, seed)
     directory = Directory()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from contracts.taskmarket import MarketEvent, ReportRevealed
 from contracts.units import PPM
@@ -27,6 +27,12 @@ class CopycatParams:
     """What a copycat does when no report is visible in time (e.g. under commit–reveal)."""
     accuracy: Dist = field(default_factory=default_accuracy)
     """Fused accuracy a guessing copycat reports."""
+
+    def not_applicable(self, scenario: Any) -> str | None:
+        """Why a copycat has nothing to copy in ``scenario`` (None if it may)."""
+        if all(task.commit_reveal for task in scenario.tasks):
+            return "no report is visible before the deadline: every task uses commit-reveal"
+        return None
 
     def __post_init__(self) -> None:
         check_accuracy("accuracy", self.accuracy)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from contracts.taskmarket import ModelSubmitted
 from sim.config import NON_NEGATIVE, Checked
@@ -22,6 +22,12 @@ class PlagiaristParams(Checked):
 
     noise: Annotated[float, NON_NEGATIVE] = 0.0
     """0: a byte-identical copy; > 0: the copy's weights get this relative Gaussian noise."""
+
+    def not_applicable(self, scenario: Any) -> str | None:
+        """Why a plagiarist has no one to copy in ``scenario`` (None if it may)."""
+        if scenario.population.contributors < 2 and not scenario.churn.contributors.active:
+            return "no other contributor's submission to copy (one contributor, no arrivals)"
+        return None
 
 
 class Plagiarist(ContributorStrategy[PlagiaristParams]):

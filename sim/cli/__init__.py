@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "run",
     "sweep",
+    "deviations",
     "report",
     "check",
     "schema",

@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from sim.sweep.local import default_workers
 
     spec = build_spec(args)
+    if spec.deviations is not None:
+        return _region(spec, args)
     plan = build_plan(spec)
     if args.dry_run:
         for point in plan.points:
@@ -105,6 +107,38 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"report: baasim report {out}")
     return 0
+
+
+def _region(spec: Any, args: argparse.Namespace) -> int:
+    """A sweep with ``[deviations]``: a deviation study at every grid point."""
+    from sim.sweep.deviations import (
+        build_region_plan,
+        describe_plan,
+        describe_status,
+        run_deviations,
+    )
+    from sim.sweep.local import default_workers
+
+    dplan = build_region_plan(spec)
+    if args.dry_run:
+        print("\n".join(describe_plan(dplan)))
+        return 0
+    executor = make_executor(args.scheduler, args.workers)
+    threads = args.threads
+    if threads is None and args.scheduler in (None, "local"):
+        threads = max(1, default_workers() // executor.workers)
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = run_deviations(dplan, out, executor, threads=threads, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"baasim sweep: interrupted; finished runs are kept in {out}/runs. "
+              "Run the same command again to resume.", flush=True)  # fmt: skip
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print("\n".join(describe_status(dplan, status, out)))
+    return 1 if status.sweep.failed or status.missing_pairs else 0
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -33,6 +33,9 @@ A sweep file is TOML::
       { key = "tasks[0].max_contributors", values = [2, 3, 5] },
     ]
 
+A sweep file may add ``[deviations]`` (``roles``, ``kinds``, ``coalitions``): then every grid
+point is a deviation study (``sim.sweep.deviations``) and the report draws the honesty region.
+
 The grid is the Cartesian product of the axes, in file order (the last axis varies fastest).
 Integer endpoints (and step) give integer values. ``grid`` is pure: it only expands values;
 ``sim.sweep.plan`` turns each grid point into a validated ``Scenario``.
@@ -52,7 +55,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 
 from contracts.errors import InvariantViolation
-from sim.config import POSITIVE, Checked, build
+from sim.config import POSITIVE, Checked, Items, build
 from sim.errors import ConfigError
 
 Scale = Literal["linear", "log"]
@@ -122,6 +125,22 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class DeviationsSpec(Checked):
+    """``[deviations]``: a deviation study at every grid point (the honesty region).
+
+    Every grid point's scenario is run once per seed as the base, and once per seed for each
+    (kind, coalition size) with that many agents of the kind's role deviating together
+    (``sim.sweep.deviations``); the sweep's ``seeds`` are the study's seeds."""
+
+    roles: tuple[str, ...] = ()
+    """Roles whose kinds deviate (default: every role)."""
+    kinds: tuple[str, ...] = ()
+    """Deviation kinds (default: every registered non-honest kind of those roles)."""
+    coalitions: Annotated[tuple[int, ...], Items(POSITIVE, min_len=1, what="coalition size")] = (1,)
+    """Coalition sizes: 1 is a unilateral deviation."""
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     """A whole sweep definition, as read from a sweep file (or built from CLI flags)."""
 
@@ -136,6 +155,8 @@ class SweepSpec:
     vary: tuple[Axis, ...] = ()
     source: str = ""
     """Where the definition came from (a file path, or "command line"), for messages."""
+    deviations: DeviationsSpec | None = None
+    """``[deviations]``: run a deviation study at every point instead of plain runs."""
 
     def __post_init__(self) -> None:
         if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) and self.seeds < 1:
@@ -226,7 +247,7 @@ def grid(spec: SweepSpec | Sequence[Axis]) -> list[GridPoint]:
 # ---------------------------------------------------------------- reading definitions
 
 
-_TOP_KEYS = ("name", "description", "scenario", "seeds", "set", "vary")
+_TOP_KEYS = ("name", "description", "scenario", "seeds", "set", "vary", "deviations")
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -322,6 +343,11 @@ def to_toml(spec: SweepSpec) -> str:
         else:
             rows = [f"  {toml_value(_param_table(p))}," for p in axis.params]
             lines += ["zip = [", *rows, "]"]
+    if spec.deviations is not None:
+        d = spec.deviations
+        lines += ["", "[deviations]"]
+        lines += [f"{k} = {toml_value(list(getattr(d, k)))}" for k in ("roles", "kinds")]
+        lines.append(f"coalitions = {toml_value(list(d.coalitions))}")
     return "\n".join(lines) + "\n"
 
 

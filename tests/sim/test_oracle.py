@@ -43,9 +43,9 @@ def test_an_honest_market_at_a_boundary_mafr_has_no_wrong_outcome() -> None:
     result = sim.run(
         "scenarios/collusion.toml",
         seed=0,
-        overrides=["population.verifier_behaviours={}", "tasks[0].mafr=0.854"],
+        overrides=["population.verifier_behaviours={}", "tasks[0].mafr=0.844"],
     )
     truth = result.events[result.events["kind"] == "ground_truth"]
-    assert (truth["value"] == np.float32(0.854)).all()  # the boundary is really hit
+    assert (truth["value"] == np.float32(0.844)).all()  # the boundary is really hit
     assert result.summary["wrong_outcome_rate"] == 0.0
     assert result.summary["attack_success_rate"] == 0.0

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sim.sweep import build_plan, load_sweep
+from sim.sweep.deviations import build_region_plan
 
 SWEEPS = Path(__file__).resolve().parents[2] / "scenarios" / "sweeps"
 FILES = sorted(SWEEPS.glob("*.toml"))
@@ -32,3 +33,22 @@ def test_a_full_study_varies_what_its_small_one_does() -> None:
     for full in SWEEPS.glob("*_full.toml"):
         small = load_sweep(full.with_name(full.name.replace("_full", "")))
         assert load_sweep(full).parameters == small.parameters
+
+
+def test_the_honesty_regions_are_shipped_and_every_deviation_is_valid() -> None:
+    for name, role in (
+        ("honesty_region", "verifier"),
+        ("honesty_region_contributors", "contributor"),
+    ):
+        dplan = build_region_plan(load_sweep(SWEEPS / f"{name}.toml"))
+        assert len(dplan.parameters) == 2 and len(dplan.studies) == 4
+        assert dplan.deviations and {d.role for d in dplan.deviations} == {role}
+
+
+def test_baasim_sweep_lists_a_region_s_deviations(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["sweep", str(SWEEPS / "honesty_region.toml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "verifier/copycat: not applicable" in out
+    assert "20 deviation(s) × 5 seed(s): 120 run(s) (naive: 200)" in out
