@@ -195,7 +195,8 @@ FAMILIES: dict[str, Metric] = {
             "net_profit_by_behaviour",
             "net profit",
             "Mean net profit per agent of the role and behaviour: end balance − start "
-            "balance + credit still owed by the contract − compute cost.",
+            "balance + credit still owed by the contract − compute cost − cost of capital "
+            "of locked stakes.",
         ),
         _ether(
             "credit_owed_by_behaviour",
@@ -610,14 +611,19 @@ def agents(events: pd.DataFrame) -> pd.DataFrame:
     compute = _rows(events, "compute").groupby("agent")["value"].sum()
     out["compute_s"] = [float(compute.get(a, 0.0)) for a in names]
     out["compute_cost_wei"] = _per_agent(events, "compute", "wei", names)
+    out["capital_cost_wei"] = _per_agent(events, "capital_cost", "wei", names)
     out["profit_wei"] = [
         int(Decimal(e) - Decimal(s)) if e is not None and not _isnan(e) else None
         for s, e in zip(out["start_wei"], out["end_wei"], strict=True)
     ]
     out["net_profit_wei"] = [
-        None if p is None else p - c + owed
-        for p, c, owed in zip(
-            out["profit_wei"], out["compute_cost_wei"], out["credit_owed_wei"], strict=True
+        None if p is None else p - c - k + owed
+        for p, c, k, owed in zip(
+            out["profit_wei"],
+            out["compute_cost_wei"],
+            out["capital_cost_wei"],
+            out["credit_owed_wei"],
+            strict=True,
         )
     ]
     return out.reset_index(drop=True)
@@ -642,9 +648,11 @@ def net_profit_by_behaviour(events: pd.DataFrame) -> dict[str, dict[str, int]]:
     """Mean net profit (wei) per agent of each behaviour, per role.
 
     Net profit = end balance − start balance + credit still owed by the contract − compute
-    cost at the scenario's price per compute-second. Credit owed is money the agent earned
-    and can still withdraw (``credit_owed_by_behaviour`` shows it alone). The honest kind
-    sits beside the dishonest ones, so where lying pays shows directly.
+    cost at the scenario's price per compute-second − the cost of capital of stakes while
+    they were locked (``capital_cost`` rows; 0 unless ``costs.stake_rate_per_year``). End
+    minus start balance already counts gas fees and stakes lost. Credit owed is money the
+    agent earned and can still withdraw (``credit_owed_by_behaviour`` shows it alone). The
+    honest kind sits beside the dishonest ones, so where lying pays shows directly.
     """
     return _by_behaviour(agents(events), "net_profit_wei")
 
@@ -812,6 +820,7 @@ def _agent_entry(r: dict[Any, Any]) -> dict[str, Any]:
         "gas_fee_wei": int(r["gas_fee_wei"]),
         "compute_s": float(r["compute_s"]),
         "compute_cost_wei": int(r["compute_cost_wei"]),
+        "capital_cost_wei": int(r["capital_cost_wei"]),
         "profit_wei": r["profit_wei"],
         "net_profit_wei": r["net_profit_wei"],
     }

@@ -17,11 +17,13 @@ from contracts.taskmarket import (
     StakeReturned,
     TaskFinalized,
     VerifierPaid,
+    VerifierRegistered,
     VerifierSlashed,
 )
 from contracts.units import PPM, Address
 from sim.directory import Directory
 from sim.recorder import Kind, Recorder
+from sim.scenario import CostSection
 from sim.watcher import ChainWatcher
 
 # Each payment event: the row kind and the attribute naming the account it concerns.
@@ -35,17 +37,52 @@ _MONEY: dict[type[MarketEvent], tuple[Kind, str]] = {
 
 
 class Ledger:
-    """Records the market's payment events as rows of the event table."""
+    """Records the market's payment events as rows of the event table.
 
-    def __init__(self, watcher: ChainWatcher, recorder: Recorder, directory: Directory):
+    With a cost of capital (``costs.stake_rate_per_year`` > 0) it also charges each verifier
+    for the time its stake was locked: from the block that registered it to the block that
+    released it (returned or slashed), one ``capital_cost`` row per registration. A stake
+    still locked when the run ends is not charged.
+    """
+
+    def __init__(
+        self,
+        watcher: ChainWatcher,
+        recorder: Recorder,
+        directory: Directory,
+        costs: CostSection | None = None,
+    ):
         self._recorder = recorder
         self._directory = directory
+        self._costs = costs
+        self._locked: dict[tuple[int, Address], tuple[float, int]] = {}
         watcher.subscribe(MarketEvent, self._on_event)
 
     def _name(self, address: Address) -> str:
         return self._directory.label(address)
 
+    def _capital(self, e: MarketEvent) -> None:
+        """Start or end the clock on a verifier's locked stake."""
+        if self._costs is None or self._costs.stake_rate_per_year == 0:
+            return
+        now = self._recorder.now()
+        if isinstance(e, VerifierRegistered) and e.stake > 0:
+            self._locked[(e.task_id, e.verifier)] = (now, e.stake)
+        elif isinstance(e, (StakeReturned, VerifierSlashed)):
+            locked = self._locked.pop((e.task_id, e.verifier), None)
+            if locked is not None:  # the first release ends the lock (a slash, then the rest)
+                since, stake = locked
+                self._recorder.record(
+                    Kind.CAPITAL_COST,
+                    self._name(e.verifier),
+                    task=e.task_id,
+                    wei=self._costs.capital_cost(stake, now - since),
+                    value=now - since,
+                    detail=f"stake of {stake} wei locked",
+                )
+
     def _on_event(self, e: MarketEvent) -> None:
+        self._capital(e)
         if isinstance(e, (ContributorPaid, VerifierPaid, VerifierSlashed, StakeReturned, Refunded)):
             kind, who = _MONEY[type(e)]
             self._recorder.record(

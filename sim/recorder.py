@@ -64,6 +64,7 @@ class Kind(StrEnum):
     MISSED = "missed"
     FAILED = "failed"
     COMPUTE = "compute"
+    CAPITAL_COST = "capital_cost"
     COPIED = "copied"
     ABANDONED = "abandoned"
     BALANCE = "balance"
@@ -142,6 +143,10 @@ class Recorder:
         self._block = block
         self._directory = directory
         self._rows: list[Row] = []
+
+    def now(self) -> float:
+        """The simulated time rows are stamped with."""
+        return float(self._now())
 
     def record(self, kind: Kind | str, agent: str | None = None, **values: Any) -> Row:
         """Append one event at the current time; role/behaviour come from the directory."""

@@ -114,7 +114,7 @@ def _run(
 ) -> RunResult:
     wall_start = time.perf_counter()
     world = build_world(scenario, seed, out_dir)
-    Ledger(world.watcher, world.recorder, world.directory)
+    Ledger(world.watcher, world.recorder, world.directory, scenario.costs)
     Oracle(world)
     pop = factory(world)
     world.recorder.record(Kind.RUN_STARTED, None, detail=scenario.name)

@@ -257,6 +257,10 @@ class PopulationSection(Checked):
         )
 
 
+YEAR_S = 365 * 24 * 3600.0
+"""Seconds in the year a ``stake_rate_per_year`` is quoted for."""
+
+
 @dataclass(frozen=True)
 class CostSection(Checked):
     """``[costs]``: prices that turn resources into money for net-profit metrics."""
@@ -264,8 +268,17 @@ class CostSection(Checked):
     compute_price_ether_per_hour: Annotated[float, NON_NEGATIVE] = 0.0
     """What one hour of reference-machine compute costs an agent (training, fusing)."""
 
+    stake_rate_per_year: Annotated[float, NON_NEGATIVE] = 0.0
+    """Cost of capital of a locked stake, as a fraction of the stake per year: a verifier's
+    net profit is charged stake × rate × the time from registering to the stake's release
+    (``capital_cost`` events); 0: stakes cost nothing to lock."""
+
     def compute_cost(self, seconds: float) -> Wei:
         return Wei(round(seconds * self.compute_price_ether_per_hour * ETHER / 3600))
+
+    def capital_cost(self, stake: int, seconds: float) -> Wei:
+        """What locking ``stake`` wei for ``seconds`` costs at ``stake_rate_per_year``."""
+        return Wei(round(stake * self.stake_rate_per_year * seconds / YEAR_S))
 
 
 @dataclass(frozen=True)
