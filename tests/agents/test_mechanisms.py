@@ -133,14 +133,20 @@ def test_a_colluding_majority_changes_the_outcome_and_the_metric_shows_it() -> N
     assert honest.summary["wrong_outcome_rate"] == 0.0
 
 
-def test_free_riders_are_paid_by_individual_accuracy_but_not_by_leave_one_out() -> None:
-    # Seed 1: leave-one-out over four tiny models is noisy, and under the keyed draws (common
-    # random numbers) seed 0's committee happens to give the free rider a positive score.
+def test_free_riders_are_paid_by_individual_accuracy_but_hardly_by_shapley_value() -> None:
+    """An untrained model scores chance accuracy on its own, so individual-accuracy pay gives
+    it a share; its Shapley value (what it adds to every coalition) is about nothing. Over
+    three seeds, each: a share in (1 %, 20 %) by individual accuracy, under 2 % and below
+    that by Shapley value. (Leave-one-out over four tiny models is too noisy to rank: one
+    seed gives the free rider 20 %.)"""
     base = {"population.contributors": 4, "population.contributor_behaviours": {"free_rider": 1}}
-    individual = market_at(1, base | {"contribution.method": "individual"})
-    assert 0 < individual.summary["free_rider_share"] < 0.2
-    loo = market_at(1, base | {"contribution.method": "leave_one_out"})
-    assert (loo.summary["free_rider_share"] or 0.0) < individual.summary["free_rider_share"]
+    for seed in (0, 1, 2):
+        individual = market_at(seed, base | {"contribution.method": "individual"})
+        shapley = market_at(seed, base | {"contribution.method": "shapley"})
+        by_accuracy = individual.summary["free_rider_share"]
+        by_shapley = shapley.summary["free_rider_share"] or 0.0
+        assert 0.01 < by_accuracy < 0.2, seed
+        assert by_shapley < 0.02 and by_shapley < by_accuracy, seed
 
 
 def test_offline_verifiers_are_slashed_as_absent() -> None:
