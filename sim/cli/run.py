@@ -47,8 +47,10 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
         line = f"  task {t['task']} ({t['template']}): {verdict}"
         if t["aggregate_accuracy"] is not None:
             line += f", reported fused accuracy {t['aggregate_accuracy']:.4f}"
+        if t.get("initiator_model_accuracy") is not None:
+            line += f"; the initiator's model: {t['initiator_model_accuracy']:.4f} held-out"
         if t["test_accuracy"] is not None:
-            line += f", held-out {t['test_accuracy']:.4f}"
+            line += f" (all submissions fused: {t['test_accuracy']:.4f})"
         print(line)
     print(
         f"  {summary['transactions']} transactions, {summary['gas_total']:,} gas, "
