@@ -143,6 +143,7 @@ def _page(
     if sweep.get("description"):
         parts.append(f"<p>{_e(sweep['description'])}</p>")
     parts.append(_overview(sweep, runs, root))
+    parts.append(_deviations_link(root, out_dir))
     parts.append(_figures(figures, stats, params, level))
     parts.append(_metrics(stats, params, runs, level))
     parts.append(_contrasts(contrasts, stats, params, level))
@@ -151,6 +152,21 @@ def _page(
     parts.append(_definition(sweep))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _deviations_link(root: Path, out_dir: Path) -> str:
+    """A pointer to the deviation study's page when the directory holds one."""
+    page = root / "deviations" / "index.html"
+    if not page.is_file():
+        return ""
+    rel = Path("..") if out_dir.resolve().parent == root.resolve() else root.resolve()
+    href = _e(str(rel / "deviations" / "index.html"))
+    return (
+        '<p class="note">This directory holds a deviation study (<code>baasim deviations</code>'
+        f' or a sweep with <code>[deviations]</code>): <a href="{href}">gains of each deviation'
+        " with their intervals and verdicts</a>, <code>deviations.json</code>,"
+        " <code>deviations.parquet</code>.</p>"
+    )
 
 
 def _overview(sweep: dict[str, Any], runs: pd.DataFrame, root: Path) -> str:

@@ -241,3 +241,18 @@ def test_a_missing_image_is_marked_on_the_page(
     dom = render_dom(report)
     assert f'data-images-loaded="{len(images) - 1}/{len(images)}"' in dom
     assert f"figure missing: {images[0]}" in dom
+
+
+def test_a_deviation_study_in_the_directory_is_linked(
+    sweep_factory: Callable[..., Path],
+) -> None:
+    root = sweep_factory(
+        [[("tasks[0].verifier_stake_ether", [0.1, 1.0])]],
+        [0, 1],
+        lambda v, s: {"task_success_rate": 1.0, "initiator_accuracy": 0.9 + 0.01 * s},
+    )
+    assert "deviation study" not in write_report(root).read_text()
+    (root / "deviations").mkdir()
+    (root / "deviations" / "index.html").write_text("<html></html>")
+    page = write_report(root).read_text()
+    assert 'href="../deviations/index.html"' in page and "deviation study" in page
