@@ -182,7 +182,12 @@ _COLUMNS = (
 def paired_ci(
     differences: Sequence[float] | np.ndarray, level: float = 0.95
 ) -> tuple[int, float, float, float]:
-    """(n, mean, ci_low, ci_high): Student t over the finite paired differences."""
+    """(n, mean, ci_low, ci_high): Student t over the finite paired differences.
+
+    Unlike ``analysis.stats.mean_ci``, equal differences give a zero-width interval, not
+    none: with common random numbers a deviation that changes nothing random gains exactly
+    the same on every seed, and that gain is known, not uncertain.
+    """
     x = np.asarray(differences, dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)

@@ -122,10 +122,13 @@ def verify(
     if not keep:
         return base
     kept = [models[i] for i in keep]
-    ev = learning.evaluate(kept, inputs.data, inputs.seed, with_test=with_test)
+    other_ruler = test_method is not None and test_method != learning.scenario.contribution
+    # with another ruler for the test set, only its evaluation scores the test set (the
+    # fused head, and so the fused test accuracy, is the same in both)
+    ev = learning.evaluate(kept, inputs.data, inputs.seed, with_test=with_test and not other_ruler)
     scores = _spread(ev.contributions, keep, n)
     test = ev.test
-    if with_test and test_method is not None and test_method != learning.scenario.contribution:
+    if with_test and other_ruler:
         test = learning.evaluate(
             kept, inputs.data, inputs.seed, with_test=True, contribution=test_method
         ).test

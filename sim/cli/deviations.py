@@ -10,12 +10,11 @@ Dask, like ``baasim sweep``; re-running resumes.
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 from typing import Any
 
 from sim.cli.options import add_set_option
-from sim.cli.sweep import _interrupt, _key_value, make_executor, parse_seeds
+from sim.cli.sweep import _key_value, executor_and_threads, parse_seeds, run_study
 from sim.errors import ConfigError
 
 
@@ -62,7 +61,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sim.sweep.deviations import build_deviation_plan, describe_plan
-    from sim.sweep.local import default_workers
 
     dplan = build_deviation_plan(
         args.scenario,
@@ -79,31 +77,9 @@ def run(args: argparse.Namespace) -> int:
             print("baasim deviations: no deviation applies; nothing to run")
             return 1
         return 0
-    executor = make_executor(args.scheduler, args.workers)
-    threads = args.threads
-    if threads is None and args.scheduler in (None, "local"):
-        threads = max(1, default_workers() // executor.workers)
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads: expected an integer >= 1, got {threads}")
+    executor, threads = executor_and_threads(args)
     out = Path(args.out) if args.out else Path("results") / dplan.plan.spec.name
-    return execute(dplan, out, executor, threads, not args.quiet)
-
-
-def execute(dplan: Any, out: Path, executor: Any, threads: int | None, progress: bool) -> int:
-    """Run a study and print its verdicts; the exit status."""
-    from sim.sweep.deviations import describe_status, run_deviations
-
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        status = run_deviations(dplan, out, executor, threads=threads, progress=progress)
-    except KeyboardInterrupt:
-        print(f"baasim: interrupted; finished runs are kept in {out}/runs. "
-              "Run the same command again to resume.", flush=True)  # fmt: skip
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print("\n".join(describe_status(dplan, status, out)))
-    return 1 if status.sweep.failed or status.missing_pairs else 0
+    return run_study("baasim deviations", dplan, out, executor, threads, not args.quiet)
 
 
 def _list(text: str | None) -> list[str] | None:

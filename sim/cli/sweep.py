@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import signal
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from sim.cli.options import add_set_option
 from sim.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def register(sub: Any) -> None:
@@ -67,7 +70,6 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sim.sweep import build_plan, run_sweep
-    from sim.sweep.local import default_workers
 
     spec = build_spec(args)
     if spec.deviations is not None:
@@ -78,25 +80,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"point {point.index}: {point.label} (hash {point.scenario.digest[:10]})")
         print(f"{len(plan.points)} point(s) × {len(plan.seeds)} seed(s): all valid")
         return 0
-    executor = make_executor(args.scheduler, args.workers)
-    threads = args.threads
-    if threads is None and (args.scheduler in (None, "local")):
-        threads = max(1, default_workers() // executor.workers)
-    if threads is not None and threads < 1:
-        raise ConfigError(f"--threads: expected an integer >= 1, got {threads}")
+    executor, threads = executor_and_threads(args)
     out = Path(args.out) if args.out else Path("results") / spec.name
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        status = run_sweep(plan, out, executor, threads=threads, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print(
-            f"baasim sweep: interrupted; every finished run is kept in {out}/runs. "
-            "Run the same command again to resume.",
-            flush=True,
-        )
+    status = resumable(
+        "baasim sweep",
+        out,
+        lambda: run_sweep(plan, out, executor, threads=threads, progress=not args.quiet),
+    )
+    if status is None:
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print(
         f"{status.done} run(s) finished now, {status.skipped} before, {status.failed} failed "
         f"({status.wall_s:.1f} s). Tables: {status.runs_table}"
@@ -111,32 +103,62 @@ def run(args: argparse.Namespace) -> int:
 
 def _region(spec: Any, args: argparse.Namespace) -> int:
     """A sweep with ``[deviations]``: a deviation study at every grid point."""
-    from sim.sweep.deviations import (
-        build_region_plan,
-        describe_plan,
-        describe_status,
-        run_deviations,
-    )
-    from sim.sweep.local import default_workers
+    from sim.sweep.deviations import build_region_plan, describe_plan
 
     dplan = build_region_plan(spec)
     if args.dry_run:
         print("\n".join(describe_plan(dplan)))
         return 0
+    executor, threads = executor_and_threads(args)
+    out = Path(args.out) if args.out else Path("results") / spec.name
+    return run_study("baasim sweep", dplan, out, executor, threads, not args.quiet)
+
+
+def executor_and_threads(args: argparse.Namespace) -> tuple[Any, int | None]:
+    """The executor ``--scheduler``/``--workers`` name, and the torch threads of each run
+    (``--threads``; on local workers by default the cores shared among them)."""
+    from sim.sweep.local import default_workers
+
     executor = make_executor(args.scheduler, args.workers)
     threads = args.threads
     if threads is None and args.scheduler in (None, "local"):
         threads = max(1, default_workers() // executor.workers)
-    out = Path(args.out) if args.out else Path("results") / spec.name
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads: expected an integer >= 1, got {threads}")
+    return executor, threads
+
+
+def resumable(command: str, out: Path, work: Callable[[], T]) -> T | None:
+    """``work()``, with SIGTERM handled as Ctrl-C; on either, say how to resume and return
+    None (every finished run is already kept in ``out/runs``)."""
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        status = run_deviations(dplan, out, executor, threads=threads, progress=not args.quiet)
+        return work()
     except KeyboardInterrupt:
-        print(f"baasim sweep: interrupted; finished runs are kept in {out}/runs. "
-              "Run the same command again to resume.", flush=True)  # fmt: skip
-        return 130
+        print(
+            f"{command}: interrupted; every finished run is kept in {out}/runs. "
+            "Run the same command again to resume.",
+            flush=True,
+        )
+        return None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run_study(
+    command: str, dplan: Any, out: Path, executor: Any, threads: int | None, progress: bool
+) -> int:
+    """Run a deviation study (one point or a region) and print its verdicts; the exit
+    status."""
+    from sim.sweep.deviations import describe_status, run_deviations
+
+    status = resumable(
+        command,
+        out,
+        lambda: run_deviations(dplan, out, executor, threads=threads, progress=progress),
+    )
+    if status is None:
+        return 130
     print("\n".join(describe_status(dplan, status, out)))
     return 1 if status.sweep.failed or status.missing_pairs else 0
 
