@@ -2,7 +2,9 @@
 
 For each task it learns of (and its behaviour joins): fetch the task spec, produce a model
 (honest: real training on its shard), upload it to storage, submit the CID before the
-submission deadline, then wait for the outcome and withdraw what the market credits it.
+submission deadline, then wait for the outcome and withdraw what the market credits it. A
+strategy may act once the model is on chain (``after_submit``; the ``self_verifier`` Sybil
+registers as a verifier of the same task there).
 """
 
 from __future__ import annotations
@@ -13,20 +15,25 @@ from sim.recorder import Kind
 from sim.types import Role
 from sim.watcher import TaskEntry
 
-from .base import Participant, Process
+from .base import Process
 from .choice import contributor_estimate
+from .verifier import VerifierDuties
 
 if TYPE_CHECKING:
     from agents.strategies.base import ContributorStrategy
 
 
-class Contributor(Participant):
+class Contributor(VerifierDuties):
+    """A computing contributor; it can also play the verification protocol (``serve``) on
+    its own account when its strategy makes it verify a task it submitted to (a Sybil)."""
+
     role = Role.CONTRIBUTOR
     behaviour: ContributorStrategy[Any]
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.training_seed = self.world.integer_seed("train", self.index)
+        self.verification_seed = self.world.integer_seed("verify", "contributor", self.index)
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
@@ -70,6 +77,7 @@ class Contributor(Participant):
         submitted = yield from self.publish(task, data)
         if submitted:
             self.submitted.add(tid)
+            yield from self.behaviour.after_submit(self, task)
             yield from self.settle(task, notice_if_settled=True)
         return None
 

@@ -149,11 +149,16 @@ def _run(
 
 def _record_final_balances(world: World) -> None:
     """Record each agent's end balance and check that no wei was created or lost."""
-    for member in world.directory:
-        world.recorder.record(Kind.BALANCE, member.name, wei=world.chain.balance(member.address))
+    directory = world.directory
+    for member in directory:
+        # a Sybil's further accounts are its own money: one balance row per member
+        held_by = directory.addresses(member.name)
+        world.recorder.record(
+            Kind.BALANCE, member.name, wei=sum(world.chain.balance(a) for a in held_by)
+        )
     chain = world.chain
     accounts = {a.address for a in chain.genesis_accounts}
-    accounts |= {member.address for member in world.directory}
+    accounts |= {a for member in directory for a in directory.addresses(member.name)}
     # the burn address holds stakes the market burned: out of circulation, not lost
     accounts |= {chain.faucet.address, chain.coinbase, world.market.address, BURN_ADDRESS}
     held: int = sum(chain.balance(a) for a in accounts)

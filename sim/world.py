@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt, derive_account
 from contracts.taskmarket import TaskMarket
 from contracts.units import Address, Cid, Wei
 from sim.directory import Directory
@@ -152,6 +152,22 @@ class World:
         account, ticket = self.chain.new_account(self.scenario.chain.genesis_balance)
         self._funding[account.address] = self._queued(ticket)
         return account
+
+    def open_sybil(self, owner: str, rng: np.random.Generator) -> Account:
+        """A further account of participant ``owner`` with a key from ``rng`` and no ether
+        (its owner funds it by ``transfer``); the directory books it to ``owner``."""
+        account = derive_account(rng)
+        self.directory.add_alias(owner, account.address)
+        return account
+
+    def transfer(self, agent: str, sender: Account, to: Address, amount: Wei) -> Process:
+        """Send ``amount`` wei from ``sender`` (an account of ``agent``) to ``to``; the
+        receipt."""
+        chain = self.chain
+        receipt: Receipt = yield from self.transact(
+            agent, lambda: chain.send(sender, to, value=amount, gas=21_000, label="transfer")
+        )
+        return receipt
 
     def await_funding(self, account: Account) -> Process:
         """Wait until ``account``'s funding transaction is in a block (at once if it is)."""
@@ -284,6 +300,8 @@ class AgentWorld(Protocol):
 
     def notice(self, agent: str) -> simpy.Event: ...
     def await_funding(self, account: Account) -> Process: ...
+    def open_sybil(self, owner: str, rng: np.random.Generator) -> Account: ...
+    def transfer(self, agent: str, sender: Account, to: Address, amount: Wei) -> Process: ...
     def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process: ...
     def balance_of(self, address: Address) -> Wei: ...
 

@@ -25,6 +25,9 @@ from .offline import OfflineVerifier
 from .peek_and_cancel import PeekAndCancel, PeekParams
 from .plagiarist import Plagiarist, PlagiaristParams
 from .poisoner import Poisoner, PoisonerParams
+from .registrant_flood import FloodParams, RegistrantFlood
+from .selective_revealer import SelectiveParams, SelectiveRevealer
+from .self_verifier import SelfVerifier, SelfVerifierParams
 
 __all__ = [
     "ContributorStrategy",
@@ -40,6 +43,7 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("contributor", "plagiarist", Plagiarist, PlagiaristParams),
     ("contributor", "poisoner", Poisoner, PoisonerParams),
     ("contributor", "dropout", Dropout, DropoutParams),
+    ("contributor", "self_verifier", SelfVerifier, SelfVerifierParams),
     ("verifier", "honest", HonestVerifier, NoParams),
     ("verifier", "lazy", LazyVerifier, LazyParams),
     ("verifier", "always_approve", AlwaysApprove, AlwaysApproveParams),
@@ -47,6 +51,8 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("verifier", "colluding", Colluding, ColludingParams),
     ("verifier", "copycat", Copycat, CopycatParams),
     ("verifier", "offline", OfflineVerifier, NoParams),
+    ("verifier", "registrant_flood", RegistrantFlood, FloodParams),
+    ("verifier", "selective_revealer", SelectiveRevealer, SelectiveParams),
     ("initiator", "honest", HonestInitiator, NoParams),
     ("initiator", "late_draw", LateDraw, LateDrawParams),
     ("initiator", "peek_and_cancel", PeekAndCancel, PeekParams),

@@ -29,7 +29,7 @@ from sim.watcher import TaskEntry
 if TYPE_CHECKING:
     from agents.contributor import Contributor
     from agents.initiator import Initiator
-    from agents.verifier import Verifier
+    from agents.verifier import Verifier, VerifierDuties
 
 Process = Generator[simpy.Event, Any, Any]
 P = TypeVar("P")
@@ -90,6 +90,12 @@ class ContributorStrategy(Strategy[P], ABC):
         )
         return trained.weights
 
+    def after_submit(self, agent: Contributor, task: TaskEntry) -> Process:
+        """What the contributor does once its model is on chain, before it waits for the
+        outcome; nothing (no simulated time) by default."""
+        return None
+        yield  # a generator that returns at once
+
 
 # ====================================================================== verifiers
 
@@ -98,22 +104,42 @@ class VerifierStrategy(Strategy[P], ABC):
     """What a committee member reports.
 
     The process waits for the verification data and the submissions before, and reports (or
-    commits, then reveals) what ``evaluate`` returns after.
+    commits, then reveals at ``reveal_at`` if ``reveals``) what ``evaluate`` returns after.
     """
 
     @abstractmethod
     def evaluate(self, agent: Verifier, task: TaskEntry, inputs: VerificationInput) -> Process:
         """Return the ``Report`` to put on chain, or None to stay silent."""
 
+    def work(self, agent: Verifier, task: TaskEntry) -> Process | None:
+        """A protocol of the strategy's own for ``task`` (a process), or None: the standard
+        one (stake, serve if drawn, settle)."""
+        return None
+
+    def reveal_at(self, agent: Verifier, task: TaskEntry) -> int:
+        """The chain time at which a committed report is revealed: once commits close."""
+        return task.deadlines()[0]
+
+    def reveals(self, agent: Verifier, task: TaskEntry, report: Report) -> bool:
+        """Whether to reveal the committed ``report`` at ``reveal_at``; always, by default."""
+        return True
+
     def verify_honestly(
-        self, agent: Verifier, task: TaskEntry, inputs: VerificationInput
+        self, agent: VerifierDuties, task: TaskEntry, inputs: VerificationInput
     ) -> Process:
         """The real work: download, inspect, fuse and score (spending its compute time)."""
-        blobs = yield from agent.fetch_models(task, inputs.cids)
-        result = verify(agent.world.learning, inputs, blobs)
-        yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
-        agent.record_evaluation(task, result)
+        result: VerificationResult = yield from verify_honestly(agent, task, inputs)
         return result
+
+
+def verify_honestly(agent: VerifierDuties, task: TaskEntry, inputs: VerificationInput) -> Process:
+    """The real work of a committee member: download, inspect, fuse and score (spending its
+    compute time); the ``VerificationResult``."""
+    blobs = yield from agent.fetch_models(task, inputs.cids)
+    result = verify(agent.world.learning, inputs, blobs)
+    yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
+    agent.record_evaluation(task, result)
+    return result
 
 
 # ====================================================================== initiators
