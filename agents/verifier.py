@@ -71,18 +71,21 @@ class VerifierDuties(Participant):
         super().__init__(*args, **kwargs)
         self.memory: dict[int, TaskMemory] = {}
 
-    def serve(self, task: TaskEntry, evaluate: Evaluate) -> Process:
-        """Register (unless resuming), serve if drawn with ``evaluate``'s report, settle."""
+    def serve(self, task: TaskEntry, evaluate: Evaluate, account: Account | None = None) -> Process:
+        """Register (unless resuming), serve if drawn with ``evaluate``'s report, settle; from
+        ``account`` (default: the agent's own; a Sybil serves from a further account)."""
         tid = task.created.task_id
+        sender = self.account if account is None else account
         state = self.memory.get(tid)
         if state is None:
-            registered = yield from self.register(task)
+            registered = yield from self.register(task, account)
             if not registered:
                 return None
             state = self.memory[tid] = TaskMemory()
         members = yield from self.await_committee(task)
-        if members is None or self.account.address not in members:
+        if members is None or sender.address not in members:
             yield from self.settle(task)
+            yield from self.withdraw_sybil(task, account)
             return None
         if not state.selected:
             state.selected = True
@@ -92,8 +95,23 @@ class VerifierDuties(Participant):
             if inputs is not None:
                 state.report = yield from evaluate(task, inputs)
         if state.report is not None:
-            yield from self.submit_report(task, state)
+            yield from self.submit_report(task, state, account)
         yield from self.settle(task)
+        yield from self.withdraw_sybil(task, account)
+        return None
+
+    def withdraw_sybil(self, task: TaskEntry, account: Account | None) -> Process:
+        """Withdraw what the market credits a further account (nothing for the own one)."""
+        if account is None or account == self.account or not self.online:
+            return None
+        market = self.world.market
+        owed = market.credit(account.address)
+        if owed == 0:
+            return None
+        tid = task.created.task_id
+        receipt = yield from self.transact(lambda: market.withdraw(account), tid)
+        if receipt.ok:
+            self.record(Kind.WITHDRAWN, task=tid, wei=owed, detail=f"Sybil {account.address}")
         return None
 
     def reveal_at(self, task: TaskEntry) -> int:
@@ -106,10 +124,12 @@ class VerifierDuties(Participant):
 
     # ---------------------------------------------------------------- steps
 
-    def register(self, task: TaskEntry) -> Process:
+    def register(self, task: TaskEntry, account: Account | None = None) -> Process:
+        """Stake for ``task`` from ``account`` (default: the agent's own); whether it got in."""
         tid = task.created.task_id
         stake = task.params.verifier_stake
-        if self.balance() < stake + GAS_RESERVE_WEI:
+        sender = self.account if account is None else account
+        if self.world.balance_of(sender.address) < stake + GAS_RESERVE_WEI:
             self.record(Kind.MISSED, task=tid, detail="cannot afford the stake")
             return False
         if self.world.timestamp() >= task.params.submission_deadline:
@@ -117,12 +137,13 @@ class VerifierDuties(Participant):
             return False
         market = self.world.market
         receipt = yield from self.transact(
-            lambda: market.register_verifier(self.account, tid, stake), task=tid
+            lambda: market.register_verifier(sender, tid, stake), task=tid
         )
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
             return False
-        self.record(Kind.REGISTERED, task=tid, wei=stake)
+        detail = None if account is None else f"Sybil {sender.address}"
+        self.record(Kind.REGISTERED, task=tid, wei=stake, detail=detail)
         return True
 
     def await_committee(self, task: TaskEntry) -> Process:

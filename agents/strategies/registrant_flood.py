@@ -86,7 +86,7 @@ class RegistrantFlood(VerifierStrategy[FloodParams]):
         if drawn:
             yield from self.serve(agent, task, drawn)
         yield from agent.settle(task)
-        yield from parallel(agent, (self.withdraw(agent, task, a) for a in self.accounts))
+        yield from parallel(agent, (agent.withdraw_sybil(task, a) for a in self.accounts))
 
     def register_all(self, agent: Verifier, task: TaskEntry) -> Process:
         """Its own registration and the Sybils' (funded first); the accounts that got in."""
@@ -105,7 +105,7 @@ class RegistrantFlood(VerifierStrategy[FloodParams]):
             if (have := agent.world.balance_of(s.address)) < allowance
         ]
         own, *_ = yield from parallel(agent, [agent.register(task), *funding])
-        results = yield from parallel(agent, (self.register(agent, task, s) for s in sybils))
+        results = yield from parallel(agent, (agent.register(task, s) for s in sybils))
         mine = [agent.account] if own else []
         return mine + [s for s, ok in zip(sybils, results, strict=True) if ok]
 
@@ -116,20 +116,6 @@ class RegistrantFlood(VerifierStrategy[FloodParams]):
             rng = agent.world.rng("sybil", agent.name, len(self.accounts))
             self.accounts.append(agent.world.open_sybil(agent.name, rng))
         return self.accounts[:n]
-
-    def register(self, agent: Verifier, task: TaskEntry, sybil: Account) -> Process:
-        """One Sybil's registration; whether it got in."""
-        tid = task.created.task_id
-        market = agent.world.market
-        stake = task.params.verifier_stake
-        receipt = yield from agent.transact(
-            lambda: market.register_verifier(sybil, tid, stake), task=tid
-        )
-        if not receipt.ok:
-            agent.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
-            return False
-        agent.record(Kind.REGISTERED, task=tid, wei=stake, detail=f"Sybil {sybil.address}")
-        return True
 
     def serve(self, agent: Verifier, task: TaskEntry, drawn: list[Account]) -> Process:
         """One made-up report (no work), sent from every drawn account at once."""
@@ -145,18 +131,6 @@ class RegistrantFlood(VerifierStrategy[FloodParams]):
             agent,
             (agent.submit_report(task, TaskMemory(selected=True, report=report), a) for a in drawn),
         )
-        return None
-
-    def withdraw(self, agent: Verifier, task: TaskEntry, sybil: Account) -> Process:
-        """Withdraw what the market credits a Sybil account (its money stays the owner's)."""
-        market = agent.world.market
-        owed = market.credit(sybil.address)
-        if owed == 0 or not agent.online:
-            return None
-        tid = task.created.task_id
-        receipt = yield from agent.transact(lambda: market.withdraw(sybil), tid)
-        if receipt.ok:
-            agent.record(Kind.WITHDRAWN, task=tid, wei=owed, detail=f"Sybil {sybil.address}")
         return None
 
 

@@ -108,13 +108,16 @@ def test_a_self_verifier_raises_its_own_pay_unless_roles_are_exclusive() -> None
     me = the_agent(defended, "self_verifier")
     assert "contributor cannot verify" in " ".join(agent_rows(defended, "failed", me)["detail"])
     assert agent_rows(defended, "reported", me).empty
-    assert (
-        abs(
-            wei(agent_rows(defended, "paid", me))
-            - wei(agent_rows(defended, "true_contribution", me))
-        )
-        < ETH // 100
+    paid = wei(agent_rows(defended, "paid", me))
+    assert abs(paid - wei(agent_rows(defended, "true_contribution", me))) < ETH // 100
+    # a second account it funds is unlinked on chain: role exclusion does not stop it
+    second = run_with(
+        *sybil, "tasks[0].exclusive_roles=true", "behaviours.self_verifier.second_account=true"
     )
+    me = the_agent(second, "self_verifier")
+    assert "Sybil" in agent_rows(second, "registered", me)["detail"].iloc[0]
+    assert agent_rows(second, "failed", me).empty
+    assert wei(agent_rows(second, "paid", me)) > honest_pay + ETH // 10
 
 
 def test_a_registrant_flood_takes_the_committee_unless_slots_cost_stake() -> None:
