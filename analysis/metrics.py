@@ -800,7 +800,7 @@ def initiator_cost(a: pd.DataFrame, t: pd.DataFrame) -> float:
     accepted = int(t["accepted"].fillna(False).astype(bool).sum()) if len(t) else 0
     if accepted == 0:
         return math.nan
-    spent = -sum(int(v) for v in a[a["role"] == "initiator"]["net_profit_wei"])
+    spent = -sum(_int(v) for v in a[a["role"] == "initiator"]["net_profit_wei"])
     return spent / accepted
 
 
