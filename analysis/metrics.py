@@ -173,6 +173,14 @@ METRICS: dict[str, Metric] = {
             "gas",
             0.0,
         ),
+        _ether(
+            "initiator_cost_per_accepted_task",
+            "initiator cost per accepted task",
+            "What the initiators spent in all (minus the sum of their net profits: rewards "
+            "paid, gas, compute, less refunds and any slashed stakes they received) divided "
+            "by the number of accepted tasks; NaN when no task was accepted. Negative when "
+            "the initiators gained.",
+        ),
         Metric("transactions", "transactions", "Transactions sent (tx rows).", "count", 0.0),
         Metric(
             "failed_transactions",
@@ -766,6 +774,7 @@ def summarize(events: pd.DataFrame) -> dict[str, Any]:
         "oracle_fused_accuracy": oracle_fused_accuracy(events),
         "oracle_fused_accuracy_accepted": oracle_fused_accuracy(events, accepted_only=True),
         "gas_per_task": gas_per_task(events),
+        "initiator_cost_per_accepted_task": initiator_cost(a, t),
         "gas_unattributed": gas_unattributed(events),
         "payout_time_first": payout_time(events, "first"),
         "payout_time_last": payout_time(events, "last"),
@@ -783,6 +792,16 @@ def summarize(events: pd.DataFrame) -> dict[str, Any]:
         "task_outcomes": [_task_outcome(r) for r in t.to_dict("records")],
         "agents": {str(r["agent"]): _agent_entry(r) for r in a.to_dict("records")},
     }
+
+
+def initiator_cost(a: pd.DataFrame, t: pd.DataFrame) -> float:
+    """Wei the initiators spent in all per accepted task (``initiator_cost_per_accepted_task``;
+    ``a`` from ``agents``, ``t`` from ``tasks``)."""
+    accepted = int(t["accepted"].fillna(False).astype(bool).sum()) if len(t) else 0
+    if accepted == 0:
+        return math.nan
+    spent = -sum(_int(v) for v in a[a["role"] == "initiator"]["net_profit_wei"])
+    return spent / accepted
 
 
 def _task_outcome(r: dict[Any, Any]) -> dict[str, Any]:

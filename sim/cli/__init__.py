@@ -20,6 +20,8 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "sweep",
     "deviations",
+    "tune",
+    "sensitivity",
     "report",
     "check",
     "schema",

@@ -112,6 +112,31 @@ class ModelConfig(Checked):
 
 
 @dataclass(frozen=True)
+class PrivacyConfig(Checked):
+    """``training.privacy``: differentially private training (DP-SGD, with Opacus).
+
+    Each step clips every sample's gradient to ``max_grad_norm`` and adds Gaussian noise
+    calibrated (Opacus's RDP accountant) so that the whole training is
+    (``epsilon``, ``delta``)-differentially private with respect to one sample of the
+    contributor's shard; minibatches are Poisson-sampled at rate batch_size / shard size.
+    """
+
+    mechanism: Literal["dp_sgd"] = "dp_sgd"
+    """The mechanism: DP-SGD."""
+    epsilon: Annotated[float, POSITIVE] = 8.0
+    """The privacy budget ε to spend over the whole training (> 0; smaller is more private)."""
+    delta: Annotated[float, Interval(0, 1, closed="neither")] = 1e-5
+    """δ, the probability the ε bound may fail: in (0, 1), well below 1 / shard size."""
+    max_grad_norm: Annotated[float | None, POSITIVE] = None
+    """Per-sample gradient clipping norm C (required: the noise scales with it)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_grad_norm is None:
+            raise ValueError("max_grad_norm: expected the clipping norm, a number > 0")
+
+
+@dataclass(frozen=True)
 class TrainConfig(Checked):
     """How a contributor trains its model. ``epochs = 0`` leaves the seeded initial weights."""
 
@@ -129,6 +154,9 @@ class TrainConfig(Checked):
     """L2 weight decay."""
     device: DeviceName = "auto"
     """Where to train: cuda when available (auto), or forced."""
+    privacy: PrivacyConfig | None = None
+    """Differentially private training (``{ mechanism = "dp_sgd", epsilon, delta,
+    max_grad_norm }``); none by default."""
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ class TrainRequest:
         device = device or resolve_device(self.training.device)
         training = to_table(self.training)
         training.pop("device")
+        if training.get("privacy") is None:
+            training.pop("privacy", None)  # models trained before the option keep their keys
         described = {
             "code": CODE_VERSION,
             "env": numeric_environment(device),
@@ -111,6 +113,8 @@ class TrainedModel:
     samples_processed: int
     key: str
     from_cache: bool = False
+    epsilon: float | None = None
+    """The privacy budget spent (DP training, Opacus's accountant); None without DP."""
 
 
 class TrainingCache:
@@ -153,7 +157,7 @@ class TrainingCache:
             return None
         return TrainedModel(
             weights, float(note["validation_accuracy"]), int(note["samples_processed"]), key,
-            from_cache=True,
+            from_cache=True, epsilon=note.get("epsilon"),
         )  # fmt: skip
 
     def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
@@ -172,6 +176,8 @@ class TrainingCache:
             "validation_accuracy": result.validation_accuracy,
             "samples_processed": result.samples_processed,
         }
+        if result.epsilon is not None:
+            note["epsilon"] = result.epsilon
         atomic_write(weights_path, result.weights)
         atomic_write(note_path, json.dumps(note).encode())
 
@@ -202,9 +208,17 @@ def train(
 
 
 def _train(request: TrainRequest, dataset: Dataset, device: torch.device, key: str) -> TrainedModel:
-    model, processed = fit(request, dataset, device)
+    epsilon = None
+    if request.training.privacy is None:
+        model, processed = fit(request, dataset, device)
+    else:
+        from sim.learning.privacy import fit_private
+
+        model, processed, epsilon = fit_private(request, dataset, device)
     x_val, y_val = gather(dataset, request.validation_indices, device)
-    return TrainedModel(to_bytes(model), accuracy(model, x_val, y_val), processed, key)
+    return TrainedModel(
+        to_bytes(model), accuracy(model, x_val, y_val), processed, key, epsilon=epsilon
+    )
 
 
 def gather(
@@ -218,6 +232,13 @@ def gather(
 def _seeds(seed: int) -> tuple[int, int]:
     init, order = np.random.SeedSequence(seed).generate_state(2, np.uint32)
     return int(init), int(order)
+
+
+def training_seeds(seed: int) -> tuple[int, int, int]:
+    """The initialisation, data-order and (DP) noise seeds of a training ``seed``; the
+    first two are those of non-private training."""
+    init, order, noise = np.random.SeedSequence(seed).generate_state(3, np.uint32)
+    return int(init), int(order), int(noise)
 
 
 def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[Net, int]:
