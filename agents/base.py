@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import numpy as np
 import simpy
 
 from contracts.chain import Account, Receipt
@@ -54,8 +55,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.account = account
         self.behaviour = behaviour
         self.behaviour_name: str = behaviour.name
-        self.stream = model.world.rng(str(self.role), index)
-        """This participant's own random stream (choices, made-up numbers, salts)."""
+        self._stream: np.random.Generator | None = None
         self.speed = speed
         self.online = True
         self.departed = False
@@ -64,6 +64,18 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
         self.world.connect(self.name, bandwidth_mbps)
+
+    @property
+    def stream(self) -> np.random.Generator:
+        """This participant's own random stream (choices, made-up numbers, salts).
+
+        Made on first use: a stream is a function of the run's seed and its path alone
+        (``sim.rng``), so when it is made changes no draw, and an agent that never draws
+        (most of a large, idle population) never holds one (~0.9 kB).
+        """
+        if self._stream is None:
+            self._stream = self.world.rng(str(self.role), self.index)
+        return self._stream
 
     @property
     def world(self) -> AgentWorld:

@@ -29,6 +29,8 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         self._active = 0
         self._expecting_more = True
         self._done = world.env.event()
+        self._balances_at: tuple[int, int, int] | None = None
+        self._role_totals: dict[str, int] = {}
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "time": lambda m: m.world.env.now,
@@ -67,10 +69,22 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         return sum(1 for p in self.agents if p.online and str(p.role) == role)
 
     def role_balance(self, role: str) -> float:
-        balance = self.world.chain.balance
+        """Ether held by the members of ``role``, summed from the chain's head state.
+
+        Balances change only when a block is sealed and the directory only grows, so the
+        totals of every role are read in one pass per (head, directory size) and reused by
+        the samples in between (most samples: the collector ticks every minute, blocks come
+        when transactions wait). The sums are of integers in wei: the same in any grouping.
+        """
+        chain = self.world.chain
         directory = self.world.directory
-        total = sum(balance(m.address) for m in directory if m.role == role)
-        return total / 1e18
+        at = (chain.head_number, chain.head_timestamp, len(directory))
+        if self._balances_at != at:
+            totals: dict[str, int] = {}
+            for m in directory:
+                totals[m.role] = totals.get(m.role, 0) + chain.balance(m.address)
+            self._balances_at, self._role_totals = at, totals
+        return self._role_totals.get(role, 0) / 1e18
 
     # ---------------------------------------------------------------- work tracking
 

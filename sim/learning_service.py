@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
     from sim.learning.partition import Partition, Shard
+    from sim.learning.safety import FlatCache
     from sim.learning.training import TrainedModel, TrainingCache
     from sim.scenario import Scenario
 
@@ -73,6 +74,7 @@ class LearningService:
         self._features: FeatureCache | None = None
         self._evaluations: EvaluationCache | None = None
         self._loaded: OrderedDict[str, Net] = OrderedDict()
+        self._flat: FlatCache | None = None
         self._data: dict[str, LabelledData] = {}
 
     # ---------------------------------------------------------------- data
@@ -164,6 +166,16 @@ class LearningService:
         while len(self._loaded) > 256:
             self._loaded.popitem(last=False)
         return model
+
+    def near_duplicates(self, models: list[Net]) -> list[int | None]:
+        """For each model in order, the index of the first earlier kept model it is a
+        (possibly perturbed) copy of, else None (``sim.learning.safety.first_duplicates``);
+        each model's weights are flattened once per run (``FlatCache``)."""
+        from sim.learning.safety import FlatCache, first_duplicates
+
+        if self._flat is None:
+            self._flat = FlatCache()
+        return first_duplicates([self._flat.vector(m) for m in models])
 
     def similarity_seconds(self, comparisons: int) -> float:
         """Reference seconds of comparing one model's weights with ``comparisons`` others."""

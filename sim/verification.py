@@ -148,11 +148,10 @@ def _admit(
     learning: LearningService, cids: tuple[Cid, ...], blobs: tuple[bytes | None, ...]
 ) -> tuple[dict[int, Net], dict[int, str], dict[int, int], float]:
     """Loaded non-duplicate models by index, refusals, copies, and the seconds it took."""
-    models: dict[int, Net] = {}
+    loaded: dict[int, Net] = {}
     rejected: dict[int, str] = {}
     duplicates: dict[int, int] = {}
     first_with_cid: dict[Cid, int] = {}
-    seconds = 0.0
     for i, (cid, data) in enumerate(zip(cids, blobs, strict=True)):
         if cid in first_with_cid:
             duplicates[i] = first_with_cid[cid]
@@ -162,27 +161,23 @@ def _admit(
             rejected[i] = "could not be fetched"
             continue
         try:
-            model = learning.load(data)
+            loaded[i] = learning.load(data)
         except ModelRejected as err:
             rejected[i] = f"refused: {err}"
-            continue
-        original = _similar_to(model, models)
+    # Each loaded model is compared with the earlier ones that were kept, in submission
+    # order (the first of a family keeps its place); one similarity matrix serves them all.
+    order = list(loaded)
+    originals = learning.near_duplicates([loaded[i] for i in order])
+    models: dict[int, Net] = {}
+    seconds = 0.0
+    for i, original in zip(order, originals, strict=True):
         seconds += learning.similarity_seconds(len(models))
         if original is not None:
-            duplicates[i] = original
-            continue
-        models[i] = model
-    return models, rejected, duplicates, seconds
-
-
-def _similar_to(model: Net, earlier: dict[int, Net]) -> int | None:
-    """The first earlier model that ``model`` is a (possibly perturbed) copy of."""
-    from sim.learning.safety import is_near_duplicate
-
-    for j, other in earlier.items():
-        if is_near_duplicate(model, other):
-            return j
-    return None
+            duplicates[i] = order[original]
+        else:
+            models[i] = loaded[i]
+    # in submission order, as a single pass over the submissions would have listed them
+    return models, rejected, dict(sorted(duplicates.items())), seconds
 
 
 def _errors(errors: tuple[float, ...] | None, keep: list[int], n: int) -> tuple[float, ...] | None:
