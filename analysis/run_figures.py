@@ -301,6 +301,8 @@ def balances(frame: pd.DataFrame, moved: pd.DataFrame | None = None) -> bytes | 
         )
     left.axhline(0.0, color="black", linewidth=0.8)
     left.set_title("Money each role moved through the market (sum over agents)", fontsize=10)
+    for ax in (left, right):
+        ax.set_xlim(0, end / div * 1.01 if end > 0 else 1)
     left.set_ylabel("ether")
     right.set_title("Balances held: by role, and by the market contract", fontsize=10)
     right.set_ylabel("ether")
@@ -526,4 +528,31 @@ def blocks(frame: pd.DataFrame, end: float) -> bytes | None:
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def activity(series: pd.DataFrame) -> bytes | None:
+    """Agents online per role and open tasks over time (the model-level series)."""
+    online = [c for c in ("online_contributors", "online_verifiers") if c in series.columns]
+    if series.empty or not online:
+        return None
+    div, unit = time_unit(max(float(series["time"].max()), 1.0))
+    fig = _figure(12.0, 3.6)
+    left, right = fig.subplots(1, 2)
+    t = series["time"].to_numpy(float) / div
+    for column in online:
+        left.step(
+            t, series[column].to_numpy(float), where="post", label=column.replace("online_", "")
+        )
+    left.set_title("Agents online, by role", fontsize=10)
+    left.set_ylabel("agents")
+    if "open_tasks" in series.columns:
+        right.step(t, series["open_tasks"].to_numpy(float), where="post", color="black")
+    right.set_title("Open tasks (created, not yet finalized)", fontsize=10)
+    right.set_ylabel("tasks")
+    for ax in (left, right):
+        ax.set_xlabel(f"simulated time ({unit})")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+    left.legend(fontsize=8)
     return _png(fig)

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "sweep",
     "deviations",
     "report",
+    "dashboard",
     "check",
     "schema",
     "data",
