@@ -170,19 +170,18 @@ def _task_lanes(
     from matplotlib.patches import Patch
 
     lane = {t: i + 1 for i, t in enumerate(tasks)}
-    drawn: set[str] = set()
-    for r in phases.to_dict("records"):
-        if int(r["task"]) not in lane:
-            continue
-        y = lane[int(r["task"])]
-        start, end, phase = float(r["start"]), float(r["end"]), str(r["phase"])
-        colour = PHASE_COLOURS.get(phase, "#cccccc")
+    shown = phases[phases["task"].isin(list(lane))]
+    drawn = set(shown["phase"].astype(str))
+    # one call per phase (not per bar): a thousand-task run draws as fast as a small one
+    for phase, g in shown.groupby("phase", sort=False):
+        y = np.array([lane[int(t)] for t in g["task"]], dtype=float)
+        start = g["start"].to_numpy(float) / div
+        colour = PHASE_COLOURS.get(str(phase), "#cccccc")
         if phase in INSTANTS:
-            ax.plot([start / div] * 2, [y - 0.38, y + 0.38], color=colour, linewidth=2)
+            ax.vlines(start, y - 0.38, y + 0.38, color=colour, linewidth=2)
         else:
-            width = max((end - start) / div, 0.0)
-            ax.barh(y, width, left=start / div, height=0.6, color=colour, linewidth=0)
-        drawn.add(phase)
+            width = np.maximum(g["end"].to_numpy(float) / div - start, 0.0)
+            ax.barh(y, width, left=start, height=0.6, color=colour, linewidth=0)
     styles = {
         "model_submitted": ("submission", "^", "#08519c", 14),
         "reported": ("report", "o", "#006d2c", 16),
@@ -229,14 +228,14 @@ def _session_strip(ax: Axes, sessions: pd.DataFrame, agents: list[str], div: flo
     colours = behaviour_colours(sessions["behaviour"])
     row = {a: i for i, a in enumerate(agents)}
     chosen = sessions[sessions["agent"].isin(row)]
-    for r in chosen.to_dict("records"):
-        start, end = float(r["start"]), float(r["end"])
+    for behaviour, g in chosen.groupby("behaviour"):
+        start = g["start"].to_numpy(float) / div
         ax.barh(
-            row[str(r["agent"])],
-            max((end - start) / div, 0.0),
-            left=start / div,
+            [row[str(a)] for a in g["agent"]],
+            np.maximum(g["end"].to_numpy(float) / div - start, 0.0),
+            left=start,
             height=0.7,
-            color=colours.get(str(r["behaviour"]), "#999999"),
+            color=colours.get(str(behaviour), "#999999"),
             linewidth=0,
         )
     total = sessions["agent"].nunique()
@@ -382,31 +381,44 @@ def claims(frame: pd.DataFrame) -> bytes | None:
     colours = behaviour_colours(frame["behaviour"])
     fig = _figure(min(max(7.0, 0.5 * len(tasks) + 3), 20.0), 4.6)
     ax = fig.subplots()
-    for _, g in frame.groupby("task"):
-        members = len(g)
-        offsets = (np.arange(members) - (members - 1) / 2) * min(0.7 / max(members, 1), 0.12)
-        for off, r in zip(offsets, g.to_dict("records"), strict=True):
-            x = pos[int(r["task"])] + off
-            colour = colours.get(str(r["behaviour"]), "#999999")
-            honest, reported = float(r["honest"]), float(r["reported"])
-            if not math.isnan(honest):
-                ax.plot([x, x], [honest, reported], color=colour, linewidth=0.8, alpha=0.7)
-                ax.scatter(
-                    [x],
-                    [float(r["honest"])],
-                    s=26,
-                    facecolors="none",
-                    edgecolors="black",
-                    linewidths=0.8,
-                    zorder=3,
-                )
-            ax.scatter([x], [float(r["reported"])], s=26, color=colour, zorder=4)
+    # members of a task side by side around its position
+    rank = frame.groupby("task").cumcount().to_numpy(float)
+    size = frame.groupby("task")["task"].transform("size").to_numpy(float)
+    spread = np.minimum(0.7 / np.maximum(size, 1), 0.12)
+    x = np.array([pos[int(t)] for t in frame["task"]], dtype=float)
+    x = x + (rank - (size - 1) / 2) * spread
+    honest = frame["honest"].to_numpy(float)
+    reported = frame["reported"].to_numpy(float)
+    known = ~np.isnan(honest)
+    colour = [colours.get(str(b), "#999999") for b in frame["behaviour"]]
+    ax.vlines(
+        x[known],
+        honest[known],
+        reported[known],
+        colors=np.array(colour)[known],
+        linewidth=0.8,
+        alpha=0.7,
+    )
+    ax.scatter(
+        x[known],
+        honest[known],
+        s=26,
+        facecolors="none",
+        edgecolors="black",
+        linewidths=0.8,
+        zorder=3,
+    )
+    ax.scatter(x, reported, s=26, color=colour, zorder=4)
     mafr = frame.groupby("task")["mafr"].first()
     for task, value in zip(mafr.index, mafr.to_numpy(float), strict=True):
         if not math.isnan(value):
-            x = pos[int(task)]
+            at = pos[int(task)]
             ax.plot(
-                [x - 0.42, x + 0.42], [value, value], color="#b00000", linewidth=1.5, linestyle="--"
+                [at - 0.42, at + 0.42],
+                [value, value],
+                color="#b00000",
+                linewidth=1.5,
+                linestyle="--",
             )
     from matplotlib.lines import Line2D
 

@@ -86,20 +86,22 @@ def render_run_report(root: str | Path, out_dir: str | Path) -> Report:
     root = Path(root)
     out_dir = Path(out_dir)
     run = run_tables.read_run(root)
-    drawn = _draw(run)
+    phases = run_tables.task_phases(run.events)
+    agents = metrics.agents(run.events)
+    parts = run_tables.profit_parts(run.events, agents)
+    drawn = _draw(run, phases, parts)
     files: dict[str, bytes] = dict(drawn)
     task_table = metrics.tasks(run.events)
     files["tasks.csv"] = task_table.to_csv(index=False).encode()
-    files["agents.csv"] = _agents_csv(run.events).encode()
-    page = _page(run, set(drawn), root, out_dir)
+    files["agents.csv"] = _agents_csv(agents, parts).encode()
+    page = _page(run, set(drawn), root, out_dir, phases)
     files["index.html"] = page.encode()
     return Report(files)
 
 
-def _draw(run: run_tables.RunTables) -> dict[str, bytes]:
+def _draw(run: run_tables.RunTables, phases: pd.DataFrame, parts: pd.DataFrame) -> dict[str, bytes]:
     ev = run.events
     end = run.end_time
-    phases = run_tables.task_phases(ev)
     marks = ev[ev["kind"].isin(["model_submitted", "reported", "slashed"])][
         ["time", "task", "kind"]
     ].dropna(subset=["task"])
@@ -108,7 +110,7 @@ def _draw(run: run_tables.RunTables) -> dict[str, bytes]:
             phases, marks, run_tables.block_times(ev), run_tables.sessions(ev), end
         ),
         "balances.png": _balances(run),
-        "profit.png": run_figures.profit(run_tables.profit_parts(ev)),
+        "profit.png": run_figures.profit(parts),
         "claims.png": run_figures.claims(
             run_tables.claims(ev, run_tables.mafr_by_task(ev, run.scenario))
         ),
@@ -125,9 +127,7 @@ def _balances(run: run_tables.RunTables) -> bytes | None:
     return run_figures.balances(run_tables.balances(run.series), run_tables.flows(run.events))
 
 
-def _agents_csv(events: pd.DataFrame) -> str:
-    a = metrics.agents(events)
-    parts = run_tables.profit_parts(events)
+def _agents_csv(a: pd.DataFrame, parts: pd.DataFrame) -> str:
     joined = a.merge(
         parts.drop(columns=["role", "behaviour"]).add_suffix("_ether"),
         left_on="agent",
@@ -139,7 +139,9 @@ def _agents_csv(events: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- the page
 
 
-def _page(run: run_tables.RunTables, drawn: set[str], root: Path, out_dir: Path) -> str:
+def _page(
+    run: run_tables.RunTables, drawn: set[str], root: Path, out_dir: Path, phases: pd.DataFrame
+) -> str:
     summary = run.summary or {}
     name = str(summary.get("scenario") or (run.scenario or {}).get("name") or root.name)
     rel = _rel(root, out_dir)
@@ -157,7 +159,7 @@ def _page(run: run_tables.RunTables, drawn: set[str], root: Path, out_dir: Path)
         _section("money", "Money", "", drawn, run),
         _section("truth", "Truth beside claims", _truth_intro(), drawn, run),
         _section("chain", "Chain", "", drawn, run),
-        _metrics_section(run),
+        _metrics_section(run, phases),
         _tables_section(run, rel),
         _scenario_section(run, rel),
         f"<script>{_SCRIPT}</script></body></html>",
@@ -299,7 +301,7 @@ def _why_none(name: str, run: run_tables.RunTables) -> str:
     return reasons[name]
 
 
-def _metrics_section(run: run_tables.RunTables) -> str:
+def _metrics_section(run: run_tables.RunTables, phases: pd.DataFrame) -> str:
     summary = run.summary if run.summary is not None else metrics.summarize(run.events)
     rows = []
     for key, value in _flatten(summary):
@@ -322,7 +324,7 @@ def _metrics_section(run: run_tables.RunTables) -> str:
         )
         if k in summary
     ]
-    status = run_tables.task_status(run.events)
+    status = run_tables.task_status(run.events, phases=phases)
     task_rows = [[_fmt(v) for v in r.values()] for r in status.to_dict("records")]
     source = "summary.json" if run.summary is not None else "computed from events.parquet"
     parts = [

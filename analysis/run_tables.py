@@ -175,21 +175,41 @@ _PHASE_KINDS = (
 
 
 def _payouts_done(events: pd.DataFrame) -> dict[Any, float]:
-    """Per task, the last withdrawal that cleared its credit (NaN while some is owed)."""
-    c = metrics.credits(events)
+    """Per task, the last withdrawal that cleared its credit (NaN while some is owed).
+
+    A withdrawal clears every earlier credit of its agent (``metrics.credits``' rule), so
+    each credit is cleared by the agent's first withdrawal recorded after it: found for all
+    credits at once by an as-of join on the recording order.
+    """
+    ev = events.reset_index(drop=True).assign(seq=np.arange(len(events)))
+    credit = ev[ev["kind"].isin(metrics.CREDIT_KINDS)]
+    positive = np.array([metrics.wei_sum([w]) > 0 for w in credit["wei"]], dtype=bool)
+    credit = credit[positive]
+    taken = ev[ev["kind"] == "withdrawn"][["seq", "agent", "time"]]
+    cleared = pd.merge_asof(
+        credit[["seq", "agent", "task"]].sort_values("seq"),
+        taken.rename(columns={"time": "withdrawn_at"}).sort_values("seq"),
+        on="seq",
+        by="agent",
+        direction="forward",
+        allow_exact_matches=False,
+    )
     out: dict[Any, float] = {}
-    for task, g in c.groupby("task"):
+    for task, g in cleared.groupby("task"):
         at = g["withdrawn_at"]
         out[task] = math.nan if at.isna().any() else float(at.max())
     return out
 
 
-def task_status(events: pd.DataFrame, now: float | None = None) -> pd.DataFrame:
+def task_status(
+    events: pd.DataFrame, now: float | None = None, phases: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per task: template, creation, its phase at ``now``, submissions, committee,
-    reports, outcome and accuracies (what the dashboard's task table shows)."""
+    reports, outcome and accuracies (what the dashboard's task table shows). ``phases``:
+    ``task_phases(events, now)`` when the caller has it already."""
     events = _until(events, now)
     now = _now(events, now)
-    phases = task_phases(events, now)
+    phases = task_phases(events, now) if phases is None else phases
     created = _rows(events, "task_created").drop_duplicates("task")
     counts = {
         kind: _rows(events, kind).groupby("task").size()
@@ -403,10 +423,11 @@ capital), and the rest (an initiator's reward escrowed less its refund; a stake 
 at the end)."""
 
 
-def profit_parts(events: pd.DataFrame) -> pd.DataFrame:
+def profit_parts(events: pd.DataFrame, agents: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per agent: role, behaviour, each signed part of its net profit and the net
-    profit itself, in ether. The parts sum to the net profit exactly."""
-    a = metrics.agents(events)
+    profit itself, in ether. The parts sum to the net profit exactly. ``agents``:
+    ``metrics.agents(events)`` when the caller has it already."""
+    a = metrics.agents(events) if agents is None else agents
     scale = 1 / WEI_PER_ETHER
     net = np.array([math.nan if v is None else int(v) * scale for v in a["net_profit_wei"]])
     pay = np.array([int(v) for v in a["paid_wei"]], dtype=float) * scale
