@@ -145,6 +145,15 @@ class LiveRun:
     done: simpy.Event
     wall_start: float
     closed: bool = False
+    _ended: bool = False
+
+    def __post_init__(self) -> None:
+        # SimPy re-queues an event whose callback stopped the simulation (with the callbacks
+        # left), so "processed" never becomes true for the end event: a flag marks it
+        self.end.callbacks.append(self._mark_ended)
+
+    def _mark_ended(self, _event: simpy.Event) -> None:
+        self._ended = True
 
     @classmethod
     def start(
@@ -164,7 +173,7 @@ class LiveRun:
     @property
     def ended(self) -> bool:
         """The run has reached its end (work done or time limit)."""
-        return self.end.processed
+        return self._ended
 
     def advance(self, seconds: float) -> bool:
         """Run ``seconds`` of simulated time, or until the run ends; True once it has."""
