@@ -34,13 +34,15 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1:
         raise ConfigError(f"--level: expected a fraction in (0, 1), got {args.level}")
     root = Path(args.dir)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such directory")
     try:
         if not (root / "sweep.json").is_file() and is_run_dir(root):
             index = write_run_report(root, args.out)
         else:
             index = write_report(root, args.out, level=args.level)
     except ResultsError as err:
-        if not root.is_dir() or (root / "sweep.json").is_file():
+        if (root / "sweep.json").is_file():
             raise ConfigError(str(err)) from err
         raise ConfigError(
             f"{root}: neither a sweep directory (no sweep.json) nor a run directory "
