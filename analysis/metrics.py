@@ -412,6 +412,12 @@ def _contributions(events: pd.DataFrame) -> pd.DataFrame:
     return truth.reset_index(drop=True)
 
 
+def contributions(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per submission of a finalized task: task, agent, behaviour, true_contribution
+    (held-out), honest_pay_wei (what honest reports would have paid) and paid_wei."""
+    return _contributions(events)
+
+
 def share_fairness(pay: Sequence[int], truth: Sequence[float]) -> float:
     """1 − ½ Σ |pᵢ/Σp − φᵢ⁺/Σφ⁺| in [0, 1] (NaN without pay, or without a positive or
     known truth).

@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "tune",
     "sensitivity",
     "report",
+    "dashboard",
     "check",
     "schema",
     "data",

@@ -1,32 +1,54 @@
-"""``baasim report DIR``: write the HTML report of a sweep directory."""
+"""``baasim report DIR``: write the HTML report of a sweep directory or of one run."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("report", help="write the HTML report of a sweep directory")
-    p.add_argument("dir", help="a sweep's output directory (baasim sweep --out DIR)")
+    p = sub.add_parser("report", help="write the HTML report of a sweep or of one run")
+    p.add_argument(
+        "dir",
+        help="a sweep's output directory (baasim sweep --out DIR) or a run's (baasim run --out)",
+    )
     p.add_argument("--out", default=None, help="report directory (default: DIR/report)")
     p.add_argument(
-        "--level", type=float, default=0.95, help="confidence level of the intervals (0.95)"
+        "--level",
+        type=float,
+        default=0.95,
+        help="confidence level of a sweep report's intervals (0.95)",
     )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from analysis.run_tables import RunError, is_run_dir
     from analysis.runs import ResultsError
+    from sim.runner import write_run_report
     from sim.sweep.tables import write_report
 
     if not 0 < args.level < 1:
         raise ConfigError(f"--level: expected a fraction in (0, 1), got {args.level}")
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such directory")
     try:
-        index = write_report(args.dir, args.out, level=args.level)
+        if not (root / "sweep.json").is_file() and is_run_dir(root):
+            index = write_run_report(root, args.out)
+        else:
+            index = write_report(root, args.out, level=args.level)
     except ResultsError as err:
+        if (root / "sweep.json").is_file():
+            raise ConfigError(str(err)) from err
+        raise ConfigError(
+            f"{root}: neither a sweep directory (no sweep.json) nor a run directory "
+            "(no events.parquet)"
+        ) from err
+    except RunError as err:
         raise ConfigError(str(err)) from err
     print(f"report: {index}")
     return 0

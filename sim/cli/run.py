@@ -16,12 +16,17 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default=None, help="output directory (default: results/<scenario>)")
     add_set_option(p, "override a scenario value (TOML syntax), e.g. --set tasks[0].mafr=0.9")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="also write the run's HTML report (OUT/report/index.html; see baasim report)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sim.errors import ConfigError
-    from sim.runner import resolve
+    from sim.runner import resolve, write_run_report
     from sim.runner import run as run_scenario
 
     scenario = resolve(args.file, args.overrides)
@@ -33,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         out = base if len(seeds) == 1 else base / f"seed-{seed}"
         result = run_scenario(scenario, seed, out=out, progress=not args.quiet)
         print_summary(result.summary, out)
+        if args.report:
+            print(f"  report: {write_run_report(out)}")
     return 0
 
 
@@ -62,4 +69,4 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
     for role, profits in sorted(by_role.items()):
         mean = sum(profits) / len(profits) / 1e18
         print(f"  {role:<12} n={len(profits):<4} mean profit {mean:+.6f} ether")
-    print(f"  outputs: {out}/events.parquet, summary.json, series.parquet")
+    print(f"  outputs: {out}/events.parquet, summary.json, series.parquet, scenario.toml")

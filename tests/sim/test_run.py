@@ -12,7 +12,7 @@ import pytest
 from contracts.settlement import Aggregation, Report, Rules, settle
 from contracts.units import BPS, PPM, Address, Wei
 from sim.cli import main
-from sim.runner import RunResult, run
+from sim.runner import LiveRun, RunResult, load_population, run
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
@@ -188,3 +188,20 @@ def test_sim_run_is_the_python_api() -> None:
 
     assert sim.run is sim.runner.run
     assert sim.RunResult is sim.runner.RunResult
+
+
+def test_a_run_advanced_in_steps_gives_the_same_tables(result: RunResult, tmp_path: Path) -> None:
+    """``baasim dashboard`` advances a run by intervals of simulated time: the SimPy clock
+    stays the only clock, so the events and series are those of the run in one go."""
+    scenario = result.scenario
+    live = LiveRun.start(scenario, 0, tmp_path, load_population(scenario.population.plugin))
+    steps = 0
+    while not live.advance(300.0):
+        steps += 1
+        assert steps < 100, "the run never ended"
+    assert live.advance(300.0)  # an ended run stays ended
+    stepped = live.finish(keep=False)
+    columns = [c for c in result.events.columns if c != "run_id"]
+    pd.testing.assert_frame_equal(stepped.events[columns], result.events[columns])
+    pd.testing.assert_frame_equal(stepped.series, result.series)
+    assert steps >= 3
