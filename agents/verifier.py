@@ -222,13 +222,17 @@ class Verifier(Participant):
     # ---------------------------------------------------------------- helpers for strategies
 
     def fetch_models(self, task: TaskEntry, cids: tuple[Cid, ...]) -> Process:
-        """Download each submitted model (None where the fetch failed)."""
+        """Download each submitted model (None where the fetch failed, or, for a task with
+        encrypted models, where no key came before the report deadline)."""
         blobs: list[bytes | None] = []
         for cid in cids:
             data = yield from self.world.download(self.name, cid)
             if data is not None:
                 self.record(Kind.MODEL_FETCHED, task=task.created.task_id, cid=cid, bytes=len(data))
             blobs.append(data)
+        if task.template.encrypted_models:
+            opened = yield from self.open_models(task, cids, blobs, self.report_deadline(task))
+            return opened
         return blobs
 
     def truth(self, inputs: VerificationInput) -> VerificationResult:

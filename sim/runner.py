@@ -154,6 +154,7 @@ def _record_final_balances(world: World) -> None:
     chain = world.chain
     accounts = {a.address for a in chain.genesis_accounts}
     accounts |= {member.address for member in world.directory}
+    accounts |= set(world.side_accounts)  # an attacker's Sybils and contracts
     # the burn address holds stakes the market burned: out of circulation, not lost
     accounts |= {chain.faucet.address, chain.coinbase, world.market.address, BURN_ADDRESS}
     held: int = sum(chain.balance(a) for a in accounts)

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt, derive_account
 from contracts.taskmarket import TaskMarket
 from contracts.units import Address, Cid, Wei
 from sim.directory import Directory
@@ -36,9 +36,12 @@ from sim.network import CHAIN_ENDPOINT, STORAGE_ENDPOINT, LinkClass, Network
 from sim.recorder import Kind, Recorder
 from sim.rng import RngStreams
 from sim.scenario import Scenario
+from sim.sealing import open_sealed
 from sim.storage import Store, open_store
 from sim.watcher import ChainWatcher
 
+TRANSFER_GAS = 21_000
+"""Gas of a plain ether transfer (what it costs exactly: an account can be emptied)."""
 EPOCH = 1_700_000_000
 """Block timestamp of simulated time 0 (the block that deploys the market)."""
 
@@ -81,6 +84,11 @@ class World:
     _mailboxes: dict[str, simpy.FilterStore] = field(default_factory=dict)
     _tx_arrived: simpy.Event = field(init=False)
     _funding: dict[Address, simpy.Event] = field(default_factory=dict)
+    _model_keys: dict[Cid, tuple[int, bytes]] = field(default_factory=dict)
+    side_accounts: dict[Address, str] = field(default_factory=dict)
+    """Accounts an agent opened for itself (an attacker's Sybils, its contracts), with the
+    owner's name: no participants, but their ether is counted when the run checks that
+    none was created or lost."""
     blocks: int = 0
 
     # ---------------------------------------------------------------- time
@@ -152,6 +160,21 @@ class World:
         account, ticket = self.chain.new_account(self.scenario.chain.genesis_balance)
         self._funding[account.address] = self._queued(ticket)
         return account
+
+    def open_side_account(self, owner: str, rng: np.random.Generator) -> Account:
+        """A new, unfunded account for ``owner`` (keys from ``rng``), counted in the ether
+        check; ``owner`` funds it itself (an attacker's Sybil)."""
+        account = derive_account(rng)
+        self.side_accounts[account.address] = owner
+        return account
+
+    def adopt(self, owner: str, address: Address) -> None:
+        """Count ``address`` (e.g. a contract ``owner`` deployed) in the ether check."""
+        self.side_accounts[address] = owner
+
+    def transfer(self, sender: Account, to: Address, amount: Wei) -> int:
+        """Queue a plain ether transfer (21,000 gas); its ticket, as a market call returns."""
+        return self.chain.send(sender, to, value=amount, gas=TRANSFER_GAS, label="transfer")
 
     def await_funding(self, account: Account) -> Process:
         """Wait until ``account``'s funding transaction is in a block (at once if it is)."""
@@ -262,9 +285,27 @@ class World:
     def address_of(self, name: str) -> Address | None:
         return self.directory.address_of(name)
 
+    def holder_of(self, address: Address) -> str | None:
+        """Who acts for ``address``: the participant, or the agent whose side account it is
+        (an attacker receives what is sent to its Sybils)."""
+        return self.directory.name_of(address) or self.side_accounts.get(address)
+
+    def escrow_key(self, cid: Cid, task: int, key: bytes) -> None:
+        """Tell the run (never the agents) the key of the sealed model ``cid``, so that
+        ground truth (``stored_files``) reads the plaintext."""
+        self._model_keys[cid] = (task, key)
+
     def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]:
-        """The files as stored, read at no simulated cost: for ground truth only."""
-        return [self.store.get(c) if self.store.has(c) else None for c in cids]
+        """The files as stored, read at no simulated cost: for ground truth only (a sealed
+        model is opened with the key its contributor escrowed)."""
+        out: list[bytes | None] = []
+        for c in cids:
+            data = self.store.get(c) if self.store.has(c) else None
+            if data is not None and c in self._model_keys:
+                task, key = self._model_keys[c]
+                data = open_sealed(data, key, task)
+            out.append(data)
+        return out
 
 
 class AgentWorld(Protocol):
@@ -284,6 +325,9 @@ class AgentWorld(Protocol):
 
     def notice(self, agent: str) -> simpy.Event: ...
     def await_funding(self, account: Account) -> Process: ...
+    def open_side_account(self, owner: str, rng: np.random.Generator) -> Account: ...
+    def adopt(self, owner: str, address: Address) -> None: ...
+    def transfer(self, sender: Account, to: Address, amount: Wei) -> int: ...
     def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process: ...
     def balance_of(self, address: Address) -> Wei: ...
 
@@ -294,6 +338,8 @@ class AgentWorld(Protocol):
     def send_message(self, src: str, dst: str, message: Message) -> None: ...
     def connect(self, agent: str, bandwidth_mbps: float) -> None: ...
     def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]: ...
+    def escrow_key(self, cid: Cid, task: int, key: bytes) -> None: ...
+    def holder_of(self, address: Address) -> str | None: ...
 
     # Training and evaluation.
     learning: LearningService
