@@ -12,6 +12,7 @@ the submitted models — unless they are encrypted, when what it fetched does no
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -39,14 +40,20 @@ def initiator_profit(result: sim.RunResult, kind: str) -> float:
     return float(result.summary["net_profit_by_behaviour"]["initiator"][kind])
 
 
+def only(result: sim.RunResult, kind: str) -> dict[str, Any]:
+    """The one row of ``kind``."""
+    (row,) = rows(result, kind).to_dict("records")
+    return {str(k): v for k, v in row.items()}
+
+
 def tx_calls(result: sim.RunResult) -> list[str]:
     return [str(d) for d in rows(result, "tx")["detail"]]
 
 
 def test_a_grinder_takes_the_committee_rejects_the_task_and_keeps_the_models() -> None:
     attacked = run("grinder")
-    (attack,) = rows(attacked, "attack").itertuples()
-    assert attack.ok and "2 of 3 members its Sybils" in attack.detail
+    attack = only(attacked, "attack")
+    assert attack["ok"] and "2 of 3 members its Sybils" in attack["detail"]
     assert attacked.summary["tasks_accepted"] == 0
     assert rows(attacked, "slashed")["agent"].tolist() == ["verifier-2"]  # the honest member
     taken = rows(attacked, "model_taken")
@@ -61,9 +68,9 @@ def test_a_grinder_takes_the_committee_rejects_the_task_and_keeps_the_models() -
 
 def test_a_future_seed_fixes_the_committee_before_the_grinder_can_try() -> None:
     defended = run("grinder", "tasks[0].future_seed=true")
-    (attack,) = rows(defended, "attack").itertuples()
-    assert not attack.ok and attack.value <= 2  # one try at the fixed draw (after its block)
-    assert "1 of 3 members its Sybils" in attack.detail
+    attack = only(defended, "attack")
+    assert not attack["ok"] and attack["value"] <= 2  # one try at the fixed draw (after its block)
+    assert "1 of 3 members its Sybils" in attack["detail"]
     calls = tx_calls(defended)
     assert calls[calls.index("draw_committee") + 1].startswith("Grinder.grind: ")  # the request
     assert defended.summary["tasks_accepted"] == 1
@@ -76,13 +83,13 @@ def test_a_free_taker_keeps_the_models_and_its_escrow_unless_models_are_encrypte
     attacked = run("free_access")
     assert rows(attacked, "committee_drawn").empty
     assert rows(attacked, "refunded")["wei"].tolist() == [6 * ETH]
-    (attack,) = rows(attacked, "attack").itertuples()
-    assert attack.ok and attack.value > 0.5
+    attack = only(attacked, "attack")
+    assert attack["ok"] and attack["value"] > 0.5
     assert len(rows(attacked, "model_taken")) == 3
     assert abs(initiator_profit(attacked, "free_access")) < 0.01 * ETH  # gas and compute
     defended = run("free_access", "tasks[0].encrypted_models=true")
-    (attack,) = rows(defended, "attack").itertuples()
-    assert not attack.ok
+    attack = only(defended, "attack")
+    assert not attack["ok"]
     access = rows(defended, "access_model")
     assert access["detail"].iloc[0].startswith("0 of 3") and pd.isna(access["value"].iloc[0])
     assert rows(defended, "model_taken").empty
