@@ -34,6 +34,9 @@ Process = Generator[simpy.Event, Any, Any]
 
 MODEL_KEY = "model_key"
 """Message kind of a sealed model's key (payload: (cid, key)), contributor to holder."""
+KEY_WAIT_S = 120
+"""The longest an agent waits for a sealed model's key it is owed (a contributor that left
+never sends it)."""
 
 
 class Participant(mesa.Agent):  # type: ignore[misc]

@@ -29,13 +29,10 @@ from sim.types import Role
 from sim.watcher import TaskEntry
 from sim.world import Message
 
-from .base import Participant, Process
+from .base import KEY_WAIT_S, Participant, Process
 
 if TYPE_CHECKING:
     from agents.strategies.base import InitiatorStrategy
-
-KEY_WAIT_S = 120
-"""How long a paying initiator waits for the contributors' keys after claiming access."""
 
 _AGGREGATION = {
     "majority": Aggregation.MAJORITY,

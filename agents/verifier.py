@@ -28,7 +28,7 @@ from sim.verification import VerificationInput, VerificationResult, verify
 from sim.watcher import TaskEntry
 from sim.world import Message
 
-from .base import Participant, Process
+from .base import KEY_WAIT_S, Participant, Process
 from .choice import verifier_estimate
 
 if TYPE_CHECKING:
@@ -231,7 +231,8 @@ class Verifier(Participant):
                 self.record(Kind.MODEL_FETCHED, task=task.created.task_id, cid=cid, bytes=len(data))
             blobs.append(data)
         if task.template.encrypted_models:
-            opened = yield from self.open_models(task, cids, blobs, self.report_deadline(task))
+            wait = min(self.report_deadline(task), self.world.timestamp() + KEY_WAIT_S)
+            opened = yield from self.open_models(task, cids, blobs, wait)
             return opened
         return blobs
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 
+from agents.base import KEY_WAIT_S
 from contracts.attacks import MAX_ACCOMPLICES
 from contracts.attacks import Grinder as GrinderContract
 from contracts.chain import Account
@@ -185,9 +186,12 @@ class Grinder(InitiatorStrategy[GrinderParams]):
         subs = world.market.submissions(tid)
         seed = entry.evaluation_seed(world.integer_seed("sybil-verify", agent.index))
         inputs = VerificationInput.of(tid, subs, world.learning.verification_set(), seed)
-        blobs = []
+        fetched: list[bytes | None] = []
         for cid in inputs.cids:
-            blobs.append((yield from world.download(agent.name, cid)))
+            fetched.append((yield from world.download(agent.name, cid)))
+        # encrypted models: the keys its Sybil members were sent
+        wait = min(entry.deadlines()[0], world.timestamp() + KEY_WAIT_S)
+        blobs = yield from agent.open_models(entry, inputs.cids, fetched, wait)
         result = verify(world.learning, inputs, blobs)
         yield from agent.compute(result.reference_seconds, tid, "verification for its Sybils")
         return to_ppm(result.accuracy), [to_ppm(s, signed=True) for s in result.scores]
