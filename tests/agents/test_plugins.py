@@ -33,7 +33,7 @@ BUILTIN_KINDS = {
         "copycat",
         "offline",
     },
-    "initiator": {"honest", "late_draw", "peek_and_cancel"},
+    "initiator": {"honest", "late_draw", "peek_and_cancel", "grinder", "free_access"},
 }
 
 
