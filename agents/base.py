@@ -11,7 +11,7 @@ role's process consults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -20,8 +20,9 @@ import simpy
 
 from contracts.chain import Account, Receipt
 from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
-from contracts.units import ETHER, Wei
+from contracts.units import ETHER, Cid, Wei
 from sim.recorder import Kind
+from sim.sealing import SealError, open_sealed
 from sim.types import Role
 
 if TYPE_CHECKING:
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
     from sim.world import AgentWorld
 
 Process = Generator[simpy.Event, Any, Any]
+
+MODEL_KEY = "model_key"
+"""Message kind of a sealed model's key (payload: (cid, key)), contributor to holder."""
+KEY_WAIT_S = 120
+"""The longest an agent waits for a sealed model's key it is owed (a contributor that left
+never sends it)."""
 
 
 class Participant(mesa.Agent):  # type: ignore[misc]
@@ -205,6 +212,43 @@ class Participant(mesa.Agent):  # type: ignore[misc]
             yield self.world.notice(self.name)
         if self.online:
             yield from self.withdraw_if_owed()
+
+    def await_key(self, task: int, cid: Cid, deadline: int) -> Process:
+        """The key of the sealed model ``cid`` from this agent's mailbox, waiting for it
+        until chain time ``deadline`` (a past deadline: only a key already delivered);
+        None when none came."""
+        box = self.world.mailbox(self.name)
+        get = box.get(lambda m: m.kind == MODEL_KEY and m.task == task and m.payload[0] == cid)
+        try:
+            got = yield get | self.world.until(deadline)
+        finally:
+            if not get.triggered:
+                get.cancel()  # leaving or giving up must not swallow a later key
+        if get not in got:
+            return None
+        key: bytes = got[get].payload[1]
+        return key
+
+    def open_models(
+        self, task: TaskEntry, cids: Sequence[Cid], blobs: Sequence[bytes | None], deadline: int
+    ) -> Process:
+        """``blobs`` (fetched for ``cids``) as plaintext: unchanged unless the task encrypts
+        its models; then each opened with its key (None where no key came by ``deadline``
+        or the file does not open)."""
+        if not task.template.encrypted_models:
+            return list(blobs)
+        tid = task.created.task_id
+        out: list[bytes | None] = []
+        for cid, blob in zip(cids, blobs, strict=True):
+            key = None if blob is None else (yield from self.await_key(tid, cid, deadline))
+            if blob is None or key is None:
+                out.append(None)
+                continue
+            try:
+                out.append(open_sealed(blob, key, tid))
+            except SealError:
+                out.append(None)
+        return out
 
     def withdraw_if_owed(self, task: int | None = None) -> Process:
         """Withdraw whatever the market credits this account (pull payment)."""

@@ -11,11 +11,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from contracts.taskmarket import (
+    AccessClaimed,
+    CommitteeDrawn,
+    MarketEvent,
+    TaskCancelled,
+    TaskFinalized,
+    model_commitment,
+    new_salt,
+)
+from contracts.units import Address, Cid
 from sim.recorder import Kind
+from sim.sealing import new_key, seal
 from sim.types import Role
 from sim.watcher import TaskEntry
+from sim.world import Message
 
-from .base import Process
+from .base import MODEL_KEY, Process
 from .choice import contributor_estimate
 from .verifier import VerifierDuties
 
@@ -82,25 +94,98 @@ class Contributor(VerifierDuties):
         return None
 
     def publish(self, task: TaskEntry, data: bytes) -> Process:
-        """Upload and submit before the deadline; True when the submission is on chain."""
+        """Upload and submit before the deadline; True when the submission is on chain.
+
+        With ``encrypted_models`` the file is sealed first and its key released later
+        (``release_key``); with ``sealed_window_s`` the CID is committed before the deadline
+        and revealed after it."""
         tid = task.created.task_id
         deadline = task.params.submission_deadline
         if self.world.timestamp() >= deadline:
             self.record(Kind.MISSED, task=tid, detail="submission deadline passed before upload")
             return False
+        key = None
+        if task.template.encrypted_models:
+            key = new_key(self.stream)
+            data = seal(data, key, tid, self.stream)
         cid = yield from self.world.upload(self.name, data, task=tid)
         if cid is None:
             return False
+        if key is not None:
+            self.world.escrow_key(cid, tid, key)
         self.record(Kind.MODEL_UPLOADED, task=tid, cid=cid, bytes=len(data))
         if self.world.timestamp() >= deadline or not self.online:
             self.record(Kind.MISSED, task=tid, cid=cid, detail="submission deadline passed")
             return False
-        market = self.world.market
-        receipt = yield from self.transact(
-            lambda: market.submit_model(self.account, tid, cid), task=tid
-        )
-        if receipt.ok:
-            self.record(Kind.MODEL_SUBMITTED, task=tid, cid=cid, bytes=len(data))
+        if task.params.sealed_window_s > 0:
+            submitted = yield from self.submit_sealed(task, cid)
         else:
+            market = self.world.market
+            receipt = yield from self.transact(
+                lambda: market.submit_model(self.account, tid, cid), task=tid
+            )
+            if not receipt.ok:
+                self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
+            submitted = bool(receipt.ok)
+        if submitted:
+            self.record(Kind.MODEL_SUBMITTED, task=tid, cid=cid, bytes=len(data))
+            if key is not None:
+                self.spawn(self.release_key(task, cid, key))
+        return submitted
+
+    def submit_sealed(self, task: TaskEntry, cid: Cid) -> Process:
+        """Commit the CID's hash before the deadline, reveal the CID once it passed."""
+        tid = task.created.task_id
+        market = self.world.market
+        salt = new_salt(self.stream)
+        digest = model_commitment(tid, self.account.address, cid, salt)
+        receipt = yield from self.transact(
+            lambda: market.commit_model(self.account, tid, digest), task=tid
+        )
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
+            return False
+        yield self.world.until(task.params.submission_deadline)
+        receipt = yield from self.transact(
+            lambda: market.reveal_model(self.account, tid, cid, salt), task=tid
+        )
+        if not receipt.ok:
             self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
         return bool(receipt.ok)
+
+    def release_key(self, task: TaskEntry, cid: Cid, key: bytes) -> Process:
+        """Hand the sealed model's key to each committee member once drawn (whoever holds
+        the member's account), and to the initiator once it claims access after payment."""
+        tid = task.created.task_id
+        watcher = self.world.watcher
+        if task.committee is None and task.open:
+            yield watcher.wait_for(MarketEvent, lambda e: _drawn_or_settled(e, tid))
+            yield self.world.notice(self.name)
+        for member in task.committee or ():
+            self._send_key(member, tid, cid, key)
+        if not task.open:
+            return None
+        event = yield watcher.wait_for(MarketEvent, lambda e: _claimed_or_unpaid(e, tid))
+        if isinstance(event, AccessClaimed):
+            yield self.world.notice(self.name)
+            self._send_key(event.initiator, tid, cid, key)
+        return None
+
+    def _send_key(self, to: Address, tid: int, cid: Cid, key: bytes) -> None:
+        name = self.world.name_of(to)
+        if name is None or not self.online:
+            return
+        message = Message(MODEL_KEY, self.name, tid, (cid, key), len(key) + len(cid))
+        self.world.send_message(self.name, name, message)
+
+
+def _drawn_or_settled(e: MarketEvent, task_id: int) -> bool:
+    return isinstance(e, (CommitteeDrawn, TaskFinalized, TaskCancelled)) and e.task_id == task_id
+
+
+def _claimed_or_unpaid(e: MarketEvent, task_id: int) -> bool:
+    if isinstance(e, AccessClaimed):
+        return e.task_id == task_id
+    if isinstance(e, TaskFinalized):
+        return e.task_id == task_id and not e.accepted
+    return isinstance(e, TaskCancelled) and e.task_id == task_id

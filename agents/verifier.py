@@ -30,7 +30,7 @@ from sim.verification import VerificationInput, VerificationResult, verify
 from sim.watcher import TaskEntry
 from sim.world import Message
 
-from .base import Participant, Process
+from .base import KEY_WAIT_S, Participant, Process
 from .choice import verifier_estimate
 
 if TYPE_CHECKING:
@@ -256,13 +256,18 @@ class VerifierDuties(Participant):
     # ---------------------------------------------------------------- helpers for strategies
 
     def fetch_models(self, task: TaskEntry, cids: tuple[Cid, ...]) -> Process:
-        """Download each submitted model (None where the fetch failed)."""
+        """Download each submitted model (None where the fetch failed, or, for a task with
+        encrypted models, where no key came before the report deadline)."""
         blobs: list[bytes | None] = []
         for cid in cids:
             data = yield from self.world.download(self.name, cid)
             if data is not None:
                 self.record(Kind.MODEL_FETCHED, task=task.created.task_id, cid=cid, bytes=len(data))
             blobs.append(data)
+        if task.template.encrypted_models:
+            wait = min(self.report_deadline(task), self.world.timestamp() + KEY_WAIT_S)
+            opened = yield from self.open_models(task, cids, blobs, wait)
+            return opened
         return blobs
 
     def truth(self, inputs: VerificationInput) -> VerificationResult:

@@ -67,6 +67,8 @@ class Kind(StrEnum):
     CAPITAL_COST = "capital_cost"
     COPIED = "copied"
     ABANDONED = "abandoned"
+    ATTACK = "attack"
+    MODEL_TAKEN = "model_taken"
     BALANCE = "balance"
 
 

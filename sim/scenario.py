@@ -194,6 +194,16 @@ class TaskSection(Checked):
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned instead of refunded to
     the initiator (closes the initiator's profit from absent members)."""
+    sealed_window_s: Annotated[float, NON_NEGATIVE] = 0.0
+    """> 0: sealed submissions: contributors commit a hash of their CID before the submission
+    deadline and reveal the CID within this many seconds after it; the committee is drawn when
+    the window closes, and the initiator records its access after payment (claim_access).
+    Must be below commit_window_s. 0: off (CIDs public as they are submitted)."""
+    encrypted_models: bool = False
+    """Contributors upload their models encrypted (AES-256-GCM, one key per model) and hand
+    the key only to the committee members, once drawn, and to the initiator after payment
+    (its claim_access): fetching a CID before payment gives ciphertext (closes free access
+    to the models; an off-chain switch, the contract does not see it)."""
 
     @property
     def reward(self) -> Wei:
@@ -407,6 +417,12 @@ class Scenario(Checked):
             raise ValueError(
                 f"{key}.verifier_stake_ether: expected at least {key}.min_stake_ether "
                 f"({task.min_stake_ether}), got {task.verifier_stake_ether}"
+            )
+        sealed = task.sealed_window_s
+        if sealed > 0 and (sealed < 2 * block or sealed >= task.commit_window_s):
+            raise ValueError(
+                f"{key}.sealed_window_s: expected 0 (off) or at least two blocks ({2 * block} s) "
+                f"and below {key}.commit_window_s ({task.commit_window_s}), got {sealed}"
             )
         if 0 < task.report_window_s < 2 * block:
             raise ValueError(

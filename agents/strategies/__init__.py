@@ -15,7 +15,9 @@ from .base import ContributorStrategy, InitiatorStrategy, Report, VerifierStrate
 from .colluding import Colluding, ColludingParams
 from .copycat import Copycat, CopycatParams
 from .dropout import Dropout, DropoutParams
+from .free_access import FreeAccess
 from .free_rider import FreeRider, FreeRiderParams
+from .grinder import Grinder, GrinderParams
 from .honest_contributor import HonestContributor
 from .honest_initiator import HonestInitiator
 from .honest_verifier import HonestVerifier
@@ -56,6 +58,8 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("initiator", "honest", HonestInitiator, NoParams),
     ("initiator", "late_draw", LateDraw, LateDrawParams),
     ("initiator", "peek_and_cancel", PeekAndCancel, PeekParams),
+    ("initiator", "grinder", Grinder, GrinderParams),
+    ("initiator", "free_access", FreeAccess, NoParams),
 )
 """(role, name, strategy class, parameters class) of every built-in kind."""
 

@@ -148,11 +148,32 @@ def verify_honestly(agent: VerifierDuties, task: TaskEntry, inputs: Verification
 class InitiatorStrategy(Strategy[P], ABC):
     """How an initiator runs a task it created; each default is what an honest one does.
 
-    The process publishes the spec and creates the task; if ``cancel_at`` names a time it
-    waits until then, fetches the submitted models first when ``peek`` says so, and cancels
-    (when the contract refuses, it carries on); it draws the committee at ``draw_at``, sends
-    the verification data to ``hand_out``'s members, then finalizes.
+    The process publishes the spec and creates the task, then runs ``prepare``; if
+    ``cancel_at`` names a time it waits until then, fetches the submitted models first when
+    ``peek`` says so, and cancels (when the contract refuses, it carries on); ``draw`` gets
+    the committee (by default: ``agent.draw`` at ``draw_at``), the process sends the
+    verification data to ``hand_out``'s members and runs ``after_draw``; it finalizes,
+    withdraws, runs ``after_finalize`` and, when the task was accepted, takes its models.
     """
+
+    def prepare(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Work between creating the task and its submission deadline (an attacker's setup)."""
+        yield from ()
+
+    def draw(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Get the committee drawn; its members' addresses (empty: no committee)."""
+        members: tuple[Address, ...] = yield from agent.draw(entry)
+        return members
+
+    def after_draw(
+        self, agent: Initiator, entry: TaskEntry, members: tuple[Address, ...]
+    ) -> Process:
+        """Work while the committee reports (an attacker's own members report here)."""
+        yield from ()
+
+    def after_finalize(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Work once the task is finalized and the initiator's credit withdrawn."""
+        yield from ()
 
     def cancel_at(self, agent: Initiator, entry: TaskEntry) -> int | None:
         """The chain time at which to cancel the task (refunding the escrow); None: never."""
@@ -164,8 +185,8 @@ class InitiatorStrategy(Strategy[P], ABC):
 
     def draw_at(self, agent: Initiator, entry: TaskEntry) -> int:
         """The chain time at which to ask for the committee draw (the contract refuses any
-        time before the submission deadline)."""
-        return entry.params.submission_deadline
+        time before the submission deadline, or before the sealed window closes)."""
+        return entry.params.draw_opens()
 
     def hand_out(
         self, agent: Initiator, entry: TaskEntry, members: tuple[Address, ...]

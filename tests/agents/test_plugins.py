@@ -35,7 +35,7 @@ BUILTIN_KINDS = {
         "registrant_flood",
         "selective_revealer",
     },
-    "initiator": {"honest", "late_draw", "peek_and_cancel"},
+    "initiator": {"honest", "late_draw", "peek_and_cancel", "grinder", "free_access"},
 }
 
 
