@@ -250,14 +250,17 @@ class Participant(mesa.Agent):  # type: ignore[misc]
                 out.append(None)
         return out
 
-    def withdraw_if_owed(self, task: int | None = None) -> Process:
-        """Withdraw whatever the market credits this account (pull payment)."""
-        owed = self.world.market.credit(self.account.address)
+    def withdraw_if_owed(self, task: int | None = None, account: Account | None = None) -> Process:
+        """Withdraw whatever the market credits this agent's ``account`` (default: its own;
+        else a Sybil account of its own, named in the row's detail) (pull payment)."""
+        account = account or self.account
+        owed = self.world.market.credit(account.address)
         if owed == 0 or not self.online:
             return None
-        receipt = yield from self.transact(lambda: self.world.market.withdraw(self.account), task)
+        receipt = yield from self.transact(lambda: self.world.market.withdraw(account), task)
         if receipt.ok:
-            self.record(Kind.WITHDRAWN, task=task, wei=owed, tx_hash=receipt.tx_hash)
+            detail = None if account == self.account else f"Sybil {account.address}"
+            self.record(Kind.WITHDRAWN, task=task, wei=owed, tx_hash=receipt.tx_hash, detail=detail)
         return receipt
 
 

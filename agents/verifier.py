@@ -85,7 +85,8 @@ class VerifierDuties(Participant):
         members = yield from self.await_committee(task)
         if members is None or sender.address not in members:
             yield from self.settle(task)
-            yield from self.withdraw_sybil(task, account)
+            if account is not None:
+                yield from self.withdraw_if_owed(tid, account)
             return None
         if not state.selected:
             state.selected = True
@@ -97,21 +98,8 @@ class VerifierDuties(Participant):
         if state.report is not None:
             yield from self.submit_report(task, state, account)
         yield from self.settle(task)
-        yield from self.withdraw_sybil(task, account)
-        return None
-
-    def withdraw_sybil(self, task: TaskEntry, account: Account | None) -> Process:
-        """Withdraw what the market credits a further account (nothing for the own one)."""
-        if account is None or account == self.account or not self.online:
-            return None
-        market = self.world.market
-        owed = market.credit(account.address)
-        if owed == 0:
-            return None
-        tid = task.created.task_id
-        receipt = yield from self.transact(lambda: market.withdraw(account), tid)
-        if receipt.ok:
-            self.record(Kind.WITHDRAWN, task=tid, wei=owed, detail=f"Sybil {account.address}")
+        if account is not None:
+            yield from self.withdraw_if_owed(tid, account)
         return None
 
     def reveal_at(self, task: TaskEntry) -> int:

@@ -236,11 +236,10 @@ class Grinder(InitiatorStrategy[GrinderParams]):
         plot = self._plots.pop(tid, None)
         if plot is None:
             return None
-        world, market = agent.world, agent.world.market
+        world = agent.world
         fee = TRANSFER_GAS * world.scenario.chain.gas_price
         for s in plot.sybils:
-            if market.credit(s.address) > 0:
-                yield from agent.transact(partial(market.withdraw, s), task=tid)
+            yield from agent.withdraw_if_owed(tid, s)
             rest = world.balance_of(s.address) - fee
             if rest > 0:
                 yield from world.transfer(agent.name, s, agent.account.address, Wei(rest), task=tid)

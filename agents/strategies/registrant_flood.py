@@ -86,7 +86,9 @@ class RegistrantFlood(VerifierStrategy[FloodParams]):
         if drawn:
             yield from self.serve(agent, task, drawn)
         yield from agent.settle(task)
-        yield from parallel(agent, (agent.withdraw_sybil(task, a) for a in self.accounts))
+        yield from parallel(
+            agent, (agent.withdraw_if_owed(task.created.task_id, a) for a in self.accounts)
+        )
 
     def register_all(self, agent: Verifier, task: TaskEntry) -> Process:
         """Its own registration and the Sybils' (funded first); the accounts that got in."""
