@@ -1,4 +1,4 @@
-"""The in-process Ethereum chain: py-evm (Prague rules), a pending pool, sealing on demand.
+"""The in-process Ethereum chain: py-evm (Cancun rules), a pending pool, sealing on demand.
 
 This is the only module that touches py-evm. Transactions wait in a FIFO pool as
 *intents* (sender, recipient, data, value, gas); nonces are assigned and transactions
@@ -21,7 +21,7 @@ from eth._utils.address import generate_contract_address
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
-from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import to_canonical_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EvmValidationError
@@ -92,7 +92,7 @@ class Chain:
         self.genesis_supply = Wei(sum(alloc.values()))
         self._chain_class = MiningChain.configure(
             __name__="BaasimChain",
-            vm_configuration=((0, PragueVM),),
+            vm_configuration=((0, CancunVM),),
             chain_id=config.chain_id,
         )
         self._kv = MemoryDB()

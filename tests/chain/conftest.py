@@ -14,6 +14,7 @@ from contracts.units import ETHER, Address, Wei
 
 PROBE_SOURCE = """
 # pragma version 0.4.3
+# pragma evm-version cancun
 event Ping:
     n: indexed(uint256)
     who: indexed(address)
