@@ -50,7 +50,6 @@ from typing import Any
 import numpy as np
 from eth_hash.auto import keccak
 from eth_utils import to_canonical_address, to_checksum_address
-from eth_utils.exceptions import ValidationError as EvmValidationError
 
 from contracts.chain.abi import revert_reason
 from contracts.chain.engine import Chain, ChainConfig, _Intent, register_engine
@@ -416,10 +415,11 @@ class RevmChain(Chain):
                 value=intent.value,
                 data=intent.data,
             ).as_signed_transaction(intent.sender.key, chain_id=self.config.chain_id)
-            try:
-                tx.validate()  # py-evm's own checks: intrinsic gas, signature
-            except EvmValidationError as err:
-                why = f"invalid transaction: {err}"
+            # py-evm's tx.validate(): of its checks only the intrinsic gas can fail for a
+            # transaction this pool built and signed (skipping the signature recovery
+            # saves ~0.1 ms per transaction); same message as py-evm's
+            if intent.gas < tx.intrinsic_gas:
+                why = "invalid transaction: Insufficient gas"
                 receipts.append(self._rejected(intent, why, number, timestamp))
                 continue
             outcome = self._transact(intent, acc.nonce, price, base_fee)

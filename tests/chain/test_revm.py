@@ -134,9 +134,11 @@ def test_same_receipts_gas_logs_and_state_as_py_evm(gas_contract: tuple) -> None
         )
     _both(chains, lambda ch: ch.send(a, target, abi.encode_call("put", [9, 9]), gas=30_000))
     _both(chains, lambda ch: ch.send(b, fresh, value=7, gas=21_000))
+    _both(chains, lambda ch: ch.send(c, fresh, b"\x01" * 2_000, gas=21_000))  # rejected
     one = _both(chains, lambda ch: ch.seal(ch.head_timestamp + 12, b"\x05" * 32))
     noop_same_block = one.receipts[1].gas_used  # b's 5 -> 5 after a's 0 -> 5
-    assert one.receipts[-2].revert_reason == "out of gas"
+    assert one.receipts[-3].revert_reason == "out of gas"
+    assert one.receipts[-1].revert_reason == "rejected: invalid transaction: Insufficient gas"
     assert one.receipts[2].gas_used < one.receipts[1].gas_used  # the refund counted
     assert one.receipts[5].gas_used == one.receipts[6].gas_used  # each poke pays cold access
     (event,) = one.receipts[7].events
