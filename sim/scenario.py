@@ -403,6 +403,13 @@ class Scenario(Checked):
                 f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
             )
+        if task.future_seed and self.chain.engine == "revm":
+            # pyrevm gives no way to set the hashes BLOCKHASH returns: revm's are keccak of
+            # the block number, known in advance, which would void the defence
+            raise ValueError(
+                f'{key}.future_seed: needs chain.engine = "py-evm" (revm\'s BLOCKHASH is '
+                "predictable, so a future seed would be too)"
+            )
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
                 f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"

@@ -34,9 +34,10 @@ from it on exit. Transactions are built and signed with py-evm's own transaction
 state machinery is not used.
 
 Differences that remain (none reached by the shipped scenarios): block hashes are this
-module's own (no state root is computed), and revm's BLOCKHASH opcode does not return them,
-so ``future_seed`` draws differ from py-evm's; a halt other than out-of-gas is reported with
-revm's halt reason instead of py-evm's exception name.
+module's own (no state root is computed), and revm's BLOCKHASH opcode returns keccak of the
+block number's decimal text (pyrevm cannot set block hashes), so the scenario loader refuses
+``future_seed`` tasks on revm; a halt other than out-of-gas is reported with revm's halt
+reason instead of py-evm's exception name.
 """
 
 from __future__ import annotations

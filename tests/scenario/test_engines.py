@@ -33,12 +33,14 @@ SHRINK = (
     "fusion.phase2_epochs=1",
 )
 """Overrides that make learning cheap; nothing on chain depends on them but scores."""
+FEWER = {"churn": ("tasks[0].count=2",)}
+"""Scenario-specific cuts for CI time (churn: two of its six tasks; arrivals and sessions stay)."""
 
 pytestmark = pytest.mark.slow
 
 
 def _run(path: Path, engine: str) -> RunResult:
-    return run(path, 0, overrides=(*SHRINK, f"chain.engine={engine}"))
+    return run(path, 0, overrides=(*SHRINK, *FEWER.get(path.stem, ()), f"chain.engine={engine}"))
 
 
 def _without_wall_clock(summary: dict[str, object]) -> dict[str, object]:
@@ -65,3 +67,13 @@ def test_the_engine_is_not_part_of_the_scenario_hash() -> None:
     assert other.chain.engine == "revm" and base.chain.engine == "py-evm"
     assert other.digest == base.digest
     assert with_overrides(base, ["chain.gas_price_gwei=2"]).digest != base.digest
+
+
+def test_future_seed_is_refused_on_revm() -> None:
+    from sim.errors import ConfigError
+    from sim.scenario import load_scenario, with_overrides
+
+    base = load_scenario(ROOT / "scenarios" / "quick.toml")
+    with_overrides(base, ["tasks[0].future_seed=true"])  # fine on py-evm
+    with pytest.raises(ConfigError, match=r"tasks\[0\]\.future_seed: needs chain.engine"):
+        with_overrides(base, ["tasks[0].future_seed=true", "chain.engine=revm"])
