@@ -313,18 +313,26 @@ class RevmChain(Chain):
         keys = {(a.lower(), int(k)) for a, k in _STORAGE_CHANGE.findall(self._evm.journal_str)}
         return infos, {key: int(self._evm.storage(*key)) for key in keys}
 
-    def _transact(self, intent: _Intent, nonce: int, price: int, base_fee: int) -> _Outcome:
+    def _transact(
+        self, intent: _Intent, nonce: int, price: int, base_fee: int, intrinsic: int
+    ) -> _Outcome:
         """One transaction, isolated (pitfall 2) and charged as py-evm charges (pitfall 3)."""
         sender = _hex(intent.sender.canonical)
         to = None if intent.to == b"" else _hex(intent.to)
         acc = self._account(sender)
+        # py-evm charges EIP-3860's initcode words inside the execution (out of gas, all gas
+        # used, nonce bumped); revm refuses such a transaction before it starts
+        short = to is None and intent.gas < intrinsic + 2 * ((len(intent.data) + 31) // 32)
         # up front, as py-evm: the whole gas limit at the gas price, and the nonce for calls
         # (CREATE bumps the nonce itself, after deriving the address from the old one)
-        bump = 0 if to is None else 1
+        bump = 0 if to is None and not short else 1
         self._put_account(
             sender, _Account(acc.balance - intent.gas * price, nonce + bump, acc.code_hash)
         )
-        outcome = self._run(sender, to, intent.data, intent.value, intent.gas)
+        if short:
+            outcome = _Outcome(False, intent.gas, b"", "out of gas", (), None)
+        else:
+            outcome = self._run(sender, to, intent.data, intent.value, intent.gas)
         infos, slots = self._post_state()
         self._clean()
         for (address, slot), value in slots.items():
@@ -423,7 +431,7 @@ class RevmChain(Chain):
                 why = "invalid transaction: Insufficient gas"
                 receipts.append(self._rejected(intent, why, number, timestamp))
                 continue
-            outcome = self._transact(intent, acc.nonce, price, base_fee)
+            outcome = self._transact(intent, acc.nonce, price, base_fee, tx.intrinsic_gas)
             gas_used += outcome.gas_used
             tx_hash = TxHash("0x" + bytes(tx.hash).hex())
             hashes.append(bytes(tx.hash))

@@ -203,3 +203,16 @@ def test_snapshot_on_revm_restores_warmth_as_well_as_state(gas_contract: tuple) 
     _both(chains, lambda ch: ch.send(b, target, put))
     after = _both(chains, lambda ch: ch.seal(ch.head_timestamp + 1))
     assert after.receipts[0].gas_used == inside.receipts[0].gas_used
+
+
+def test_a_deployment_short_of_its_initcode_gas_fails_as_on_py_evm() -> None:
+    chains = _pair()
+    a = chains[0].genesis_accounts[0]
+    init = b"\x60\x00" * 40  # 80 bytes of init code: 3 words at 2 gas each (EIP-3860)
+    intrinsic = 21_000 + 32_000 + 16 * 40 + 4 * 40
+    for gas in (intrinsic, intrinsic + 6, intrinsic + 500):
+        assert chains[0].send(a, None, init, gas=gas) == chains[1].send(a, None, init, gas=gas)
+    block = _both(chains, lambda ch: ch.seal(ch.head_timestamp + 1))
+    assert [r.ok for r in block.receipts] == [False, False, True]
+    assert block.receipts[0].revert_reason == "out of gas"
+    _both(chains, lambda ch: (ch.nonce(a.address), ch.balance(a.address)))
