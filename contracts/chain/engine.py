@@ -115,6 +115,8 @@ class Chain:
         alloc = self._genesis(config, rng, genesis_balances)
         self._chain_class = MiningChain.configure(
             __name__="BaasimChain",
+            # Cancun, not Prague: revm 8 (pyrevm 0.3.7, the other engine) has no Prague, and
+            # TaskMarket.vy is compiled for Cancun so both engines run one fork exactly
             vm_configuration=((0, CancunVM),),
             chain_id=config.chain_id,
         )

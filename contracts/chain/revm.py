@@ -142,7 +142,7 @@ class RevmChain(Chain):
         from eth.vm.forks.cancun import CancunVM
 
         alloc = self._genesis(config, rng, genesis_balances)
-        self._vm_class = CancunVM  # transaction building, signing and validation only
+        self._vm_class = CancunVM  # building and signing transactions, intrinsic gas only
         self._accounts: dict[str, _Account] = {_hex(a): _Account(b) for a, b in alloc.items()}
         self._codes: dict[bytes, bytes] = {}
         self._storage: dict[tuple[str, int], int] = {}
