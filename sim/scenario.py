@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from contracts.chain import Engine
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
@@ -71,6 +72,9 @@ class ChainSection(Checked):
     """Ether each agent's account holds at genesis."""
     chain_id: int = 1337
     """EIP-155 chain id used to sign transactions."""
+    engine: Engine = "py-evm"
+    """EVM that executes transactions: py-evm, or revm (pyrevm, much faster) with the same
+    receipts, gas, balances and event tables; not part of the scenario hash."""
 
     @property
     def gas_price(self) -> Wei:
@@ -409,6 +413,13 @@ class Scenario(Checked):
                 f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
             )
+        if task.future_seed and self.chain.engine == "revm":
+            # pyrevm gives no way to set the hashes BLOCKHASH returns: revm's are keccak of
+            # the block number, known in advance, which would void the defence
+            raise ValueError(
+                f'{key}.future_seed: needs chain.engine = "py-evm" (revm\'s BLOCKHASH is '
+                "predictable, so a future seed would be too)"
+            )
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
                 f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"
@@ -446,6 +457,9 @@ class Scenario(Checked):
         """SHA-256 of the scenario's canonical JSON (seeds excluded): the scenario hash."""
         table = to_table(self)
         table["run"] = {k: v for k, v in table["run"].items() if k != "seeds"}
+        # the engine changes how fast a run goes, never what it records (tests/scenario/
+        # test_engines.py): both engines give the same run id and scenario hash
+        table["chain"] = {k: v for k, v in table["chain"].items() if k != "engine"}
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

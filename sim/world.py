@@ -379,6 +379,7 @@ def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
             gas_price=chain_cfg.gas_price,
             block_gas_limit=chain_cfg.block_gas_limit,
             genesis_timestamp=EPOCH - 1,
+            engine=chain_cfg.engine,
         ),
         streams.numpy("chain"),
         [chain_cfg.genesis_balance] * (n_agents + 1),

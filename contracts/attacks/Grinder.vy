@@ -1,5 +1,5 @@
 # pragma version 0.4.3
-# pragma evm-version prague
+# pragma evm-version cancun
 # pragma optimize codesize
 """
 @title Grinder
