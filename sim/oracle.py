@@ -13,7 +13,8 @@ held-out test set. It records, at no simulated cost:
 - ``true_contribution`` (one row per submission): ``value`` = the honest contribution score
   on the verification data (the task's own method), ``truth`` = the submission's Shapley
   value on the held-out test set whatever the task's method (one ruler for every scenario:
-  exact up to ``contribution.shapley_exact_max`` models, sampled above), ``wei`` = what the
+  exact up to ``contribution.shapley_exact_max`` models, sampled above; with
+  ``contribution.truth = "method"``, the task's own method on the test set), ``wei`` = what the
   contract would have paid it had the committee reported the honest scores
   (``contracts.settlement``, the contract's own arithmetic).
 """
@@ -35,8 +36,14 @@ class Oracle:
 
     def __init__(self, world: World):
         self.world = world
-        self.ruler = dataclasses.replace(world.scenario.contribution, method="shapley")
-        """How true contributions are measured on the test set: Shapley values."""
+        contribution = world.scenario.contribution
+        self.ruler = (
+            dataclasses.replace(contribution, method="shapley")
+            if contribution.truth == "shapley"
+            else contribution
+        )
+        """How true contributions are measured on the test set (``contribution.truth``):
+        Shapley values, or the task's own method."""
         world.watcher.subscribe(MarketEvent, self._on_event)
 
     def _on_event(self, e: MarketEvent) -> None:

@@ -225,6 +225,11 @@ class ContributionConfig(Checked):
     """Sampling stops once every player's standard error is at most this."""
     shapley_confidence: Annotated[float, Interval(0, 1, closed="neither")] = 0.95
     """Confidence of the stated Hoeffding error bound of sampled Shapley values."""
+    truth: Literal["shapley", "method"] = "shapley"
+    """The oracle's ruler of true contributions on the held-out test set: Shapley values
+    (one ruler whatever ``method``), or ``method`` itself re-run on the test set. Sampled
+    Shapley values cost about 2n² fused heads per group of orders, so a market of 60
+    models per task (the scale check) measures by its own method instead."""
 
 
 @dataclass(frozen=True)
