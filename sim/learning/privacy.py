@@ -1,12 +1,7 @@
-"""Privacy, measured: differentially private training, and membership inference.
+"""Privacy, measured: membership inference against published models.
 
-**DP-SGD** (``fit_private``) trains like ``sim.learning.training.fit`` but through Opacus:
-per-sample gradients clipped to ``max_grad_norm``, Gaussian noise calibrated by Opacus's
-RDP accountant so the whole training spends the configured (ε, δ), and Poisson-sampled
-minibatches (rate batch_size / shard size). It is deterministic: the data order and the
-noise come from generators seeded by the request's seed (``training_seeds``), never from the
-global RNG; Opacus's ``secure_mode`` (a cryptographic noise source) is off, since a
-simulation must be repeatable. The spent ε (``get_epsilon``) is returned and recorded.
+(Differentially private training, the defence, is a training mode: ``fit_private`` in
+``sim.learning.training``.)
 
 **Membership inference** asks: given a published model and a sample, was the sample in the
 contributor's training shard? Two attacks, each scoring every candidate (higher: "member"):
@@ -39,71 +34,8 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sim.learning.datasets import Dataset
-from sim.learning.models import Net, build_model
-from sim.learning.training import TrainRequest, gather, make_optimiser, training_seeds
-
 FPRS = (0.01, 0.001)
 """The false-positive rates at which the true-positive rate is reported."""
-
-
-# ---------------------------------------------------------------- DP-SGD
-
-
-def fit_private(
-    request: TrainRequest, dataset: Dataset, device: torch.device
-) -> tuple[Net, int, float]:
-    """The network trained with DP-SGD, the samples processed (expected: shard × epochs),
-    and the ε Opacus's accountant says was spent at the configured δ."""
-    import warnings
-
-    from opacus import PrivacyEngine  # type: ignore[import-untyped]
-    from torch.utils.data import DataLoader, TensorDataset
-
-    privacy = request.training.privacy
-    if privacy is None or privacy.max_grad_norm is None:
-        raise ValueError("fit_private: the request has no privacy settings")
-    config = request.training
-    init_seed, order_seed, noise_seed = training_seeds(request.seed)
-    model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
-    x, y = gather(dataset, request.train_indices, device)
-    if request.label_flip_rate > 0:
-        order = torch.Generator().manual_seed(order_seed)
-        flipped = torch.rand(len(y), generator=order) < request.label_flip_rate
-        y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
-    loader = DataLoader(
-        TensorDataset(x, y),
-        batch_size=min(config.batch_size, len(y)),
-        generator=torch.Generator().manual_seed(order_seed),
-    )
-    optimiser = make_optimiser(model, config)
-    with warnings.catch_warnings():
-        # Opacus warns that secure_mode is off: a simulation wants repeatable noise
-        warnings.simplefilter("ignore", UserWarning)
-        engine = PrivacyEngine(accountant="rdp")
-        private, dp_optimiser, dp_loader = engine.make_private_with_epsilon(
-            module=model,
-            optimizer=optimiser,
-            data_loader=loader,
-            target_epsilon=privacy.epsilon,
-            target_delta=privacy.delta,
-            epochs=max(1, config.epochs),
-            max_grad_norm=privacy.max_grad_norm,
-            noise_generator=torch.Generator(device=device).manual_seed(noise_seed),
-        )
-        private.train()
-        for _ in range(config.epochs):
-            for xb, yb in dp_loader:
-                if len(yb) == 0:  # Poisson sampling may draw an empty batch
-                    continue
-                loss = functional.cross_entropy(private(xb), yb)
-                dp_optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                dp_optimiser.step()
-        epsilon = float(engine.get_epsilon(privacy.delta)) if config.epochs else 0.0
-    private.remove_hooks()
-    model.eval()  # Opacus trained ``model`` in place, through hooks
-    return model, len(y) * config.epochs, epsilon
 
 
 # ---------------------------------------------------------------- membership inference
