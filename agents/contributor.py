@@ -64,7 +64,7 @@ class Contributor(Participant):
         spec = yield from self.world.download(self.name, task.created.spec_cid)
         if spec is None:
             return None
-        data = yield from self.behaviour.produce(self, task)
+        data = yield from self.strategy_for(tid).produce(self, task)
         if data is None or not self.online:
             return None
         submitted = yield from self.publish(task, data)

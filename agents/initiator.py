@@ -67,10 +67,11 @@ class Initiator(Participant):
         if entry is None:
             return None
         tid = entry.created.task_id
-        cancel_at = self.behaviour.cancel_at(self, entry)
+        strategy = self.strategy_for(tid)
+        cancel_at = strategy.cancel_at(self, entry)
         if cancel_at is not None:
             yield self.world.until(cancel_at)
-            if self.behaviour.peek(self, entry):
+            if strategy.peek(self, entry):
                 yield from self.access_model(entry, paid=False)
             cancelled = yield from self.cancel(entry)
             if cancelled:
@@ -78,7 +79,7 @@ class Initiator(Participant):
                 return None
         members = yield from self.draw(entry)
         if members:
-            self.hand_out_data(entry, self.behaviour.hand_out(self, entry, members))
+            self.hand_out_data(entry, strategy.hand_out(self, entry, members))
         yield self.world.until(entry.deadlines()[1])
         yield from self.finalize(entry)
         yield from self.withdraw_if_owed(tid)
@@ -141,6 +142,8 @@ class Initiator(Participant):
             self.record(Kind.FAILED, detail=receipt.revert_reason)
             return None
         created = next(e for e in typed_events(receipt) if isinstance(e, TaskCreated))
+        self.bind(created.task_id)
+        self.book(created.task_id, -(receipt.fee + receipt.value))
         self.record(
             Kind.TASK_CREATED,
             task=created.task_id,
@@ -154,7 +157,7 @@ class Initiator(Participant):
         """Draw the committee at the strategy's time (by default when submissions close); the
         members' addresses."""
         tid = entry.created.task_id
-        yield self.world.until(self.behaviour.draw_at(self, entry))
+        yield self.world.until(self.strategy_for(tid).draw_at(self, entry))
         market = self.world.market
         # With future_seed the first call only fixes the seed block (the next one) and the
         # draw needs a call in a block after it: up to three calls, one per block.

@@ -99,7 +99,7 @@ class Verifier(Participant):
         if state.report is None:
             inputs = yield from self.await_inputs(task)
             if inputs is not None:
-                state.report = yield from self.behaviour.evaluate(self, task, inputs)
+                state.report = yield from self.strategy_for(tid).evaluate(self, task, inputs)
         if state.report is not None:
             yield from self.submit_report(task, state)
         yield from self.settle(task)

@@ -68,6 +68,7 @@ class Kind(StrEnum):
     COPIED = "copied"
     ABANDONED = "abandoned"
     BALANCE = "balance"
+    STRATEGY_REVISED = "strategy_revised"
 
 
 @dataclass(frozen=True)

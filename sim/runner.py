@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 import simpy
 
+from analysis.adaptation import adaptation_summary
 from analysis.metrics import summarize
 from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
@@ -181,6 +182,10 @@ def _summary(world: World, events: pd.DataFrame, completed: bool, wall: float) -
         "burned_stakes_wei": int(world.chain.balance(BURN_ADDRESS)),
     }
     summary.update(summarize(events))
+    adaptation = s.adaptation
+    if adaptation.enabled:  # only then: other runs' summaries are as before
+        kinds = {role: list(adaptation.of(role).strategies) for role in adaptation.roles}
+        summary.update(adaptation_summary(events, kinds))
     return summary
 
 

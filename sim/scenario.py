@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
+from sim.adaptation import AdaptationSection, check_adaptation
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
     FRACTION,
@@ -320,6 +321,8 @@ class Scenario(Checked):
     hash covers the plugins' code; a file that changed since is refused."""
     churn: ChurnSection = field(default_factory=ChurnSection)
     costs: CostSection = field(default_factory=CostSection)
+    adaptation: AdaptationSection = field(default_factory=AdaptationSection)
+    """Strategy revision per role (README, "Adaptive agents"); off unless a rule is set."""
     tasks: Annotated[tuple[TaskSection, ...], Items(min_len=1, what="[[tasks]] table")] = (
         TaskSection(),
     )
@@ -358,6 +361,8 @@ class Scenario(Checked):
                 raise ValueError(
                     f"population.assign.{name}: expected an agent name such as verifier-2"
                 )
+        pop = self.population
+        check_adaptation(self.adaptation, registry, pop.mixes(), pop.assign, pop.deviants)
         for name, params in self.behaviours.items():
             check = getattr(params, "check_scenario", None)
             if check is None:
@@ -430,6 +435,8 @@ class Scenario(Checked):
         """SHA-256 of the scenario's canonical JSON (seeds excluded): the scenario hash."""
         table = to_table(self)
         table["run"] = {k: v for k, v in table["run"].items() if k != "seeds"}
+        if table["adaptation"] == to_table(AdaptationSection()):
+            del table["adaptation"]  # off: the hash (and every run id) is as before the key
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -66,3 +66,14 @@ def write_report(root: str | Path, out: str | Path | None = None, level: float =
             atomic_write(out_dir / name, data)
     atomic_write(out_dir / report.index, report.files[report.index])  # last: links resolve
     return out_dir / report.index
+
+
+def write_files(root: str | Path, out: str | Path | None, files: dict[str, bytes]) -> Path:
+    """Write rendered report ``files`` into ``out`` (default ``root/report``), index last."""
+    out_dir = Path(out) if out is not None else Path(root) / "report"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        if name != "index.html":
+            atomic_write(out_dir / name, data)
+    atomic_write(out_dir / "index.html", files["index.html"])
+    return out_dir / "index.html"
