@@ -318,3 +318,46 @@ def sweep_shares(
         if (d / "summary.json").is_file():
             groups.setdefault(labels.get(int(run["point"]), str(run["point"])), []).append(d)
     return shares_section(groups, level)
+
+
+def draw_kind_across(
+    bands: Mapping[str, pd.DataFrame], role: str, kind: str, title: str, level: float = 0.95
+) -> bytes:
+    """One kind's share over simulated time, one line (and band) per group, as PNG bytes.
+
+    ``bands`` maps a label (a sweep point) to its ``share_bands`` table.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    runs = []
+    for label, table in bands.items():
+        g = table[(table["role"] == role) & (table["kind"] == kind)]
+        hours = g["time"].to_numpy(dtype=float) / 3600.0
+        (line,) = ax.plot(hours, g["mean"].to_numpy(dtype=float), label=label)
+        ax.fill_between(
+            hours,
+            g["low"].to_numpy(dtype=float),
+            g["high"].to_numpy(dtype=float),
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0,
+        )
+        runs.append(f"{label}: {int(g['n'].max()) if len(g) else 0}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("simulated time (h)")
+    ax.set_ylabel(f"share of {role}s playing {kind}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.supxlabel(
+        f"mean over runs ({'; '.join(runs)}); band: {level:.0%} Student's t interval, "
+        "clipped to [0, 1]",
+        fontsize=8,
+    )
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    return png.getvalue()
