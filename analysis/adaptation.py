@@ -346,7 +346,7 @@ def draw_kind_across(
             alpha=0.2,
             linewidth=0,
         )
-        runs.append(f"{label}: {int(g['n'].max()) if len(g) else 0}")
+        runs.append(str(int(g["n"].max())) if len(g) else "0")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("simulated time (h)")
     ax.set_ylabel(f"share of {role}s playing {kind}")
@@ -354,8 +354,7 @@ def draw_kind_across(
     ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.supxlabel(
-        f"mean over runs ({'; '.join(runs)}); band: {level:.0%} Student's t interval, "
-        "clipped to [0, 1]",
+        f"mean over {'/'.join(runs)} runs per line; band: {level:.0%} Student's t, in [0, 1]",
         fontsize=8,
     )
     png = io.BytesIO()
