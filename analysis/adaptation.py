@@ -198,8 +198,7 @@ def draw_shares(bands: pd.DataFrame, title: str, level: float = 0.95) -> bytes:
     n = int(bands["n"].max()) if len(bands) else 0
     fig.suptitle(title, fontsize=11)
     fig.supxlabel(
-        f"mean over {n} run(s); band: {level:.0%} Student's t interval of the mean, clipped to "
-        "[0, 1] (none where runs agree)",
+        f"mean over {n} run(s); band: {level:.0%} Student's t, in [0, 1]; none where runs agree",
         fontsize=8,
     )
     png = io.BytesIO()
