@@ -26,6 +26,7 @@ from sim.sealing import SealError, open_sealed
 from sim.types import Role
 
 if TYPE_CHECKING:
+    from agents.adaptation import ProfitBook
     from agents.choice import Estimate
     from agents.model import MarketModel
     from sim.watcher import TaskEntry
@@ -70,6 +71,10 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.market_model = model
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
+        self._bound: dict[int, Any] = {}
+        self.profits: ProfitBook | None = None
+        """What this agent knows of its own profit per task; kept only when its role adapts
+        (``agents.adaptation``)."""
         self.world.connect(self.name, bandwidth_mbps)
 
     @property
@@ -99,7 +104,28 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         proc = self.market_model.track(self.env.process(self._guarded(process)))
         self._work[proc] = None
         proc.callbacks.append(lambda _e: self._work.pop(proc, None))
+        if self.profits is not None:
+            proc.callbacks.append(lambda _e: self.market_model.work_ended(self))
         return proc
+
+    # ---------------------------------------------------------------- strategy per task
+
+    def bind(self, task_id: int) -> None:
+        """Play ``task_id`` to its end with the strategy held now (a revision applies to the
+        tasks taken after it)."""
+        if task_id not in self._bound:
+            self._bound[task_id] = self.behaviour
+            if self.profits is not None:
+                self.profits.take(task_id, self.behaviour.name)
+
+    def strategy_for(self, task_id: int) -> Any:
+        """The strategy this agent plays ``task_id`` with."""
+        return self._bound.get(task_id, self.behaviour)
+
+    def book(self, task: int | None, wei: int) -> None:
+        """Count ``wei`` (negative: spent) towards this agent's profit on ``task``."""
+        if self.profits is not None and task is not None:
+            self.profits.add(task, wei)
 
     def _guarded(self, process: Process) -> Process:
         try:
@@ -116,6 +142,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         if not self.online or tid in self._tasks or (limit and len(self._tasks) >= limit):
             return
         self._tasks.add(tid)
+        self.bind(tid)
         proc = self.spawn(work(task))
         proc.callbacks.append(lambda _e: self._tasks.discard(tid))
 
@@ -175,6 +202,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def transact(self, send: Callable[[], int], task: int | None = None) -> Process:
         """Send a transaction and wait for its receipt (recorded with the task id)."""
         receipt: Receipt = yield from self.world.transact(self.name, send, task=task)
+        self.book(task, -(receipt.fee + (receipt.value if receipt.ok else 0)))
         return receipt
 
     def compute(self, reference_seconds: float, task: int | None = None, what: str = "") -> Process:
@@ -191,6 +219,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def _charge(self, seconds: float, task: int | None, what: str) -> None:
         self.compute_seconds += seconds
         cost = self.world.scenario.costs.compute_cost(seconds)
+        self.book(task, -cost)
         self.record(Kind.COMPUTE, task=task, value=seconds, wei=cost, detail=what or None)
 
     def balance(self) -> Wei:

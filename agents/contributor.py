@@ -83,13 +83,13 @@ class Contributor(VerifierDuties):
         spec = yield from self.world.download(self.name, task.created.spec_cid)
         if spec is None:
             return None
-        data = yield from self.behaviour.produce(self, task)
+        data = yield from self.strategy_for(tid).produce(self, task)
         if data is None or not self.online:
             return None
         submitted = yield from self.publish(task, data)
         if submitted:
             self.submitted.add(tid)
-            yield from self.behaviour.after_submit(self, task)
+            yield from self.strategy_for(task.created.task_id).after_submit(self, task)
             yield from self.settle(task, notice_if_settled=True)
         return None
 

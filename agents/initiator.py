@@ -67,24 +67,25 @@ class Initiator(Participant):
         if entry is None:
             return None
         tid = entry.created.task_id
-        yield from self.behaviour.prepare(self, entry)
-        cancel_at = self.behaviour.cancel_at(self, entry)
+        strategy = self.strategy_for(tid)
+        yield from strategy.prepare(self, entry)
+        cancel_at = strategy.cancel_at(self, entry)
         if cancel_at is not None:
             yield self.world.until(cancel_at)
-            if self.behaviour.peek(self, entry):
+            if strategy.peek(self, entry):
                 yield from self.access_model(entry, paid=False)
             cancelled = yield from self.cancel(entry)
             if cancelled:
                 yield from self.withdraw_if_owed(tid)
                 return None
-        members = yield from self.behaviour.draw(self, entry)
+        members = yield from strategy.draw(self, entry)
         if members:
-            self.hand_out_data(entry, self.behaviour.hand_out(self, entry, members))
-            yield from self.behaviour.after_draw(self, entry, members)
+            self.hand_out_data(entry, strategy.hand_out(self, entry, members))
+            yield from strategy.after_draw(self, entry, members)
         yield self.world.until(entry.deadlines()[1])
         yield from self.finalize(entry)
         yield from self.withdraw_if_owed(tid)
-        yield from self.behaviour.after_finalize(self, entry)
+        yield from strategy.after_finalize(self, entry)
         if entry.finalized is not None and entry.finalized.accepted:
             if entry.params.sealed_window_s > 0 or entry.template.encrypted_models:
                 yield from self.claim_access(entry)
@@ -147,6 +148,8 @@ class Initiator(Participant):
             self.record(Kind.FAILED, detail=receipt.revert_reason)
             return None
         created = next(e for e in typed_events(receipt) if isinstance(e, TaskCreated))
+        self.bind(created.task_id)
+        self.book(created.task_id, -(receipt.fee + receipt.value))
         self.record(
             Kind.TASK_CREATED,
             task=created.task_id,
@@ -160,7 +163,7 @@ class Initiator(Participant):
         """Draw the committee at the strategy's time (by default when submissions close); the
         members' addresses."""
         tid = entry.created.task_id
-        yield self.world.until(self.behaviour.draw_at(self, entry))
+        yield self.world.until(self.strategy_for(tid).draw_at(self, entry))
         market = self.world.market
         # With future_seed the first call only fixes the seed block (the next one) and the
         # draw needs a call in a block after it: up to three calls, one per block.

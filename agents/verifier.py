@@ -313,7 +313,7 @@ class Verifier(VerifierDuties):
         """Stake, serve if drawn, settle; after a return from churn, resume where it stood.
         A strategy with a protocol of its own (``VerifierStrategy.work``) runs that instead."""
         yield self.world.notice(self.name)
-        own = self.behaviour.work(self, task)
+        own = self.strategy_for(task.created.task_id).work(self, task)
         if own is not None:
             yield from own
             return None
@@ -321,11 +321,14 @@ class Verifier(VerifierDuties):
         return None
 
     def _evaluate(self, task: TaskEntry, inputs: VerificationInput) -> Process:
-        report: Report | None = yield from self.behaviour.evaluate(self, task, inputs)
+        strategy = self.strategy_for(task.created.task_id)
+        report: Report | None = yield from strategy.evaluate(self, task, inputs)
         return report
 
     def reveal_at(self, task: TaskEntry) -> int:
-        return self.behaviour.reveal_at(self, task)
+        at: int = self.strategy_for(task.created.task_id).reveal_at(self, task)
+        return at
 
     def reveals(self, task: TaskEntry, report: Report) -> bool:
-        return self.behaviour.reveals(self, task, report)
+        reveal: bool = self.strategy_for(task.created.task_id).reveals(self, task, report)
+        return reveal

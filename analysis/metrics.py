@@ -239,6 +239,27 @@ FAMILIES: dict[str, Metric] = {
             "share of credit unclaimed",
             "Unclaimed ÷ credited wei, agents of this role.",
         ),
+        _fraction(
+            "strategy_share",
+            "final strategy share",
+            "With [adaptation]: share of the role's agents (every one that joined) playing "
+            "the kind when the run ended.",
+        ),
+        Metric(
+            "first_majority_s",
+            "first majority",
+            "With [adaptation]: simulated seconds until the kind first held more than half of "
+            "the role (0: from the start; empty: never).",
+            "s",
+            0.0,
+        ),
+        Metric(
+            "strategy_revisions",
+            "strategy revisions",
+            "With [adaptation]: strategy_revised events of the role (changes of kind).",
+            "count",
+            0.0,
+        ),
     )
 }
 """Metric families: ``<family>.<role>`` or ``<family>.<role>.<behaviour>``."""

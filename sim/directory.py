@@ -64,6 +64,15 @@ class Directory:
         member = self._by_address.get(address)
         return member is not None and member.address != address
 
+    def set_behaviour(self, name: str, behaviour: str) -> Member:
+        """Record that ``name`` now plays ``behaviour`` (an adaptive agent revised its kind):
+        rows written from now on carry the new kind."""
+        old = self._by_name[name]
+        member = Member(old.name, old.address, old.role, behaviour)
+        self._by_name[name] = member
+        self._by_address[old.address] = member
+        return member
+
     def member(self, name: str) -> Member | None:
         return self._by_name.get(name)
 

@@ -70,6 +70,7 @@ class Kind(StrEnum):
     ATTACK = "attack"
     MODEL_TAKEN = "model_taken"
     BALANCE = "balance"
+    STRATEGY_REVISED = "strategy_revised"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import pandas as pd
 import simpy
 
+from analysis.adaptation import adaptation_summary
 from analysis.metrics import summarize
 from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
@@ -31,7 +32,7 @@ from sim.config import to_table
 from sim.errors import ConfigError
 from sim.ledger import Ledger
 from sim.oracle import Oracle
-from sim.paths import atomic_path, atomic_write
+from sim.paths import atomic_path, atomic_write, write_page
 from sim.recorder import Kind
 from sim.scenario import Scenario, load_scenario, with_overrides
 from sim.world import World, build_world
@@ -265,6 +266,10 @@ def _summary(world: World, events: pd.DataFrame, completed: bool, wall: float) -
         "burned_stakes_wei": int(world.chain.balance(BURN_ADDRESS)),
     }
     summary.update(summarize(events))
+    adaptation = s.adaptation
+    if adaptation.enabled:  # only then: other runs' summaries are as before
+        kinds = {role: list(adaptation.of(role).strategies) for role in adaptation.roles}
+        summary.update(adaptation_summary(events, kinds))
     return summary
 
 
@@ -286,12 +291,7 @@ def write_run_report(run_dir: str | Path, out: str | Path | None = None) -> Path
 
     out_dir = Path(out) if out is not None else Path(run_dir) / "report"
     report = render_run_report(run_dir, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in report.files.items():
-        if name != report.index:
-            atomic_write(out_dir / name, data)
-    atomic_write(out_dir / report.index, report.files[report.index])  # last: links resolve
-    return out_dir / report.index
+    return write_page(out_dir, report.files, report.index)
 
 
 def scenario_toml(scenario: Scenario) -> str:

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from contracts.chain import Engine
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
+from sim.adaptation import AdaptationSection, check_adaptation
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
     FRACTION,
@@ -334,6 +335,8 @@ class Scenario(Checked):
     hash covers the plugins' code; a file that changed since is refused."""
     churn: ChurnSection = field(default_factory=ChurnSection)
     costs: CostSection = field(default_factory=CostSection)
+    adaptation: AdaptationSection = field(default_factory=AdaptationSection)
+    """Strategy revision per role (README, "Adaptive agents"); off unless a rule is set."""
     tasks: Annotated[tuple[TaskSection, ...], Items(min_len=1, what="[[tasks]] table")] = (
         TaskSection(),
     )
@@ -372,6 +375,8 @@ class Scenario(Checked):
                 raise ValueError(
                     f"population.assign.{name}: expected an agent name such as verifier-2"
                 )
+        pop = self.population
+        check_adaptation(self.adaptation, registry, pop.mixes(), pop.assign, pop.deviants)
         for name, params in self.behaviours.items():
             check = getattr(params, "check_scenario", None)
             if check is None:
@@ -460,6 +465,8 @@ class Scenario(Checked):
         # the engine changes how fast a run goes, never what it records (tests/scenario/
         # test_engines.py): both engines give the same run id and scenario hash
         table["chain"] = {k: v for k, v in table["chain"].items() if k != "engine"}
+        if table["adaptation"] == to_table(AdaptationSection()):
+            del table["adaptation"]  # off: the hash (and every run id) is as before the key
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
