@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import OrderedDict
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
     from sim.learning.partition import Partition, Shard
-    from sim.learning.training import TrainedModel, TrainingCache
+    from sim.learning.training import TrainedModel, TrainingCache, TrainRequest
     from sim.scenario import Scenario
 
 BYTES_PER_SAMPLE = 28 * 28 + 1
@@ -74,6 +75,13 @@ class LearningService:
         self._evaluations: EvaluationCache | None = None
         self._loaded: OrderedDict[str, Net] = OrderedDict()
         self._data: dict[str, LabelledData] = {}
+        self._executor: Executor | None = None
+        self._trained: dict[str, TrainedModel] = {}
+        """Models trained in batches or on a cluster, by request key (one-at-a-time local
+        training reads the on-disk cache instead, as it always has)."""
+        self._pending: dict[str, TrainRequest] = {}
+        """Announced batched trainings not yet done (they join the next batch)."""
+        self._futures: dict[str, Future[list[TrainedModel]]] = {}
 
     # ---------------------------------------------------------------- data
 
@@ -132,19 +140,99 @@ class LearningService:
         label_flip_rate: float = 0.0,
         epochs: int | None = None,
     ) -> TrainedModel:
-        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard."""
-        from sim.learning.training import TrainingCache, TrainRequest, train
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard.
 
-        if self._cache is None:
-            self._cache = TrainingCache()
+        One at a time and here by default. With ``training.batched``, the first call that
+        needs a model trains it together with every training announced (``expect``) and not
+        yet done; with a cluster attached (``attach``), the result of a training already
+        submitted is awaited, anything else is submitted now and awaited.
+        """
+        from sim.learning.training import train
+
+        request = self._request(contributor, seed, label_flip_rate, epochs)
+        if self._executor is None and not request.batched:
+            return train(request, self.dataset, self._training_cache())
+        key = request.key()
+        if key in self._trained:
+            return self._trained[key]
+        if request.batched:
+            self._pending.pop(key, None)
+            batch = [request, *self._pending.values()]
+            self._pending.clear()
+            self._trained.update(zip((r.key() for r in batch), self._train_now(batch), strict=True))
+        else:
+            future = self._futures.pop(key, None) or self._submit([request])
+            self._trained[key] = future.result()[0]
+        return self._trained[key]
+
+    def expect(
+        self,
+        contributor: int,
+        seed: int,
+        *,
+        label_flip_rate: float = 0.0,
+        epochs: int | None = None,
+    ) -> None:
+        """A contributor joining a task will ask for this training: start it where that helps.
+
+        Nothing happens by default (the training is done when asked for, as always). With
+        ``training.batched`` the request waits for the batch of the next training asked for;
+        with a cluster attached it is submitted now. Either way the result is what ``train``
+        would give, so when it is announced never changes a simulated outcome.
+        """
+        if self._executor is None and not self.scenario.training.batched:
+            return
+        request = self._request(contributor, seed, label_flip_rate, epochs)
+        key = request.key()
+        if key in self._trained or key in self._pending or key in self._futures:
+            return
+        if request.batched:
+            self._pending[key] = request
+        elif self._executor is not None:
+            self._futures[key] = self._submit([request])
+
+    def attach(self, executor: Executor) -> None:
+        """Run this run's training on ``executor`` (a Dask client's ``get_executor()``)."""
+        self._executor = executor
+
+    def _request(
+        self, contributor: int, seed: int, label_flip_rate: float, epochs: int | None
+    ) -> TrainRequest:
+        from sim.learning.training import TrainRequest
+
         training = self.scenario.training
         if epochs is not None:
             training = dataclasses.replace(training, epochs=epochs)
         shard = self.shard_of(contributor)
-        request = TrainRequest.for_shard(
+        return TrainRequest.for_shard(
             self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
         )
-        return train(request, self.dataset, self._cache)
+
+    def _training_cache(self) -> TrainingCache:
+        from sim.learning.training import TrainingCache
+
+        if self._cache is None:
+            self._cache = TrainingCache()
+        return self._cache
+
+    def _train_now(self, requests: list[TrainRequest]) -> list[TrainedModel]:
+        """Train ``requests`` together, here or on the attached cluster, and wait."""
+        from sim.learning.batched import train_many
+
+        if self._executor is not None:
+            return self._submit(requests).result()
+        return train_many(requests, self.dataset, self._training_cache())
+
+    def _submit(self, requests: list[TrainRequest]) -> Future[list[TrainedModel]]:
+        import torch
+
+        from sim.learning.remote import batch_of, train_remote
+
+        if self._executor is None:
+            raise RuntimeError("no cluster attached")  # pragma: no cover - callers check
+        d = self.scenario.data
+        batch = batch_of(requests, d.dataset, d.data_dir, torch.get_num_threads())
+        return self._executor.submit(train_remote, batch)
 
     def train_seconds(self, samples_processed: int) -> float:
         return samples_processed * self.scenario.timing.train_s_per_sample

@@ -129,6 +129,8 @@ class TrainConfig(Checked):
     """L2 weight decay."""
     device: DeviceName = "auto"
     """Where to train: cuda when available (auto), or forced."""
+    batched: bool = False
+    """Train the contributors' models of one batch as one stacked computation (vmap)."""
 
 
 @dataclass(frozen=True)
