@@ -77,8 +77,11 @@ class LearningService:
         self._data: dict[str, LabelledData] = {}
         self._executor: Executor | None = None
         self._trained: dict[str, TrainedModel] = {}
-        """Models trained in batches or on a cluster, by request key (one-at-a-time local
-        training reads the on-disk cache instead, as it always has)."""
+        """Models trained in batches or on a cluster and not yet asked for, by request key
+        (one-at-a-time local training reads the on-disk cache instead, as it always has)."""
+        self._stored: dict[str, str] = {}
+        """Request key -> cache key of each such model once handed out (a second ask reads
+        the cache: a run does not hold every model's bytes)."""
         self._pending: dict[str, TrainRequest] = {}
         """Announced batched trainings not yet done (they join the next batch)."""
         self._futures: dict[str, Future[list[TrainedModel]]] = {}
@@ -144,26 +147,35 @@ class LearningService:
 
         One at a time and here by default. With ``training.batched``, the first call that
         needs a model trains it together with every training announced (``expect``) and not
-        yet done; with a cluster attached (``attach``), the result of a training already
-        submitted is awaited, anything else is submitted now and awaited.
+        yet done; with a cluster attached (``attach``), the result of a training submitted
+        when it was announced is awaited (anything else is trained here: the same result).
         """
         from sim.learning.training import train
 
         request = self._request(contributor, seed, label_flip_rate, epochs)
+        cache = self._training_cache()
         if self._executor is None and not request.batched:
-            return train(request, self.dataset, self._training_cache())
+            return train(request, self.dataset, cache)
         key = request.key()
-        if key in self._trained:
-            return self._trained[key]
-        if request.batched:
-            self._pending.pop(key, None)
-            batch = [request, *self._pending.values()]
-            self._pending.clear()
-            self._trained.update(zip((r.key() for r in batch), self._train_now(batch), strict=True))
-        else:
-            future = self._futures.pop(key, None) or self._submit([request])
-            self._trained[key] = future.result()[0]
-        return self._trained[key]
+        if key in self._stored and (hit := cache.read(self._stored[key])) is not None:
+            return hit  # handed out before (another task of the same contributor)
+        if key not in self._trained:
+            if request.batched:
+                self._pending.pop(key, None)
+                batch = [request, *self._pending.values()]
+                self._pending.clear()
+                results = self._train_now(batch)
+                self._trained.update(zip((r.key() for r in batch), results, strict=True))
+            elif (future := self._futures.pop(key, None)) is not None:
+                self._trained[key] = future.result()[0]
+            else:
+                # not announced (a free rider's untrained weights): no earlier start to gain
+                self._trained[key] = train(request, self.dataset, cache)
+        result = self._trained.pop(key)
+        if self._executor is not None and not cache.has(result.key):
+            cache.put(result)  # trained on another machine: kept here for a second ask
+        self._stored[key] = result.key
+        return result
 
     def expect(
         self,
@@ -184,7 +196,8 @@ class LearningService:
             return
         request = self._request(contributor, seed, label_flip_rate, epochs)
         key = request.key()
-        if key in self._trained or key in self._pending or key in self._futures:
+        known = (self._stored, self._trained, self._pending, self._futures)
+        if any(key in table for table in known):
             return
         if request.batched:
             self._pending[key] = request

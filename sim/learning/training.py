@@ -178,6 +178,10 @@ class TrainingCache:
             from_cache=True,
         )  # fmt: skip
 
+    def has(self, key: str) -> bool:
+        """Whether both files of the entry under ``key`` exist (not checked against the hash)."""
+        return all(path.exists() for path in self._paths(key))
+
     def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry).
 

@@ -17,6 +17,9 @@ from sim.learning.features import LabelledData
 from sim.learning.partition import partition
 from sim.learning.safety import load_model
 from sim.learning.training import TrainingCache, TrainRequest, accuracy, fit, train
+from sim.learning_service import LearningService
+from sim.rng import RngStreams
+from sim.runner import resolve
 
 MLP = ModelConfig(architecture="mlp", hidden=(32,))
 CNN = ModelConfig(channels=(4, 8), hidden=(16,))
@@ -125,3 +128,39 @@ def test_batched_and_one_at_a_time_accuracy_agree_on_mnist(mnist5k: Dataset) -> 
     sequential = [held_out(train(one_at_a_time(r), mnist5k).weights) for r in reqs]
     assert np.mean(sequential) > 0.6  # chance is 0.1
     assert abs(np.mean(batched) - np.mean(sequential)) < 0.005
+
+
+TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
+
+
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *overrides: str) -> LearningService:
+    monkeypatch.setenv("BAASIM_CACHE", str(tmp_path))
+    mlp = ["model.architecture='mlp'", "model.hidden=[16]", "training.epochs=1"]
+    return LearningService(resolve(TINY, [*mlp, *overrides]), RngStreams(0))
+
+
+def test_a_run_trains_what_was_announced_as_one_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learning = service(tmp_path, monkeypatch, "training.batched=true")
+    learning.expect(0, 10)
+    learning.expect(1, 11, label_flip_rate=0.5)
+    first = learning.train(0, 10)
+    cache = learning._training_cache()
+    assert (cache.hits, cache.misses) == (0, 2)  # both trained when the first was needed
+    poisoned = learning.train(1, 11, label_flip_rate=0.5)
+    assert cache.misses == 2 and poisoned.weights != first.weights
+    again = learning.train(0, 10)  # a second task of the same contributor: from the cache
+    assert again.weights == first.weights and again.from_cache
+    alone = learning.train(2, 12)  # not announced: a batch of its own
+    assert cache.misses == 3 and alone.key != first.key
+
+
+def test_announcing_changes_nothing_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    learning = service(tmp_path, monkeypatch)
+    learning.expect(0, 10)
+    assert not learning._pending and learning._partition is None  # not even the data split
+    trained = learning.train(0, 10)
+    assert trained.key == learning._request(0, 10, 0.0, None).key()
