@@ -124,13 +124,15 @@ def main() -> None:
     parser.add_argument("--scenario", default="scenarios/churn.toml")
     parser.add_argument("--accuracy-models", type=int, default=20)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     data = load_dataset("mnist-5k")
-    throughput(data, args.models, 50, args.rounds)
-    throughput(data, args.models, 60, args.rounds, epochs=5)
+    if not args.skip_throughput:
+        throughput(data, args.models, 50, args.rounds)
+        throughput(data, args.models, 60, args.rounds, epochs=5)
     if not args.skip_accuracy:
         accuracy_distribution(args.scenario, args.accuracy_models)
 
