@@ -135,16 +135,18 @@ class Participant(mesa.Agent):  # type: ignore[misc]
             self.record(Kind.ABANDONED, detail=str(interrupt.cause))
             return None
 
-    def take_task(self, task: TaskEntry, work: Callable[[TaskEntry], Process]) -> None:
-        """Start ``work`` on ``task`` unless already on it, offline, or at capacity."""
+    def take_task(self, task: TaskEntry, work: Callable[[TaskEntry], Process]) -> bool:
+        """Start ``work`` on ``task`` unless already on it, offline, or at capacity; True
+        when it started."""
         tid = task.created.task_id
         limit = self.world.scenario.population.max_tasks_per_agent
         if not self.online or tid in self._tasks or (limit and len(self._tasks) >= limit):
-            return
+            return False
         self._tasks.add(tid)
         self.bind(tid)
         proc = self.spawn(work(task))
         proc.callbacks.append(lambda _e: self._tasks.discard(tid))
+        return True
 
     # ---------------------------------------------------------------- churn
 

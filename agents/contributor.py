@@ -52,8 +52,14 @@ class Contributor(VerifierDuties):
 
     def on_task(self, task: TaskEntry) -> None:
         open_ = self.world.timestamp() < task.params.submission_deadline
-        if task.created.task_id in self.submitted or (open_ and self.wants(task)):
+        if task.created.task_id in self.submitted:
             self.take_task(task, self.work)
+        elif open_ and self.wants(task) and self.take_task(task, self.work):
+            # the training this task will need is known now: the learning layer may start it
+            # (a cluster) or batch it with others' (training.batched); no simulated effect
+            rate = self.behaviour.planned_training(self)
+            if rate is not None:
+                self.world.learning.expect(self.index, self.training_seed, label_flip_rate=rate)
 
     def wants(self, task: TaskEntry) -> bool:
         """Whether this contributor joins ``task`` (decided once per task)."""

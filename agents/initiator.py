@@ -95,13 +95,16 @@ class Initiator(Participant):
     def task_spec(self, template: TaskSection) -> bytes:
         """The task description published to storage (its CID goes on chain)."""
         s = self.world.scenario
+        training = to_table(s.training)
+        # how the simulator computes the training is no part of what the initiator publishes
+        training.pop("batched")
         doc = {
             "task": template.name,
             "initiator": self.name,
             "dataset": s.data.dataset,
             "input_shape": [1, 28, 28],
             "recommended_model": to_table(s.model),
-            "training": to_table(s.training),
+            "training": training,
             "mafr": template.mafr,
             "verification_samples": s.data.verification_size,
         }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import OrderedDict
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from sim.learning.models import Net
     from sim.learning.partition import Partition, Shard
     from sim.learning.safety import FlatCache
-    from sim.learning.training import TrainedModel, TrainingCache
+    from sim.learning.training import TrainedModel, TrainingCache, TrainRequest
     from sim.scenario import Scenario
 
 BYTES_PER_SAMPLE = 28 * 28 + 1
@@ -76,6 +77,16 @@ class LearningService:
         self._loaded: OrderedDict[str, Net] = OrderedDict()
         self._flat: FlatCache | None = None
         self._data: dict[str, LabelledData] = {}
+        self._executor: Executor | None = None
+        self._trained: dict[str, TrainedModel] = {}
+        """Models trained in batches or on a cluster and not yet asked for, by request key
+        (one-at-a-time local training reads the on-disk cache instead, as it always has)."""
+        self._stored: dict[str, str] = {}
+        """Request key -> cache key of each such model once handed out (a second ask reads
+        the cache: a run does not hold every model's bytes)."""
+        self._pending: dict[str, TrainRequest] = {}
+        """Announced batched trainings not yet done (they join the next batch)."""
+        self._futures: dict[str, Future[list[TrainedModel]]] = {}
 
     # ---------------------------------------------------------------- data
 
@@ -134,19 +145,109 @@ class LearningService:
         label_flip_rate: float = 0.0,
         epochs: int | None = None,
     ) -> TrainedModel:
-        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard."""
-        from sim.learning.training import TrainingCache, TrainRequest, train
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard.
 
-        if self._cache is None:
-            self._cache = TrainingCache()
+        One at a time and here by default. With ``training.batched``, the first call that
+        needs a model trains it together with every training announced (``expect``) and not
+        yet done; with a cluster attached (``attach``), the result of a training submitted
+        when it was announced is awaited (anything else is trained here: the same result).
+        """
+        from sim.learning.training import train
+
+        request = self._request(contributor, seed, label_flip_rate, epochs)
+        cache = self._training_cache()
+        if self._executor is None and not request.batched:
+            return train(request, self.dataset, cache)
+        key = request.key()
+        if key in self._stored and (hit := cache.read(self._stored[key])) is not None:
+            return hit  # handed out before (another task of the same contributor)
+        if key not in self._trained:
+            if request.batched:
+                self._pending.pop(key, None)
+                batch = [request, *self._pending.values()]
+                self._pending.clear()
+                results = self._train_now(batch)
+                self._trained.update(zip((r.key() for r in batch), results, strict=True))
+            elif (future := self._futures.pop(key, None)) is not None:
+                self._trained[key] = future.result()[0]
+            else:
+                # not announced (a free rider's untrained weights): no earlier start to gain
+                self._trained[key] = train(request, self.dataset, cache)
+        result = self._trained.pop(key)
+        if self._executor is not None and not cache.has(result.key):
+            cache.put(result)  # trained on another machine: kept here for a second ask
+        self._stored[key] = result.key
+        return result
+
+    def expect(
+        self,
+        contributor: int,
+        seed: int,
+        *,
+        label_flip_rate: float = 0.0,
+        epochs: int | None = None,
+    ) -> None:
+        """A contributor joining a task will ask for this training: start it where that helps.
+
+        Nothing happens by default (the training is done when asked for, as always). With
+        ``training.batched`` the request waits for the batch of the next training asked for;
+        with a cluster attached it is submitted now. Either way the result is what ``train``
+        would give, so when it is announced never changes a simulated outcome.
+        """
+        if self._executor is None and not self.scenario.training.batched:
+            return
+        request = self._request(contributor, seed, label_flip_rate, epochs)
+        key = request.key()
+        known = (self._stored, self._trained, self._pending, self._futures)
+        if any(key in table for table in known):
+            return
+        if request.batched:
+            self._pending[key] = request
+        elif self._executor is not None:
+            self._futures[key] = self._submit([request])
+
+    def attach(self, executor: Executor) -> None:
+        """Run this run's training on ``executor`` (a Dask client's ``get_executor()``)."""
+        self._executor = executor
+
+    def _request(
+        self, contributor: int, seed: int, label_flip_rate: float, epochs: int | None
+    ) -> TrainRequest:
+        from sim.learning.training import TrainRequest
+
         training = self.scenario.training
         if epochs is not None:
             training = dataclasses.replace(training, epochs=epochs)
         shard = self.shard_of(contributor)
-        request = TrainRequest.for_shard(
+        return TrainRequest.for_shard(
             self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
         )
-        return train(request, self.dataset, self._cache)
+
+    def _training_cache(self) -> TrainingCache:
+        from sim.learning.training import TrainingCache
+
+        if self._cache is None:
+            self._cache = TrainingCache()
+        return self._cache
+
+    def _train_now(self, requests: list[TrainRequest]) -> list[TrainedModel]:
+        """Train ``requests`` together, here or on the attached cluster, and wait."""
+        from sim.learning.batched import train_many
+
+        if self._executor is not None:
+            return self._submit(requests).result()
+        return train_many(requests, self.dataset, self._training_cache())
+
+    def _submit(self, requests: list[TrainRequest]) -> Future[list[TrainedModel]]:
+        import torch
+
+        from sim.learning.remote import batch_of, train_remote
+
+        if self._executor is None:
+            raise RuntimeError("no cluster attached")  # pragma: no cover - callers check
+        d = self.scenario.data
+        batch = batch_of(requests, d.dataset, d.data_dir, torch.get_num_threads())
+        return self._executor.submit(train_remote, batch)
 
     def train_seconds(self, samples_processed: int) -> float:
         return samples_processed * self.scenario.timing.train_s_per_sample

@@ -15,6 +15,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -91,8 +92,13 @@ def run(
     overrides: Sequence[str] = (),
     progress: bool = False,
     population: PopulationFactory | None = None,
+    learning_executor: Executor | None = None,
 ) -> RunResult:
-    """Run one scenario with one seed; write events.parquet, summary.json, series.parquet."""
+    """Run one scenario with one seed; write events.parquet, summary.json, series.parquet.
+
+    ``learning_executor`` (a Dask client's ``get_executor()``) runs the run's training
+    there, started as soon as a contributor joins a task; the results are the same.
+    """
     scenario = resolve(scenario_or_path, overrides)
     seed = scenario.run.seeds[0] if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -101,10 +107,13 @@ def run(
     factory = population or load_population(scenario.population.plugin)
     if out is None:
         with tempfile.TemporaryDirectory(prefix="baasim-run-") as tmp:
-            return _run(scenario, seed, Path(tmp), factory, progress, keep=False)
+            return _run(
+                scenario, seed, Path(tmp), factory, progress, keep=False,
+                executor=learning_executor,
+            )  # fmt: skip
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return _run(scenario, seed, out_dir, factory, progress, keep=True)
+    return _run(scenario, seed, out_dir, factory, progress, keep=True, executor=learning_executor)
 
 
 def _run(
@@ -114,8 +123,9 @@ def _run(
     factory: PopulationFactory,
     progress: bool,
     keep: bool,
+    executor: Executor | None = None,
 ) -> RunResult:
-    live = LiveRun.start(scenario, seed, out_dir, factory)
+    live = LiveRun.start(scenario, seed, out_dir, factory, executor)
     bar = _progress(live.world, scenario) if progress else None
     try:
         live.world.env.run(until=live.end)
@@ -158,11 +168,19 @@ class LiveRun:
 
     @classmethod
     def start(
-        cls, scenario: Scenario, seed: int, out_dir: Path, factory: PopulationFactory
+        cls,
+        scenario: Scenario,
+        seed: int,
+        out_dir: Path,
+        factory: PopulationFactory,
+        executor: Executor | None = None,
     ) -> LiveRun:
-        """Build the world and the population and start its processes (nothing runs yet)."""
+        """Build the world and the population and start its processes (nothing runs yet);
+        with ``executor``, the run's training goes there (``LearningService.attach``)."""
         wall_start = time.perf_counter()
         world = build_world(scenario, seed, out_dir)
+        if executor is not None:
+            world.learning.attach(executor)
         Ledger(world.watcher, world.recorder, world.directory, scenario.costs)
         Oracle(world)
         pop = factory(world)

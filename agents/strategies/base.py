@@ -74,6 +74,12 @@ class ContributorStrategy(Strategy[P], ABC):
     def produce(self, agent: Contributor, task: TaskEntry) -> Process:
         """Return the model file (bytes) to submit, or None; spend the compute it needs."""
 
+    def planned_training(self, agent: Contributor) -> float | None:
+        """The label-flip rate of the training ``produce`` will ask for, None if it trains
+        nothing: told to the learning layer when the agent joins a task, so it can start the
+        training early (on a cluster) or batch it (``training.batched``)."""
+        return None
+
     def train(self, agent: Contributor, task: TaskEntry, label_flip_rate: float) -> Process:
         """Train the recommended model on the agent's shard (``label_flip_rate`` of its labels
         flipped), spending the training time; return the weights."""

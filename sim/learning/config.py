@@ -154,6 +154,8 @@ class TrainConfig(Checked):
     """L2 weight decay."""
     device: DeviceName = "auto"
     """Where to train: cuda when available (auto), or forced."""
+    batched: bool = False
+    """Train the contributors' models of one batch as one stacked computation (vmap)."""
     privacy: PrivacyConfig | None = None
     """Differentially private training (``{ mechanism = "dp_sgd", epsilon, delta,
     max_grad_norm }``); none by default."""

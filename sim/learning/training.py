@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ from sim.paths import atomic_write, cache_dir, exclusive
 
 CODE_VERSION = "train-1"
 """Bump when a change to this module (or the models) changes the weights it produces."""
+
+BATCHED_VERSION = "vmap-1"
+"""Key component of batched training (``sim.learning.batched``); bump when it changes the
+weights it produces."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,14 +87,31 @@ class TrainRequest:
             label_flip_rate,
         )  # fmt: skip
 
+    @property
+    def batched(self) -> bool:
+        """Whether this request is trained in a stacked batch (``training.batched``).
+
+        Untrained requests (``epochs = 0``) never are: their weights are the seeded
+        initialisation either way, so they keep the one-at-a-time key. Nor is differentially
+        private training (``training.privacy``): its per-sample clipping and noise are
+        Opacus's, one model at a time.
+        """
+        return self.training.batched and self.training.epochs > 0 and self.training.privacy is None
+
     def key(self, device: torch.device | None = None) -> str:
-        """SHA-256 over everything that determines the result, on ``device`` (default: auto)."""
+        """SHA-256 over everything that determines the result, on ``device`` (default: auto).
+
+        A batched request's key has one more component (``BATCHED_VERSION``): its weights
+        differ from one-at-a-time training in the last bits, so the two never share an entry.
+        One-at-a-time keys are those of before the switch existed.
+        """
         device = device or resolve_device(self.training.device)
         training = to_table(self.training)
         training.pop("device")
+        training.pop("batched")
         if training.get("privacy") is None:
             training.pop("privacy", None)  # models trained before the option keep their keys
-        described = {
+        described: dict[str, object] = {
             "code": CODE_VERSION,
             "env": numeric_environment(device),
             "dataset": self.dataset,
@@ -98,6 +120,8 @@ class TrainRequest:
             "seed": self.seed,
             "label_flip_rate": self.label_flip_rate,
         }
+        if self.batched:
+            described["batched"] = BATCHED_VERSION
         h = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
         for indices in (self.train_indices, self.validation_indices):
             array = np.ascontiguousarray(indices, dtype=np.int64)
@@ -161,6 +185,10 @@ class TrainingCache:
             weights, float(note["validation_accuracy"]), int(note["samples_processed"]), key,
             from_cache=True, epsilon=note.get("epsilon"),
         )  # fmt: skip
+
+    def has(self, key: str) -> bool:
+        """Whether both files of the entry under ``key`` exist (not checked against the hash)."""
+        return all(path.exists() for path in self._paths(key))
 
     def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry).
@@ -251,7 +279,7 @@ def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[
         flipped = torch.rand(len(y), generator=generator) < request.label_flip_rate
         y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
     config = request.training
-    optimiser = make_optimiser(model, config)
+    optimiser = make_optimiser(model.parameters(), config)
     model.train()
     for _ in range(config.epochs):
         order = torch.randperm(len(y), generator=generator).to(device)
@@ -265,13 +293,17 @@ def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[
     return model, len(y) * config.epochs
 
 
-def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimiser(
+    parameters: Iterable[torch.Tensor], config: TrainConfig
+) -> torch.optim.Optimizer:
+    """The configured optimiser over ``parameters`` (elementwise: stacked models' parameters
+    are updated exactly as each model's own would be)."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum,
+            parameters, lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay,
         )  # fmt: skip
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def accuracy(
@@ -321,7 +353,7 @@ def fit_private(
         batch_size=min(config.batch_size, len(y)),
         generator=torch.Generator().manual_seed(order_seed),
     )
-    optimiser = make_optimiser(model, config)
+    optimiser = make_optimiser(model.parameters(), config)
     with warnings.catch_warnings():
         # Opacus warns that secure_mode is off: a simulation wants repeatable noise
         warnings.simplefilter("ignore", UserWarning)
