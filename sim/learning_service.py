@@ -24,13 +24,16 @@ import numpy as np
 from sim.rng import RngStreams
 
 if TYPE_CHECKING:
-    from sim.learning.config import ContributionConfig
+    import torch
+
+    from sim.learning.config import AttackName, ContributionConfig, PrivacyConfig
     from sim.learning.datasets import Dataset
     from sim.learning.evaluation import Evaluation
     from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
     from sim.learning.partition import Partition, Shard
+    from sim.learning.privacy import AttackResult
     from sim.learning.training import TrainedModel, TrainingCache
     from sim.scenario import Scenario
 
@@ -131,20 +134,94 @@ class LearningService:
         *,
         label_flip_rate: float = 0.0,
         epochs: int | None = None,
+        privacy: PrivacyConfig | None = None,
     ) -> TrainedModel:
-        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard."""
-        from sim.learning.training import TrainingCache, TrainRequest, train
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard;
+        ``privacy`` replaces the scenario's ``training.privacy`` (a private contributor)."""
+        from sim.learning.training import TrainRequest, train
 
-        if self._cache is None:
-            self._cache = TrainingCache()
         training = self.scenario.training
         if epochs is not None:
             training = dataclasses.replace(training, epochs=epochs)
+        if privacy is not None:
+            training = dataclasses.replace(training, privacy=privacy)
         shard = self.shard_of(contributor)
         request = TrainRequest.for_shard(
             self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
         )
-        return train(request, self.dataset, self._cache)
+        return train(request, self.dataset, self._training_cache())
+
+    def _training_cache(self) -> TrainingCache:
+        from sim.learning.training import TrainingCache
+
+        if self._cache is None:
+            self._cache = TrainingCache()
+        return self._cache
+
+    # ---------------------------------------------------------------- privacy audits
+
+    def reference_models(self, count: int, size: int, seed: int) -> list[Net]:
+        """``count`` reference models for the offline LiRA, each trained (non-privately, with
+        the scenario's architecture and training) on ``size`` samples drawn from the
+        verification set — data no contributor trained on and no test sample."""
+        from sim.learning.training import TrainRequest, train
+
+        pool = self.partition.verification
+        training = dataclasses.replace(self.scenario.training, privacy=None)
+        rng = np.random.default_rng(seed)
+        held = max(1, size // 5)  # its own validation part, as a contributor keeps one
+        models = []
+        for i in range(count):
+            chosen = rng.choice(pool, size=size, replace=False)
+            request = TrainRequest(
+                self.dataset.fingerprint, np.sort(chosen[held:]), np.sort(chosen[:held]),
+                self.scenario.model, training, seed + i,
+            )  # fmt: skip
+            models.append(self.load(train(request, self.dataset, self._training_cache()).weights))
+        return models
+
+    def membership_audit(
+        self,
+        target: torch.nn.Module,
+        members: np.ndarray,
+        attacks: tuple[AttackName, ...],
+        references: list[Net],
+        candidates: int,
+    ) -> list[AttackResult]:
+        """Each attack against ``target``: the sample indices ``members`` (at most
+        ``candidates``, in their order) against as many held-out test samples."""
+        from sim.learning.features import LabelledData
+        from sim.learning.privacy import lira_offline, loss_attack
+
+        n = min(len(members), len(self.partition.test), candidates)
+        ins = LabelledData.from_indices(self.dataset, members[:n])
+        outs = LabelledData.from_indices(self.dataset, self.partition.test[:n])
+        target = target.cpu().eval()
+        results = []
+        for attack in attacks:
+            if attack == "loss":
+                results.append(loss_attack(target, (ins.x, ins.y), (outs.x, outs.y)))
+            else:
+                refs = [r.cpu().eval() for r in references]
+                results.append(lira_offline(target, refs, (ins.x, ins.y), (outs.x, outs.y)))
+        return results
+
+    def fused_model(self, blobs: list[bytes], seed: int) -> torch.nn.Module | None:
+        """The model the initiator builds from ``blobs`` with ``seed`` (``initiator_model``'s
+        fusion: its head, on the same verification rows), as one network; None if no file
+        loads."""
+        from sim.errors import ModelRejected
+        from sim.learning.privacy import fuse
+
+        models = []
+        for data in blobs:
+            try:
+                models.append(self.load(data))
+            except ModelRejected:
+                continue
+        if not models:
+            return None
+        return fuse(models, self.labelled("verification"), self.scenario.fusion, seed)
 
     def train_seconds(self, samples_processed: int) -> float:
         return samples_processed * self.scenario.timing.train_s_per_sample

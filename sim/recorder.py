@@ -68,6 +68,8 @@ class Kind(StrEnum):
     COPIED = "copied"
     ABANDONED = "abandoned"
     BALANCE = "balance"
+    PRIVACY_SPENT = "privacy_spent"
+    MEMBERSHIP_AUDIT = "membership_audit"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from analysis.metrics import summarize
 from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
 from contracts.units import BURN_ADDRESS
+from sim.audit import Auditor
 from sim.errors import ConfigError
 from sim.ledger import Ledger
 from sim.oracle import Oracle
@@ -116,6 +117,8 @@ def _run(
     world = build_world(scenario, seed, out_dir)
     Ledger(world.watcher, world.recorder, world.directory, scenario.costs)
     Oracle(world)
+    if scenario.audit.enabled:
+        Auditor(world)
     pop = factory(world)
     world.recorder.record(Kind.RUN_STARTED, None, detail=scenario.name)
     done = pop.start()

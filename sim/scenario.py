@@ -36,6 +36,7 @@ from sim.config import (
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
+    AuditConfig,
     ContributionConfig,
     DataConfig,
     FusionConfig,
@@ -311,6 +312,8 @@ class Scenario(Checked):
     training: TrainConfig = field(default_factory=TrainConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     contribution: ContributionConfig = field(default_factory=ContributionConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    """Membership-inference audits of published models (off by default)."""
     population: PopulationSection = field(default_factory=PopulationSection)
     behaviours: Behaviours = field(default_factory=Behaviours)
     plugins: tuple[str, ...] = ()
@@ -424,12 +427,20 @@ class Scenario(Checked):
             data.shard_sizes(self.population.contributors, size)
         except ValueError as err:
             raise ValueError(f"data.{err}") from None
+        audit = self.audit
+        if audit.enabled and audit.reference_size > data.verification_size:
+            raise ValueError(
+                f"audit.reference_size: expected at most data.verification_size "
+                f"({data.verification_size}), got {audit.reference_size}"
+            )
 
     @property
     def digest(self) -> str:
         """SHA-256 of the scenario's canonical JSON (seeds excluded): the scenario hash."""
         table = to_table(self)
         table["run"] = {k: v for k, v in table["run"].items() if k != "seeds"}
+        if self.audit == AuditConfig():
+            del table["audit"]  # scenarios without audits keep their hash
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -25,6 +25,7 @@ from .offline import OfflineVerifier
 from .peek_and_cancel import PeekAndCancel, PeekParams
 from .plagiarist import Plagiarist, PlagiaristParams
 from .poisoner import Poisoner, PoisonerParams
+from .private import PrivateContributor, PrivateParams
 
 __all__ = [
     "ContributorStrategy",
@@ -40,6 +41,7 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("contributor", "plagiarist", Plagiarist, PlagiaristParams),
     ("contributor", "poisoner", Poisoner, PoisonerParams),
     ("contributor", "dropout", Dropout, DropoutParams),
+    ("contributor", "private", PrivateContributor, PrivateParams),
     ("verifier", "honest", HonestVerifier, NoParams),
     ("verifier", "lazy", LazyVerifier, LazyParams),
     ("verifier", "always_approve", AlwaysApprove, AlwaysApproveParams),

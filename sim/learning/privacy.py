@@ -1,12 +1,13 @@
 """Privacy, measured: differentially private training, and membership inference.
 
-**DP-SGD** (``fit_private``) trains like ``sim.learning.training.fit`` but through Opacus:
-per-sample gradients clipped to ``max_grad_norm``, Gaussian noise calibrated by Opacus's
-RDP accountant so the whole training spends the configured (ε, δ), and Poisson-sampled
-minibatches (rate batch_size / shard size). It is deterministic: the data order and the
-noise come from generators seeded by the request's seed (``training_seeds``), never from the
-global RNG; Opacus's ``secure_mode`` (a cryptographic noise source) is off, since a
-simulation must be repeatable. The spent ε (``get_epsilon``) is returned and recorded.
+**DP-SGD** (``fit_private``, kept in ``sim.learning.training`` beside ``fit`` so that the
+two modules import in one direction only) trains like ``fit`` but through Opacus: per-sample
+gradients clipped to ``max_grad_norm``, Gaussian noise calibrated by Opacus's RDP accountant
+so the whole training spends the configured (ε, δ), and Poisson-sampled minibatches (rate
+batch_size / shard size). It is deterministic: the data order and the noise come from
+generators seeded by the request's seed (``training_seeds``), never from the global RNG;
+Opacus's ``secure_mode`` (a cryptographic noise source) is off, since a simulation must be
+repeatable. The spent ε (``get_epsilon``) is returned and recorded.
 
 **Membership inference** asks: given a published model and a sample, was the sample in the
 contributor's training shard? Two attacks, each scoring every candidate (higher: "member"):
@@ -39,71 +40,15 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from sim.learning.datasets import Dataset
-from sim.learning.models import Net, build_model
-from sim.learning.training import TrainRequest, gather, make_optimiser, training_seeds
+from sim.learning.config import FusionConfig
+from sim.learning.features import LabelledData
+from sim.learning.models import Net
+from sim.learning.training import fit_private
+
+__all__ = ["AttackResult", "FusedNet", "fit_private", "fuse", "lira_offline", "loss_attack", "roc"]
 
 FPRS = (0.01, 0.001)
 """The false-positive rates at which the true-positive rate is reported."""
-
-
-# ---------------------------------------------------------------- DP-SGD
-
-
-def fit_private(
-    request: TrainRequest, dataset: Dataset, device: torch.device
-) -> tuple[Net, int, float]:
-    """The network trained with DP-SGD, the samples processed (expected: shard × epochs),
-    and the ε Opacus's accountant says was spent at the configured δ."""
-    import warnings
-
-    from opacus import PrivacyEngine  # type: ignore[import-untyped]
-    from torch.utils.data import DataLoader, TensorDataset
-
-    privacy = request.training.privacy
-    if privacy is None or privacy.max_grad_norm is None:
-        raise ValueError("fit_private: the request has no privacy settings")
-    config = request.training
-    init_seed, order_seed, noise_seed = training_seeds(request.seed)
-    model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
-    x, y = gather(dataset, request.train_indices, device)
-    if request.label_flip_rate > 0:
-        order = torch.Generator().manual_seed(order_seed)
-        flipped = torch.rand(len(y), generator=order) < request.label_flip_rate
-        y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
-    loader = DataLoader(
-        TensorDataset(x, y),
-        batch_size=min(config.batch_size, len(y)),
-        generator=torch.Generator().manual_seed(order_seed),
-    )
-    optimiser = make_optimiser(model, config)
-    with warnings.catch_warnings():
-        # Opacus warns that secure_mode is off: a simulation wants repeatable noise
-        warnings.simplefilter("ignore", UserWarning)
-        engine = PrivacyEngine(accountant="rdp")
-        private, dp_optimiser, dp_loader = engine.make_private_with_epsilon(
-            module=model,
-            optimizer=optimiser,
-            data_loader=loader,
-            target_epsilon=privacy.epsilon,
-            target_delta=privacy.delta,
-            epochs=max(1, config.epochs),
-            max_grad_norm=privacy.max_grad_norm,
-            noise_generator=torch.Generator(device=device).manual_seed(noise_seed),
-        )
-        private.train()
-        for _ in range(config.epochs):
-            for xb, yb in dp_loader:
-                if len(yb) == 0:  # Poisson sampling may draw an empty batch
-                    continue
-                loss = functional.cross_entropy(private(xb), yb)
-                dp_optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                dp_optimiser.step()
-        epsilon = float(engine.get_epsilon(privacy.delta)) if config.epochs else 0.0
-    private.remove_hooks()
-    model.eval()  # Opacus trained ``model`` in place, through hooks
-    return model, len(y) * config.epochs, epsilon
 
 
 # ---------------------------------------------------------------- membership inference
@@ -203,3 +148,42 @@ def lira_offline(
 
     auc, t1, t01 = roc(scores(*members), scores(*non_members))
     return AttackResult("lira_offline", auc, t1, t01, len(members[1]), len(non_members[1]))
+
+
+# ---------------------------------------------------------------- the fused model
+
+
+class FusedNet(torch.nn.Module):
+    """Frozen base models and a fusion head as one network: x → head(f_1(x) ‖ … ‖ f_n(x))."""
+
+    def __init__(self, models: Sequence[Net], head: torch.nn.Module):
+        super().__init__()
+        self.bases = list(models)
+        self.models = torch.nn.ModuleList(models)
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([m.features(x) for m in self.bases], dim=1)
+        out: torch.Tensor = self.head(features)
+        return out
+
+
+def fuse(
+    models: Sequence[Net], verification: LabelledData, config: FusionConfig, seed: int
+) -> FusedNet:
+    """The fused model a verifier (or the initiator) builds from ``models`` with ``seed``:
+    the head of all of them, trained exactly as ``SubsetFusion`` trains it (the same fitting
+    rows of the verification data, the same start and minibatch order), on the CPU."""
+    from sim.learning.evaluation import head_seed, split_rows
+    from sim.learning.features import extract_features
+    from sim.learning.fusion import train_heads
+
+    cpu = torch.device("cpu")
+    fit_rows = torch.from_numpy(split_rows(len(verification), config.holdout_fraction, seed)[0])
+    x, y = verification.x[fit_rows], verification.y[fit_rows]
+    blocks = [extract_features(m, x, cpu) for m in models]
+    members = tuple(range(len(models)))
+    outputs = [m.output for m in models]
+    (batch,) = train_heads(blocks, y, outputs, [members], [head_seed(seed, members)], config, seed)
+    head = batch.head(0, [int(b.shape[1]) for b in blocks])
+    return FusedNet([m.cpu().eval() for m in models], head.cpu()).eval()

@@ -212,8 +212,6 @@ def _train(request: TrainRequest, dataset: Dataset, device: torch.device, key: s
     if request.training.privacy is None:
         model, processed = fit(request, dataset, device)
     else:
-        from sim.learning.privacy import fit_private
-
         model, processed, epsilon = fit_private(request, dataset, device)
     x_val, y_val = gather(dataset, request.validation_indices, device)
     return TrainedModel(
@@ -286,3 +284,59 @@ def accuracy(
             logits = model(x[start : start + batch])
             correct += int((logits.argmax(dim=1) == y[start : start + batch]).sum())
     return correct / len(y)
+
+
+def fit_private(
+    request: TrainRequest, dataset: Dataset, device: torch.device
+) -> tuple[Net, int, float]:
+    """The network trained with DP-SGD, the samples processed (expected: shard × epochs),
+    and the ε Opacus's accountant says was spent at the configured δ."""
+    import warnings
+
+    from opacus import PrivacyEngine  # type: ignore[import-untyped]
+    from torch.utils.data import DataLoader, TensorDataset
+
+    privacy = request.training.privacy
+    if privacy is None or privacy.max_grad_norm is None:
+        raise ValueError("fit_private: the request has no privacy settings")
+    config = request.training
+    init_seed, order_seed, noise_seed = training_seeds(request.seed)
+    model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
+    x, y = gather(dataset, request.train_indices, device)
+    if request.label_flip_rate > 0:
+        order = torch.Generator().manual_seed(order_seed)
+        flipped = torch.rand(len(y), generator=order) < request.label_flip_rate
+        y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
+    loader = DataLoader(
+        TensorDataset(x, y),
+        batch_size=min(config.batch_size, len(y)),
+        generator=torch.Generator().manual_seed(order_seed),
+    )
+    optimiser = make_optimiser(model, config)
+    with warnings.catch_warnings():
+        # Opacus warns that secure_mode is off: a simulation wants repeatable noise
+        warnings.simplefilter("ignore", UserWarning)
+        engine = PrivacyEngine(accountant="rdp")
+        private, dp_optimiser, dp_loader = engine.make_private_with_epsilon(
+            module=model,
+            optimizer=optimiser,
+            data_loader=loader,
+            target_epsilon=privacy.epsilon,
+            target_delta=privacy.delta,
+            epochs=max(1, config.epochs),
+            max_grad_norm=privacy.max_grad_norm,
+            noise_generator=torch.Generator(device=device).manual_seed(noise_seed),
+        )
+        private.train()
+        for _ in range(config.epochs):
+            for xb, yb in dp_loader:
+                if len(yb) == 0:  # Poisson sampling may draw an empty batch
+                    continue
+                loss = functional.cross_entropy(private(xb), yb)
+                dp_optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                dp_optimiser.step()
+        epsilon = float(engine.get_epsilon(privacy.delta)) if config.epochs else 0.0
+    private.remove_hooks()
+    model.eval()  # Opacus trained ``model`` in place, through hooks
+    return model, len(y) * config.epochs, epsilon

@@ -23,7 +23,7 @@ README = ROOT / "README.md"
 TINY = ROOT / "tests" / "data" / "tiny.toml"
 
 BUILTIN_KINDS = {
-    "contributor": {"honest", "free_rider", "plagiarist", "poisoner", "dropout"},
+    "contributor": {"honest", "free_rider", "plagiarist", "poisoner", "dropout", "private"},
     "verifier": {
         "honest",
         "lazy",
