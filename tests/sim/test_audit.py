@@ -86,3 +86,23 @@ def test_without_privacy_nothing_is_recorded_and_the_hash_is_kept() -> None:
 def test_bad_audit_and_private_settings_get_one_message(override: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         resolve("scenarios/quick.toml", ["audit.enabled=true", override])
+
+
+def test_the_audited_fused_model_is_the_one_the_initiator_obtains() -> None:
+    """The auditor rebuilds the initiator's head (same rows, start and order): the same
+    held-out accuracy as ``initiator_model`` reports."""
+    import torch
+
+    from sim.learning_service import LearningService
+    from sim.rng import RngStreams
+
+    scenario = resolve("scenarios/quick.toml", SMALL)
+    learning = LearningService(scenario, RngStreams(0))
+    blobs = [learning.train(i, 7 + i).weights for i in range(3)]
+    outcome = learning.initiator_model(blobs, 11)
+    fused = learning.fused_model(blobs, 11)
+    assert fused is not None
+    test = learning.labelled("test")
+    with torch.inference_mode():
+        accuracy = (fused(test.x).argmax(dim=1) == test.y).float().mean().item()
+    assert accuracy == pytest.approx(outcome.accuracy, abs=1e-6)
