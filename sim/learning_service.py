@@ -25,13 +25,16 @@ import numpy as np
 from sim.rng import RngStreams
 
 if TYPE_CHECKING:
-    from sim.learning.config import ContributionConfig
+    import torch
+
+    from sim.learning.config import AttackName, ContributionConfig, PrivacyConfig
     from sim.learning.datasets import Dataset
     from sim.learning.evaluation import Evaluation
     from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
     from sim.learning.partition import Partition, Shard
+    from sim.learning.privacy import AttackResult
     from sim.learning.safety import FlatCache
     from sim.learning.training import TrainedModel, TrainingCache, TrainRequest
     from sim.scenario import Scenario
@@ -144,8 +147,10 @@ class LearningService:
         *,
         label_flip_rate: float = 0.0,
         epochs: int | None = None,
+        privacy: PrivacyConfig | None = None,
     ) -> TrainedModel:
-        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard.
+        """Train (or fetch from the cache) contributor ``contributor``'s model on its shard;
+        ``privacy`` replaces the scenario's ``training.privacy`` (a private contributor).
 
         One at a time and here by default. With ``training.batched``, the first call that
         needs a model trains it together with every training announced (``expect``) and not
@@ -154,7 +159,7 @@ class LearningService:
         """
         from sim.learning.training import train
 
-        request = self._request(contributor, seed, label_flip_rate, epochs)
+        request = self._request(contributor, seed, label_flip_rate, epochs, privacy)
         cache = self._training_cache()
         if self._executor is None and not request.batched:
             return train(request, self.dataset, cache)
@@ -211,13 +216,20 @@ class LearningService:
         self._executor = executor
 
     def _request(
-        self, contributor: int, seed: int, label_flip_rate: float, epochs: int | None
+        self,
+        contributor: int,
+        seed: int,
+        label_flip_rate: float,
+        epochs: int | None,
+        privacy: PrivacyConfig | None = None,
     ) -> TrainRequest:
         from sim.learning.training import TrainRequest
 
         training = self.scenario.training
         if epochs is not None:
             training = dataclasses.replace(training, epochs=epochs)
+        if privacy is not None:
+            training = dataclasses.replace(training, privacy=privacy)
         shard = self.shard_of(contributor)
         return TrainRequest.for_shard(
             self.dataset, shard, self.scenario.model, training, seed, label_flip_rate
@@ -248,6 +260,71 @@ class LearningService:
         d = self.scenario.data
         batch = batch_of(requests, d.dataset, d.data_dir, torch.get_num_threads())
         return self._executor.submit(train_remote, batch)
+
+    # ---------------------------------------------------------------- privacy audits
+
+    def reference_models(self, count: int, size: int, seed: int) -> list[Net]:
+        """``count`` reference models for the offline LiRA, each trained (non-privately, with
+        the scenario's architecture and training) on ``size`` samples drawn from the
+        verification set — data no contributor trained on and no test sample."""
+        from sim.learning.training import TrainRequest, train
+
+        pool = self.partition.verification
+        training = dataclasses.replace(self.scenario.training, privacy=None)
+        rng = np.random.default_rng(seed)
+        held = max(1, size // 5)  # its own validation part, as a contributor keeps one
+        models = []
+        for i in range(count):
+            chosen = rng.choice(pool, size=size, replace=False)
+            request = TrainRequest(
+                self.dataset.fingerprint, np.sort(chosen[held:]), np.sort(chosen[:held]),
+                self.scenario.model, training, seed + i,
+            )  # fmt: skip
+            models.append(self.load(train(request, self.dataset, self._training_cache()).weights))
+        return models
+
+    def membership_audit(
+        self,
+        target: torch.nn.Module,
+        members: np.ndarray,
+        attacks: tuple[AttackName, ...],
+        references: list[Net],
+        candidates: int,
+    ) -> list[AttackResult]:
+        """Each attack against ``target``: the sample indices ``members`` (at most
+        ``candidates``, in their order) against as many held-out test samples."""
+        from sim.learning.features import LabelledData
+        from sim.learning.privacy import lira_offline, loss_attack
+
+        n = min(len(members), len(self.partition.test), candidates)
+        ins = LabelledData.from_indices(self.dataset, members[:n])
+        outs = LabelledData.from_indices(self.dataset, self.partition.test[:n])
+        target = target.cpu().eval()
+        results = []
+        for attack in attacks:
+            if attack == "loss":
+                results.append(loss_attack(target, (ins.x, ins.y), (outs.x, outs.y)))
+            else:
+                refs = [r.cpu().eval() for r in references]
+                results.append(lira_offline(target, refs, (ins.x, ins.y), (outs.x, outs.y)))
+        return results
+
+    def fused_model(self, blobs: list[bytes], seed: int) -> torch.nn.Module | None:
+        """The model the initiator builds from ``blobs`` with ``seed`` (``initiator_model``'s
+        fusion: its head, on the same verification rows), as one network; None if no file
+        loads."""
+        from sim.errors import ModelRejected
+        from sim.learning.privacy import fuse
+
+        models = []
+        for data in blobs:
+            try:
+                models.append(self.load(data))
+            except ModelRejected:
+                continue
+        if not models:
+            return None
+        return fuse(models, self.labelled("verification"), self.scenario.fusion, seed)
 
     def train_seconds(self, samples_processed: int) -> float:
         return samples_processed * self.scenario.timing.train_s_per_sample

@@ -71,6 +71,8 @@ class Kind(StrEnum):
     MODEL_TAKEN = "model_taken"
     BALANCE = "balance"
     STRATEGY_REVISED = "strategy_revised"
+    PRIVACY_SPENT = "privacy_spent"
+    MEMBERSHIP_AUDIT = "membership_audit"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from analysis.metrics import summarize
 from contracts.errors import InvariantViolation
 from contracts.taskmarket import MarketEvent, TaskFinalized
 from contracts.units import BURN_ADDRESS
+from sim.audit import Auditor
 from sim.config import to_table
 from sim.errors import ConfigError
 from sim.ledger import Ledger
@@ -183,6 +184,8 @@ class LiveRun:
             world.learning.attach(executor)
         Ledger(world.watcher, world.recorder, world.directory, scenario.costs)
         Oracle(world)
+        if scenario.audit.enabled:
+            Auditor(world)
         pop = factory(world)
         world.recorder.record(Kind.RUN_STARTED, None, detail=scenario.name)
         done = pop.start()

@@ -38,6 +38,7 @@ from sim.config import (
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
+    AuditConfig,
     ContributionConfig,
     DataConfig,
     FusionConfig,
@@ -326,6 +327,8 @@ class Scenario(Checked):
     training: TrainConfig = field(default_factory=TrainConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     contribution: ContributionConfig = field(default_factory=ContributionConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    """Membership-inference audits of published models (off by default)."""
     population: PopulationSection = field(default_factory=PopulationSection)
     behaviours: Behaviours = field(default_factory=Behaviours)
     plugins: tuple[str, ...] = ()
@@ -456,6 +459,12 @@ class Scenario(Checked):
             data.shard_sizes(self.population.contributors, size)
         except ValueError as err:
             raise ValueError(f"data.{err}") from None
+        audit = self.audit
+        if audit.enabled and audit.reference_size > data.verification_size:
+            raise ValueError(
+                f"audit.reference_size: expected at most data.verification_size "
+                f"({data.verification_size}), got {audit.reference_size}"
+            )
 
     @property
     def digest(self) -> str:
@@ -467,6 +476,8 @@ class Scenario(Checked):
         table["chain"] = {k: v for k, v in table["chain"].items() if k != "engine"}
         if table["adaptation"] == to_table(AdaptationSection()):
             del table["adaptation"]  # off: the hash (and every run id) is as before the key
+        if self.audit == AuditConfig():
+            del table["audit"]  # scenarios without audits keep their hash
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -27,6 +27,7 @@ from .offline import OfflineVerifier
 from .peek_and_cancel import PeekAndCancel, PeekParams
 from .plagiarist import Plagiarist, PlagiaristParams
 from .poisoner import Poisoner, PoisonerParams
+from .private import PrivateContributor, PrivateParams
 from .registrant_flood import FloodParams, RegistrantFlood
 from .selective_revealer import SelectiveParams, SelectiveRevealer
 from .self_verifier import SelfVerifier, SelfVerifierParams
@@ -46,6 +47,7 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("contributor", "poisoner", Poisoner, PoisonerParams),
     ("contributor", "dropout", Dropout, DropoutParams),
     ("contributor", "self_verifier", SelfVerifier, SelfVerifierParams),
+    ("contributor", "private", PrivateContributor, PrivateParams),
     ("verifier", "honest", HonestVerifier, NoParams),
     ("verifier", "lazy", LazyVerifier, LazyParams),
     ("verifier", "always_approve", AlwaysApprove, AlwaysApproveParams),

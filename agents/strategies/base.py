@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from agents.contributor import Contributor
     from agents.initiator import Initiator
     from agents.verifier import Verifier, VerifierDuties
+    from sim.learning.config import PrivacyConfig
 
 Process = Generator[simpy.Event, Any, Any]
 P = TypeVar("P")
@@ -80,11 +81,20 @@ class ContributorStrategy(Strategy[P], ABC):
         training early (on a cluster) or batch it (``training.batched``)."""
         return None
 
-    def train(self, agent: Contributor, task: TaskEntry, label_flip_rate: float) -> Process:
+    def train(
+        self,
+        agent: Contributor,
+        task: TaskEntry,
+        label_flip_rate: float,
+        privacy: PrivacyConfig | None = None,
+    ) -> Process:
         """Train the recommended model on the agent's shard (``label_flip_rate`` of its labels
-        flipped), spending the training time; return the weights."""
+        flipped; ``privacy``: DP-SGD settings replacing the scenario's), spending the training
+        time; return the weights. A DP model's spent ε is recorded (``privacy_spent``)."""
         learning = agent.world.learning
-        trained = learning.train(agent.index, agent.training_seed, label_flip_rate=label_flip_rate)
+        trained = learning.train(
+            agent.index, agent.training_seed, label_flip_rate=label_flip_rate, privacy=privacy
+        )
         tid = task.created.task_id
         yield from agent.compute(learning.train_seconds(trained.samples_processed), tid, "training")
         agent.record(
@@ -94,6 +104,15 @@ class ContributorStrategy(Strategy[P], ABC):
             bytes=len(trained.weights),
             detail=f"{trained.samples_processed} samples processed",
         )
+        settings = privacy or agent.world.scenario.training.privacy
+        if trained.epsilon is not None and settings is not None:
+            agent.record(
+                Kind.PRIVACY_SPENT,
+                task=tid,
+                value=trained.epsilon,
+                detail=f"{settings.mechanism} at δ = {settings.delta:g}, "
+                f"clipping norm {settings.max_grad_norm}",
+            )
         return trained.weights
 
     def after_submit(self, agent: Contributor, task: TaskEntry) -> Process:

@@ -136,6 +136,40 @@ class PrivacyConfig(Checked):
             raise ValueError("max_grad_norm: expected the clipping norm, a number > 0")
 
 
+AttackName = Literal["loss", "lira_offline"]
+
+
+@dataclass(frozen=True)
+class AuditConfig(Checked):
+    """``[audit]``: membership-inference audits of every published model (off by default).
+
+    When a task is finalized the auditor — an outsider who reads the submissions' CIDs from
+    the chain and fetches the files from storage, as anyone can — attacks each published
+    model and the fused model the initiator obtains (``fused``). Members: the submitting
+    contributor's training shard; non-members: as many held-out test samples (no agent
+    trained on them), at most ``candidates`` of each. The offline likelihood-ratio attack
+    uses ``reference_models`` models the auditor trains itself, each on ``reference_size``
+    samples drawn from the initiator's verification set (public to the committee, disjoint
+    from every shard and from the test set), with the task's architecture and training.
+    """
+
+    enabled: bool = False
+    """Run the audits (events ``membership_audit``; metrics ``mia_*``)."""
+    attacks: Annotated[tuple[AttackName, ...], Items(min_len=1, what="attack")] = (
+        "loss",
+        "lira_offline",
+    )
+    """Attacks to run: ``loss`` (loss threshold), ``lira_offline`` (offline LiRA)."""
+    reference_models: Annotated[int, Interval(2, None)] = 4
+    """Reference (shadow) models of the offline LiRA (trained once per run, cached)."""
+    reference_size: Annotated[int, Interval(2, None)] = 500
+    """Training samples of each reference model (from the verification set)."""
+    candidates: Annotated[int, POSITIVE] = 1000
+    """At most this many members and as many non-members per audited model."""
+    fused: bool = True
+    """Also attack the fused model the initiator obtains (accepted tasks)."""
+
+
 @dataclass(frozen=True)
 class TrainConfig(Checked):
     """How a contributor trains its model. ``epochs = 0`` leaves the seeded initial weights."""

@@ -1,7 +1,13 @@
 """Privacy, measured: membership inference against published models.
 
-(Differentially private training, the defence, is a training mode: ``fit_private`` in
-``sim.learning.training``.)
+**DP-SGD** (``fit_private``, kept in ``sim.learning.training`` beside ``fit`` so that the
+two modules import in one direction only) trains like ``fit`` but through Opacus: per-sample
+gradients clipped to ``max_grad_norm``, Gaussian noise calibrated by Opacus's RDP accountant
+so the whole training spends the configured (ε, δ), and Poisson-sampled minibatches (rate
+batch_size / shard size). It is deterministic: the data order and the noise come from
+generators seeded by the request's seed (``training_seeds``), never from the global RNG;
+Opacus's ``secure_mode`` (a cryptographic noise source) is off, since a simulation must be
+repeatable. The spent ε (``get_epsilon``) is returned and recorded.
 
 **Membership inference** asks: given a published model and a sample, was the sample in the
 contributor's training shard? Two attacks, each scoring every candidate (higher: "member"):
@@ -33,6 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.nn import functional
+
+from sim.learning.config import FusionConfig
+from sim.learning.features import LabelledData
+from sim.learning.models import Net
+from sim.learning.training import fit_private
+
+__all__ = ["AttackResult", "FusedNet", "fit_private", "fuse", "lira_offline", "loss_attack", "roc"]
 
 FPRS = (0.01, 0.001)
 """The false-positive rates at which the true-positive rate is reported."""
@@ -135,3 +148,42 @@ def lira_offline(
 
     auc, t1, t01 = roc(scores(*members), scores(*non_members))
     return AttackResult("lira_offline", auc, t1, t01, len(members[1]), len(non_members[1]))
+
+
+# ---------------------------------------------------------------- the fused model
+
+
+class FusedNet(torch.nn.Module):
+    """Frozen base models and a fusion head as one network: x → head(f_1(x) ‖ … ‖ f_n(x))."""
+
+    def __init__(self, models: Sequence[Net], head: torch.nn.Module):
+        super().__init__()
+        self.bases = list(models)
+        self.models = torch.nn.ModuleList(models)
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([m.features(x) for m in self.bases], dim=1)
+        out: torch.Tensor = self.head(features)
+        return out
+
+
+def fuse(
+    models: Sequence[Net], verification: LabelledData, config: FusionConfig, seed: int
+) -> FusedNet:
+    """The fused model a verifier (or the initiator) builds from ``models`` with ``seed``:
+    the head of all of them, trained exactly as ``SubsetFusion`` trains it (the same fitting
+    rows of the verification data, the same start and minibatch order), on the CPU."""
+    from sim.learning.evaluation import head_seed, split_rows
+    from sim.learning.features import extract_features
+    from sim.learning.fusion import train_heads
+
+    cpu = torch.device("cpu")
+    fit_rows = torch.from_numpy(split_rows(len(verification), config.holdout_fraction, seed)[0])
+    x, y = verification.x[fit_rows], verification.y[fit_rows]
+    blocks = [extract_features(m, x, cpu) for m in models]
+    members = tuple(range(len(models)))
+    outputs = [m.output for m in models]
+    (batch,) = train_heads(blocks, y, outputs, [members], [head_seed(seed, members)], config, seed)
+    head = batch.head(0, [int(b.shape[1]) for b in blocks])
+    return FusedNet([m.cpu().eval() for m in models], head.cpu()).eval()

@@ -23,7 +23,15 @@ README = ROOT / "README.md"
 TINY = ROOT / "tests" / "data" / "tiny.toml"
 
 BUILTIN_KINDS = {
-    "contributor": {"honest", "free_rider", "plagiarist", "poisoner", "dropout", "self_verifier"},
+    "contributor": {
+        "honest",
+        "free_rider",
+        "plagiarist",
+        "poisoner",
+        "dropout",
+        "self_verifier",
+        "private",
+    },
     "verifier": {
         "honest",
         "lazy",
