@@ -98,6 +98,8 @@ class Initiator(Participant):
         training = to_table(s.training)
         # how the simulator computes the training is no part of what the initiator publishes
         training.pop("batched")
+        if training.get("privacy") is None:
+            training.pop("privacy", None)  # no DP asked for: the spec reads as it always did
         doc = {
             "task": template.name,
             "initiator": self.name,
