@@ -25,9 +25,9 @@ ETH = 10**18
 pytestmark = pytest.mark.slow
 
 
-def run(kind: str, *settings: str) -> sim.RunResult:
+def run(kind: str, *settings: str, seed: int = 0) -> sim.RunResult:
     return sim.run(
-        TINY, seed=0, overrides=[f"population.initiator_behaviours={{{kind}=1}}", *settings]
+        TINY, seed=seed, overrides=[f"population.initiator_behaviours={{{kind}=1}}", *settings]
     )
 
 
@@ -67,9 +67,16 @@ def test_a_grinder_takes_the_committee_rejects_the_task_and_keeps_the_models() -
 
 
 def test_a_future_seed_fixes_the_committee_before_the_grinder_can_try() -> None:
-    defended = run("grinder", "tasks[0].future_seed=true")
-    attack = only(defended, "attack")
-    assert not attack["ok"] and attack["value"] <= 2  # one try at the fixed draw (after its block)
+    # The one fixed draw favours the Sybils with probability 1/7 here (the contract-level
+    # statistics are tests/contracts/test_grinder.py's): whatever it gives, the grinder tries
+    # it once; the first seed whose draw does not favour it shows the defended market.
+    for seed in range(4):
+        defended = run("grinder", "tasks[0].future_seed=true", seed=seed)
+        attack = only(defended, "attack")
+        assert attack["value"] <= 2  # one try at the fixed draw (after its block)
+        if not attack["ok"]:
+            break
+    assert not attack["ok"]
     assert "1 of 3 members its Sybils" in attack["detail"]
     calls = tx_calls(defended)
     assert calls[calls.index("draw_committee") + 1].startswith("Grinder.grind: ")  # the request

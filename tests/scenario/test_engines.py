@@ -33,8 +33,12 @@ SHRINK = (
     "fusion.phase2_epochs=1",
 )
 """Overrides that make learning cheap; nothing on chain depends on them but scores."""
-FEWER = {"churn": ("tasks[0].count=2",)}
-"""Scenario-specific cuts for CI time (churn: two of its six tasks; arrivals and sessions stay)."""
+FEWER = {
+    "churn": ("tasks[0].count=2",),
+    "private_contributors": ("audit.reference_size=50", "audit.reference_models=2"),
+}
+"""Scenario-specific cuts for CI time (churn: two of its six tasks; arrivals and sessions stay;
+the audit's reference models within the shrunk verification set)."""
 
 pytestmark = pytest.mark.slow
 
