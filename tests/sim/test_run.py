@@ -210,3 +210,16 @@ def test_a_run_advanced_in_steps_gives_the_same_tables(result: RunResult, tmp_pa
     pd.testing.assert_frame_equal(stepped.events[columns], result.events[columns])
     pd.testing.assert_frame_equal(stepped.series, result.series)
     assert steps >= 3
+
+
+def test_baasim_demo_runs_a_scenario_with_the_run_commands_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first command: `baasim demo` goes through `baasim run` with every one of
+    its options at its default."""
+    from sim.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--scenario", str(TINY), "--seed", "0", "--out", str(out)]) == 0
+    assert (out / "events.parquet").is_file() and (out / "summary.json").is_file()
+    assert "baasim demo: running" in capsys.readouterr().out
