@@ -196,6 +196,30 @@ def check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> 
             )
 
 
+def read_search(
+    path: str, allowed: Sequence[str]
+) -> tuple[dict[str, Any], Mapping[str, Any], Scenario, tuple[Param, ...]]:
+    """What tune and sensitivity files share: the table (keys checked), ``[set]``, the base
+    scenario with it applied, and the ``[[param]]`` ranges (ConfigError naming file and key)."""
+    table = read_table(path)
+    check_keys(table, allowed, path)
+    if "scenario" not in table:
+        raise ConfigError(f"{path}: missing key 'scenario' (the base scenario file)")
+    fixed = table.get("set", {})
+    base = base_scenario(table["scenario"], fixed, path)
+    return table, fixed, base, parse_params(table.get("param"), path)
+
+
+def integer(table: Mapping[str, Any], key: str, default: Any, where: str, low: int = 1) -> Any:
+    """``key``'s integer (at least ``low``), or ``default`` when the file leaves it out."""
+    if key not in table:
+        return default
+    value = table[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{where}: {key}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
 def seeds_of(table: Mapping[str, Any], base: Scenario, where: str) -> tuple[int, ...]:
     """``seeds``: a count or a list (default: the base scenario's ``run.seeds``)."""
     seeds = table.get("seeds")

@@ -40,14 +40,12 @@ from sim.sweep.execute import Executor, run_sweep
 from sim.sweep.plan import plain
 from sim.sweep.search import (
     Param,
-    base_scenario,
-    check_keys,
     check_metric,
     check_params,
-    parse_params,
+    integer,
     point_values,
     points_plan,
-    read_table,
+    read_search,
     seeds_of,
     shown,
 )
@@ -93,13 +91,7 @@ class SensitivitySpec:
 
 def load_sensitivity(path: str) -> SensitivitySpec:
     """Read and check a sensitivity file (ConfigError naming the file and key)."""
-    table = read_table(path)
-    check_keys(table, TOP, path)
-    if "scenario" not in table:
-        raise ConfigError(f"{path}: missing key 'scenario' (the base scenario file)")
-    fixed = table.get("set", {})
-    base = base_scenario(table["scenario"], fixed, path)
-    params = parse_params(table.get("param"), path)
+    table, fixed, base, params = read_search(path, TOP)
     for i, p in enumerate(params):
         if p.categorical or p.step is not None:
             raise ConfigError(
@@ -115,7 +107,7 @@ def load_sensitivity(path: str) -> SensitivitySpec:
     method = table.get("method", "sobol")
     if method not in ("sobol", "morris"):
         raise ConfigError(f"{path}: method: expected 'sobol' or 'morris', got {method!r}")
-    samples = _int(table, "samples", 16, path, 2)
+    samples = integer(table, "samples", 16, path, 2)
     if method == "sobol" and samples & (samples - 1):
         raise ConfigError(
             f"{path}: samples: Saltelli sampling takes a power of 2 (8, 16, 32, …), got {samples}"
@@ -131,18 +123,11 @@ def load_sensitivity(path: str) -> SensitivitySpec:
         outputs=tuple(outputs),
         method=method,
         samples=samples,
-        levels=_int(table, "levels", 4, path, 2),
-        sampler_seed=_int(table, "sampler_seed", 0, path, 0),
+        levels=integer(table, "levels", 4, path, 2),
+        sampler_seed=integer(table, "sampler_seed", 0, path, 0),
         description=str(table.get("description", "")),
         text=Path(path).read_text(),
     )
-
-
-def _int(table: Mapping[str, Any], key: str, default: int, where: str, low: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{where}: {key}: expected an integer >= {low}, got {value!r}")
-    return value
 
 
 # ---------------------------------------------------------------- sampling and running

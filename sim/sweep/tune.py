@@ -58,14 +58,12 @@ from sim.sweep.search import (
     Param,
     Points,
     Target,
-    base_scenario,
-    check_keys,
     check_params,
-    parse_params,
+    integer,
     parse_targets,
     point_values,
     points_plan,
-    read_table,
+    read_search,
     seeds_of,
     shown,
     statistic,
@@ -113,13 +111,7 @@ class TuneSpec:
 
 def load_tune(path: str) -> TuneSpec:
     """Read and check a tune file: every key, range and metric (ConfigError naming them)."""
-    table = read_table(path)
-    check_keys(table, TOP, path)
-    if "scenario" not in table:
-        raise ConfigError(f"{path}: missing key 'scenario' (the base scenario file)")
-    fixed = table.get("set", {})
-    base = base_scenario(table["scenario"], fixed, path)
-    params = parse_params(table.get("param"), path)
+    table, fixed, base, params = read_search(path, TOP)
     check_params(base, params, path)
     objectives = parse_targets(table.get("objective"), path, "objective", False)
     if not objectives:
@@ -138,23 +130,14 @@ def load_tune(path: str) -> TuneSpec:
         objectives=objectives,
         constraints=parse_targets(table.get("constraint"), path, "constraint", True),
         deviations=deviations,
-        trials=_count(table, "trials", 20, path),
-        batch=_count(table, "batch", None, path),
-        sampler_seed=_count(table, "sampler_seed", 0, path, low=0),
-        startup_trials=_count(table, "startup_trials", 10, path),
+        trials=integer(table, "trials", 20, path),
+        batch=integer(table, "batch", None, path),
+        sampler_seed=integer(table, "sampler_seed", 0, path, low=0),
+        startup_trials=integer(table, "startup_trials", 10, path),
         level=_level(table, path),
         description=str(table.get("description", "")),
         text=Path(path).read_text(),
     )
-
-
-def _count(table: Mapping[str, Any], key: str, default: Any, where: str, low: int = 1) -> Any:
-    value = table.get(key, default)
-    if value is default:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{where}: {key}: expected an integer >= {low}, got {value!r}")
-    return value
 
 
 def _level(table: Mapping[str, Any], where: str) -> float:
