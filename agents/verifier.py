@@ -26,7 +26,7 @@ from contracts.taskmarket import (
 from contracts.units import Address, Cid, to_ppm
 from sim.recorder import Kind
 from sim.types import Role
-from sim.verification import VerificationInput, VerificationResult, verify
+from sim.verification import VerificationInput, VerificationResult, expect, verify
 from sim.watcher import TaskEntry
 from sim.world import Message
 
@@ -167,7 +167,10 @@ class VerifierDuties(Participant):
         self.record(Kind.DATA_RECEIVED, task=tid, bytes=message.size)
         subs = self.world.market.submissions(tid)
         seed = task.evaluation_seed(self.verification_seed)
-        return VerificationInput.of(tid, subs, message.payload, seed)
+        inputs = VerificationInput.of(tid, subs, message.payload, seed)
+        if self.world.learning.remote:  # a cluster starts the evaluation while files download
+            expect(self.world.learning, inputs, self.world.stored_files(inputs.cids))
+        return inputs
 
     def report_deadline(self, task: TaskEntry) -> int:
         """The chain time by which this member's first report transaction must land."""

@@ -90,6 +90,8 @@ class LearningService:
         self._pending: dict[str, TrainRequest] = {}
         """Announced batched trainings not yet done (they join the next batch)."""
         self._futures: dict[str, Future[list[TrainedModel]]] = {}
+        self._evaluating: dict[str, Future[Evaluation]] = {}
+        """Evaluations submitted to the attached cluster and not yet asked for, by key."""
 
     # ---------------------------------------------------------------- data
 
@@ -212,8 +214,14 @@ class LearningService:
             self._futures[key] = self._submit([request])
 
     def attach(self, executor: Executor) -> None:
-        """Run this run's training on ``executor`` (a Dask client's ``get_executor()``)."""
+        """Run this run's training and announced evaluations on ``executor`` (a Dask
+        client's ``get_executor()``)."""
         self._executor = executor
+
+    @property
+    def remote(self) -> bool:
+        """Whether a cluster is attached (announcing work ahead of need pays only then)."""
+        return self._executor is not None
 
     def _request(
         self,
@@ -378,16 +386,19 @@ class LearningService:
         """Fuse and score ``models`` on the sample set ``data`` (the verification set).
 
         Identical evaluations (same model files, data, settings, seed and numeric
-        environment) are read from the content-keyed evaluation cache.
+        environment) are read from the content-keyed evaluation cache; one announced to a
+        cluster (``expect_evaluation``) is awaited.
         """
         from sim.learning.evaluation import evaluate_submissions
-        from sim.learning.evaluation_cache import evaluation_key
 
         features, evaluations = self._caches()
         verification = self.labelled(data.name)
         test = self.labelled("test") if with_test else None
         method = contribution or self.scenario.contribution
-        key = evaluation_key(models, verification, self.scenario.fusion, method, seed, test)
+        key = self._evaluation_key(models, data, seed, with_test, method)
+        future = self._evaluating.pop(key, None)
+        if future is not None:
+            return evaluations.get_or_compute(key, future.result)
         return evaluations.get_or_compute(
             key,
             lambda: evaluate_submissions(
@@ -400,6 +411,61 @@ class LearningService:
                 features=features,
             ),
         )
+
+    def expect_evaluation(
+        self,
+        files: list[bytes],
+        data: SampleSet,
+        seed: int,
+        *,
+        with_test: bool = False,
+        contribution: ContributionConfig | None = None,
+    ) -> None:
+        """An evaluation of the model ``files`` that ``evaluate`` will be asked for: with a
+        cluster attached, submit it now (unless it is cached or already submitted), so that
+        it runs while the simulation goes on; nothing happens otherwise. ``evaluate`` gives
+        the same result either way, so announcing never changes a simulated outcome."""
+        if self._executor is None:
+            return
+        import torch
+
+        from sim.learning.remote import EvaluationJob, evaluate_remote
+
+        models = [self.load(f) for f in files]
+        method = contribution or self.scenario.contribution
+        key = self._evaluation_key(models, data, seed, with_test, method)
+        if key in self._evaluating or self._caches()[1].has(key):
+            return
+        d = self.scenario.data
+        indices = {"verification": self.partition.verification, "test": self.partition.test}
+        job = EvaluationJob(
+            files=tuple(files),
+            model=self.scenario.model,
+            verification=indices[data.name],
+            test=indices["test"] if with_test else None,
+            fusion=self.scenario.fusion,
+            contribution=method,
+            seed=seed,
+            key=key,
+            dataset=d.dataset,
+            data_dir=d.data_dir,
+            threads=torch.get_num_threads(),
+        )
+        self._evaluating[key] = self._executor.submit(evaluate_remote, job)
+
+    def _evaluation_key(
+        self,
+        models: list[Net],
+        data: SampleSet,
+        seed: int,
+        with_test: bool,
+        method: ContributionConfig,
+    ) -> str:
+        from sim.learning.evaluation_cache import evaluation_key
+
+        verification = self.labelled(data.name)
+        test = self.labelled("test") if with_test else None
+        return evaluation_key(models, verification, self.scenario.fusion, method, seed, test)
 
     def _caches(self) -> tuple[FeatureCache, EvaluationCache]:
         """This run's feature cache and the shared on-disk evaluation cache."""

@@ -124,6 +124,10 @@ class EvaluationCache:
             self.hits += 1
         return found
 
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is stored (not counted as a hit or a miss)."""
+        return self._read(key) is not None
+
     def _read(self, key: str) -> Evaluation | None:
         found = self._memory.get(key)
         if found is None:

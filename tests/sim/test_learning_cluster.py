@@ -1,5 +1,5 @@
-"""A run's learning work on Dask (``baasim run --scheduler``) and batched training in a run:
-the same event table as one-at-a-time training here."""
+"""A run's learning work on Dask (``baasim run --scheduler``: training and evaluations) and
+batched training in a run: the same event table as one-at-a-time training here."""
 
 from __future__ import annotations
 
@@ -56,6 +56,11 @@ def test_a_run_on_dask_is_the_run_here(
         remote = run(TINY, 0, overrides=overrides, learning_executor=client.get_executor())
     trained_remotely = [t for t in stream.data if "train_remote" in str(t["key"])]
     assert len(trained_remotely) == (1 if batched else 3)  # one batch, or one per contributor
+    # announced at the draw and when the data arrives: the committee's evaluation and the
+    # oracle's (by the task's method on the verification set, and its ruler on the test set)
+    evaluated_remotely = [t for t in stream.data if "evaluate_remote" in str(t["key"])]
+    assert len(evaluated_remotely) == 2
+    assert remote.summary["status"] == "completed"
     # trained in the workers' cache, and kept in this process's for a second ask
     assert len(list((tmp_path / "here" / "models").rglob("*.safetensors"))) == 3
     monkeypatch.setenv("BAASIM_CACHE", str(tmp_path / "local"))
