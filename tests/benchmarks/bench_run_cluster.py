@@ -4,7 +4,8 @@
         [--seed 0] [--workers 2]
 
 Runs the scenario twice, each with a fresh, empty ``BAASIM_CACHE`` (cold: every model is
-trained and every evaluation computed): first here, then with its training submitted to a
+trained and every evaluation computed): first here, then with its training and
+evaluations submitted to a
 LocalCluster of ``--workers`` single-threaded worker processes on loopback (started before
 the clock starts). Prints each run's wall time, their ratio, and whether the two event
 tables are identical (they must be).
@@ -51,7 +52,7 @@ def main() -> None:
             executor = client.get_executor(pure=False)
             there, t_there = cold_run(args.scenario, args.seed, Path(tmp) / "client", executor)
         print(
-            f"{args.scenario} seed {args.seed}, cold, training on a LocalCluster of "
+            f"{args.scenario} seed {args.seed}, cold, learning work on a LocalCluster of "
             f"{args.workers} workers: {t_there:.1f} s; here / cluster = {t_here / t_there:.2f}"
         )
         same = here.events.equals(there.events)
