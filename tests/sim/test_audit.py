@@ -81,6 +81,11 @@ def test_without_privacy_nothing_is_recorded_and_the_hash_is_kept() -> None:
         ("audit.reference_models=1", "audit.reference_models"),
         ("behaviours.private.epsilon=0", "epsilon"),
         ("behaviours.private.delta=1.0", "delta"),
+        ("behaviours.private.batch_size=0", "behaviours.private.batch_size"),
+        ("behaviours.private.epochs=0", "behaviours.private.epochs"),
+        ("behaviours.private.lr=-0.1", "behaviours.private.lr"),
+        ("behaviours.private.optimizer='rmsprop'", "behaviours.private.optimizer"),
+        ("behaviours.private.momentum=1.5", "behaviours.private.momentum"),
     ],
 )
 def test_bad_audit_and_private_settings_get_one_message(override: str, words: str) -> None:
