@@ -38,6 +38,7 @@ from sim.config import (
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
+    DP_TRAINING_KEYS,
     AuditConfig,
     ContributionConfig,
     DataConfig,
@@ -478,6 +479,11 @@ class Scenario(Checked):
             del table["adaptation"]  # off: the hash (and every run id) is as before the key
         if self.audit == AuditConfig():
             del table["audit"]  # scenarios without audits keep their hash
+        for dp in (table["behaviours"].get("private"), table["training"].get("privacy")):
+            if isinstance(dp, dict):  # DP training settings left unset: the hash as before them
+                for name in DP_TRAINING_KEYS:
+                    if name in dp and dp[name] is None:
+                        del dp[name]
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
