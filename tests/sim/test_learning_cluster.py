@@ -1,7 +1,5 @@
 """A run's learning work on Dask (``baasim run --scheduler``) and batched training in a run:
-the same event table as one-at-a-time training here; and a LocalCluster leaves the
-environment of the process that started it as it was (fresh processes started afterwards
-give the same table)."""
+the same event table as one-at-a-time training here."""
 
 from __future__ import annotations
 
