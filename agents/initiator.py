@@ -138,6 +138,8 @@ class Initiator(Participant):
             exclusive_roles=template.exclusive_roles,
             min_stake=Wei(round(template.min_stake_ether * ETHER)),
             burn_orphan_slashes=template.burn_orphan_slashes,
+            unrevealed_slash_bps=round(template.unrevealed_slash_fraction * BPS),
+            undrawn_pays_contributors=template.undrawn_pays_contributors,
             sealed_window_s=round(template.sealed_window_s),
         )
 

@@ -55,9 +55,12 @@
           future_seed (False)  the first draw_committee call only records
                              seed_block = block.number + 1 (SeedRequested); a call
                              in a later block draws with blockhash(seed_block), a
-                             value nobody knew when the block was fixed (re-requested
-                             when older than 256 blocks). Closes caller grinding
-                             (finding 3).
+                             value nobody knew when the block was fixed. A call
+                             more than 256 blocks after seed_block (its hash out of
+                             BLOCKHASH's reach) records a new one instead (SeedRequested),
+                             never before: a seed's draw can only be replaced by
+                             letting it expire unused for 256 blocks, while anyone may
+                             draw it. Closes caller grinding (finding 3).
           no_cancel_after_submission (False)  cancel reverts once a model was
                              submitted or committed. Closes peek-and-cancel (2).
           sealed_window_s (0 = off)  confidential submissions: contributors
@@ -79,6 +82,22 @@
                              initiator. Rounding dust (< committee size wei) still
                              returns to the initiator. Closes the profit of the
                              last-second draw (finding 1).
+          unrevealed_slash_bps (0 = off)  a member without a revealed report
+                             (absent: in commit-reveal, also one that committed and
+                             withheld) loses this share of its stake instead of
+                             slash_bps (reason SLASH_ABSENT); above slash_bps, revealing
+                             a dissent costs strictly less than hiding it. Closes the
+                             selective revealer (finding 6). Bounded by 10000 like
+                             slash_bps.
+          undrawn_pays_contributors (False)  a task finalized without a committee
+                             draw (nobody called draw_committee in its window) that has
+                             submissions pays its whole escrow to their contributors in
+                             equal shares (ContributorPaid, score 1; the dust returns to
+                             the initiator) instead of refunding it: an initiator that
+                             reads the public models and never draws pays for them
+                             (free_access). accepted stays False (nobody verified). Not
+                             closed: an initiator that draws and withholds the
+                             verification data (its members are absent).
 
         Access after payment (all tasks) is not a msg.sender check in a view (an eth_call sets
         any sender; finding 2): the contract has no CID-returning access view. The
@@ -92,7 +111,10 @@
 
         Contract size: the runtime stays under EIP-170's 24,576 bytes
         (tests/contracts/test_create.py); hence the shared _check for the
-        "<call>: <reason>" messages and no on-chain access view.
+        "<call>: <reason>" messages, no on-chain access view, and no getters for
+        has_submitted, is_registered, has_revealed and model_commitments (none
+        was read by anything; get_submissions, get_registrants and get_report give
+        the same facts). experimental-codegen (venom) does not compile it.
 """
 
 MAX_SUBMISSIONS: constant(uint256) = 64
@@ -136,6 +158,8 @@ struct TaskParams:
     exclusive_roles: bool
     min_stake: uint256
     burn_orphan_slashes: bool
+    unrevealed_slash_bps: uint256
+    undrawn_pays_contributors: bool
 
 
 struct Task:
@@ -267,18 +291,18 @@ spec_cid: public(HashMap[uint256, String[MAX_CID]])
 next_task_id: public(uint256)
 
 submissions: HashMap[uint256, DynArray[Submission, MAX_SUBMISSIONS]]
-has_submitted: public(HashMap[uint256, HashMap[address, bool]])
+has_submitted: HashMap[uint256, HashMap[address, bool]]
 first_with_cid: HashMap[uint256, HashMap[bytes32, uint256]]  # index + 1
 
 registrants: HashMap[uint256, DynArray[address, MAX_REGISTRANTS]]
-is_registered: public(HashMap[uint256, HashMap[address, bool]])
+is_registered: HashMap[uint256, HashMap[address, bool]]
 
 committee: HashMap[uint256, DynArray[address, MAX_COMMITTEE]]
 is_member: public(HashMap[uint256, HashMap[address, bool]])
 
 commitments: public(HashMap[uint256, HashMap[address, bytes32]])
-model_commitments: public(HashMap[uint256, HashMap[address, bytes32]])
-has_revealed: public(HashMap[uint256, HashMap[address, bool]])
+model_commitments: HashMap[uint256, HashMap[address, bytes32]]
+has_revealed: HashMap[uint256, HashMap[address, bool]]
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
 report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
 
@@ -304,13 +328,13 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
     assert p.mafr_bps > 0 and p.mafr_bps <= BPS, "create_task: mafr_bps must be in (0, 10000]"
     assert p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, "create_task: committee_size must be in [1, 32]"
     assert p.verifier_share_bps <= BPS, "create_task: verifier_share_bps above 10000"
-    assert p.slash_bps <= BPS, "create_task: slash_bps above 10000"
+    assert max(p.slash_bps, p.unrevealed_slash_bps) <= BPS, "create_task: slash_bps above 10000"
     assert p.aggregation <= AGG_TRIMMED_MEAN, "create_task: unknown aggregation"
     assert p.trim_bps < BPS // 2, "create_task: trim_bps must be below 5000"
     assert p.submission_deadline > block.timestamp, "create_task: submission deadline not in the future"
     assert p.commit_deadline > p.submission_deadline, "create_task: commit deadline must follow submission deadline"
     assert p.reveal_deadline >= p.commit_deadline, "create_task: reveal deadline before commit deadline"
-    assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal deadline after commit deadline"
+    assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal after commit deadline"
     assert p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, "create_task: beyond the 365-day horizon"
     assert self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, "create_task: draw window empty"
     assert p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, "create_task: verifier_stake outside [min_stake, 2**128]"
@@ -442,8 +466,9 @@ def draw_committee(task_id: uint256):
     seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
     if p.future_seed:
         sb: uint256 = self.tasks[task_id].seed_block
-        if sb == 0:
-            # fix the seed's block first: its hash is unknown to every caller now
+        if sb == 0 or block.number > sb + 256:
+            # fix the seed's block first: its hash is unknown to every caller now; again
+            # once that hash is out of reach (BLOCKHASH sees the last 256 blocks only)
             self.tasks[task_id].seed_block = block.number + 1
             log SeedRequested(task_id=task_id, seed_block=block.number + 1)
             return
@@ -538,7 +563,17 @@ def finalize(task_id: uint256):
         for v: address in self.registrants[task_id]:
             self._return_stake(task_id, v, t.params.verifier_stake)
         self.total_locked -= t.params.verifier_stake * t.n_registered + t.escrow
-        self._settle_refund(task_id, t.initiator, t.escrow)
+        back: uint256 = t.escrow
+        if t.params.undrawn_pays_contributors and t.n_submissions > 0:
+            # the models were public and nobody drew: the reward goes to their
+            # contributors in equal shares, not back to the initiator
+            ones: DynArray[int256, MAX_SUBMISSIONS] = []
+            for m: uint256 in range(MAX_SUBMISSIONS):
+                if m >= t.n_submissions:
+                    break
+                ones.append(1)
+            back = self._pay_contributors(task_id, t.escrow, ones, t.n_submissions)
+        self._settle_refund(task_id, t.initiator, back)
         log TaskFinalized(task_id=task_id, accepted=False, aggregate_accuracy_ppm=0, n_revealed=0, n_agreeing=0)
         return
 
@@ -854,20 +889,26 @@ def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address,
     slashed: uint256 = 0
     stake: uint256 = p.verifier_stake
     cut: uint256 = 0
+    gone: uint256 = 0
     if len(members) > 0:  # finding 5: no slash arithmetic for an empty committee
         cut = stake * p.slash_bps // BPS
+        gone = cut
+        if p.unrevealed_slash_bps > 0:
+            gone = stake * p.unrevealed_slash_bps // BPS
     for v: address in members:
         kept: uint256 = stake
         if self._agrees(task_id, v, p, accepted, agg_acc, agg_scores):
             agreeing.append(v)
         else:
             reason: uint8 = SLASH_DISAGREE
+            c: uint256 = cut
             if not self.has_revealed[task_id][v]:
                 reason = SLASH_ABSENT
-            slashed += cut
-            kept = stake - cut
-            if cut > 0:
-                log VerifierSlashed(task_id=task_id, verifier=v, amount=cut, reason=reason)
+                c = gone
+            slashed += c
+            kept = stake - c
+            if c > 0:
+                log VerifierSlashed(task_id=task_id, verifier=v, amount=c, reason=reason)
         self._return_stake(task_id, v, kept)
     return agreeing, slashed
 

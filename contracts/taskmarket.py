@@ -142,6 +142,14 @@ class TaskParams:
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned, never refunded to
     the initiator (closes the initiator's profit from absent members)."""
+    unrevealed_slash_bps: int = 0
+    """>0: a member without a revealed report (absent; in commit-reveal, one that committed
+    and withheld) loses this share of its stake instead of slash_bps, so that revealing a
+    dissent costs less than hiding it (closes the selective revealer); 0: off."""
+    undrawn_pays_contributors: bool = False
+    """A task finalized with submissions and no committee drawn pays its escrow to the
+    contributors in equal shares instead of refunding the initiator (closes free access:
+    reading the public models and never drawing)."""
 
     def as_abi(self, call: str = "TaskParams") -> tuple[Any, ...]:
         """The struct as the ABI encodes it; a wrong-typed field raises CallArgumentError.
@@ -173,6 +181,8 @@ class TaskParams:
             trim_bps=self.trim_bps,
             tolerance_ppm=self.tolerance_ppm,
             burn_orphan_slashes=self.burn_orphan_slashes,
+            unrevealed_slash_bps=self.unrevealed_slash_bps,
+            undrawn_pays_contributors=self.undrawn_pays_contributors,
         )
 
     def deadlines(self, drawn_at: int | None) -> tuple[int, int]:
