@@ -12,7 +12,9 @@ used as it is) and then timed. The machine is shared, so besides the timed run's
 it prints its CPU time (this process: the simulation and torch on ``--threads`` threads) and
 CPU seconds per task, the robust figure, with the load average before and after, the
 simulated horizon, the tasks finalized and the revisions. ``--out DIR`` keeps the timed run's
-tables (``events.parquet``, ``summary.json``, ...).
+tables (``events.parquet``, ``summary.json``, ...). Every ``--every`` finalized tasks it prints
+the CPU seconds so far, so the cost per task can be read off while the run goes (a cost that
+grew with the tasks would show as growing steps) and a run stopped early still gives it.
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from sim.runner import run
-from sim.scenario import load_scenario, with_overrides
+from contracts.taskmarket import MarketEvent, TaskFinalized
+from sim.runner import LiveRun, RunResult, load_population, run
+from sim.scenario import Scenario, load_scenario, with_overrides
 
 
 def main() -> int:
@@ -39,6 +43,7 @@ def main() -> int:
     parser.add_argument("--engine", choices=("py-evm", "revm"), default="py-evm")
     parser.add_argument("--warm", action="store_true", help="run once first to fill the caches")
     parser.add_argument("--out", default=None, help="write the timed run's tables here")
+    parser.add_argument("--every", type=int, default=20, help="progress line every N tasks")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     scenario = with_overrides(
@@ -67,7 +72,7 @@ def main() -> int:
         print(f"warm-up run: {time.perf_counter() - start:.1f} s", flush=True)
     load = os.getloadavg()
     start, cpu = time.perf_counter(), time.process_time()
-    result = run(scenario, args.seed, out=Path(args.out) if args.out else None)
+    result = timed_run(scenario, args.seed, args.out, args.every, start, cpu)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     s = result.summary
     tasks = max(args.tasks, 1)
@@ -82,6 +87,36 @@ def main() -> int:
         f"final verifier shares {s['strategy_share']['verifier']}"
     )
     return 0
+
+
+def timed_run(
+    scenario: Scenario, seed: int, out: str | None, every: int, start: float, cpu: float
+) -> RunResult:
+    """``sim.runner.run`` with a line of CPU and wall seconds every ``every`` finalized tasks."""
+    with tempfile.TemporaryDirectory(prefix="bench-adaptation-") as tmp:
+        out_dir = Path(out) if out else Path(tmp)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        factory = load_population(scenario.population.plugin)
+        live = LiveRun.start(scenario, seed, out_dir, factory, None)
+        done = [0]
+
+        def on_event(e: MarketEvent) -> None:
+            if isinstance(e, TaskFinalized):
+                done[0] += 1
+                if done[0] % every == 0:
+                    print(
+                        f"  {done[0]} tasks finalized: {time.process_time() - cpu:.1f} s CPU, "
+                        f"{time.perf_counter() - start:.1f} s wall, simulated "
+                        f"{live.world.env.now / 3600:.1f} h, load {os.getloadavg()[0]:.1f}",
+                        flush=True,
+                    )
+
+        live.world.watcher.subscribe(MarketEvent, on_event)
+        try:
+            live.world.env.run(until=live.end)
+        finally:
+            live.close()
+        return live.finish(out is not None)
 
 
 if __name__ == "__main__":
