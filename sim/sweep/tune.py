@@ -190,7 +190,7 @@ def run_tune(
     target = trials or spec.trials
     batch = spec.batch or max(1, math.ceil(executor.workers / len(spec.seeds)))  # type: ignore[attr-defined]
     ran = failed_runs = 0
-    last: list[_Round] = []
+    last: _Round | None = None  # the latest batch: the deviation page is drawn from it
     try:
         with kept(executor):
             while True:
@@ -206,14 +206,14 @@ def run_tune(
                     optuna, spec, study, pending, root, executor, threads, progress, echo
                 )
                 failed_runs += done.failed
-                last[:] = [done]
+                last = done
                 ran += len(pending)
                 _write_trials(trials_frame(optuna, spec, study), root)
     finally:  # the page once, also when interrupted (Ctrl-C keeps every told trial)
-        if last and last[0].deviations is not None:
+        if last is not None and last.deviations is not None:
             from sim.sweep.deviations import write_deviations
 
-            dplan, status = last[0].deviations
+            dplan, status = last.deviations
             write_deviations(dplan, root, status, status.wall_s)
         written = _write(optuna, spec, study, root, ran, failed_runs)
     return written
