@@ -65,7 +65,11 @@ class Contributor(VerifierDuties):
         """Whether this contributor joins ``task`` (decided once per task)."""
         tid = task.created.task_id
         if tid not in self._decided:
-            joins = bool(self.stream.random() < task.template.participation)
+            offered = self.market_model.offered(self, tid)
+            if offered is None:
+                joins = bool(self.stream.random() < task.template.participation)
+            else:
+                joins = offered  # sampled offers: the task's stream drew this chance
             self._decided[tid] = joins and self._worth_it(task)
         return self._decided[tid]
 

@@ -302,9 +302,12 @@ class Verifier(VerifierDuties):
         tid = task.created.task_id
         if tid not in self._decided:
             scenario = self.world.scenario
-            self._decided[tid] = scenario.population.task_choice == "all" or self.decide(
-                task, verifier_estimate(scenario, task.template, self.speed)
-            )
+            if self.market_model.offered(self, tid) is False:
+                self._decided[tid] = False  # sampled offers: never told of this task
+            else:
+                self._decided[tid] = scenario.population.task_choice == "all" or self.decide(
+                    task, verifier_estimate(scenario, task.template, self.speed)
+                )
         return self._decided[tid]
 
     # ---------------------------------------------------------------- protocol

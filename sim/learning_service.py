@@ -109,7 +109,7 @@ class LearningService:
 
             self._partition = partition(
                 self.dataset,
-                self.scenario.population.contributors,
+                self.scenario.data.shards or self.scenario.population.contributors,
                 self.scenario.data,
                 self._streams.numpy("partition"),
             )
@@ -118,7 +118,8 @@ class LearningService:
     def shard_of(self, contributor: int) -> Shard:
         """Contributor ``contributor``'s private shard.
 
-        Contributors beyond the partition's shards (late joiners) reuse shards in turn.
+        Contributors beyond the partition's shards (late joiners, or all but the first
+        ``data.shards``) reuse shards in turn.
         """
         shards = self.partition.shards
         return shards[contributor % len(shards)]

@@ -79,6 +79,8 @@ class ChainWatcher:
         self._waiters: list[tuple[type[MarketEvent], Predicate, simpy.Event]] = []
         self._subscribers: list[tuple[type[MarketEvent], Callable[[MarketEvent], None]]] = []
         self.tasks: dict[TaskId, TaskEntry] = {}
+        self._open: dict[TaskId, TaskEntry] = {}
+        """The open tasks in creation order (``open_tasks`` without a scan of every task)."""
         self._pending_params: dict[int, tuple[TaskParams, TaskSection]] = {}
 
     def expect_task(self, ticket: int, params: TaskParams, template: TaskSection) -> None:
@@ -114,7 +116,7 @@ class ChainWatcher:
         if isinstance(e, TaskCreated):
             if expected is None:
                 return  # a task created outside the simulation's agents: not on our board
-            self.tasks[e.task_id] = TaskEntry(e, *expected)
+            self.tasks[e.task_id] = self._open[e.task_id] = TaskEntry(e, *expected)
         entry = self.tasks.get(getattr(e, "task_id", TaskId(-1)))
         if entry is None:
             return
@@ -124,8 +126,10 @@ class ChainWatcher:
             entry.drawn_at = timestamp
         elif isinstance(e, TaskFinalized):
             entry.finalized = e
+            self._open.pop(e.task_id, None)
         elif isinstance(e, TaskCancelled):
             entry.cancelled = True
+            self._open.pop(e.task_id, None)
 
     def _dispatch(self, e: MarketEvent) -> None:
         still = []
@@ -140,4 +144,4 @@ class ChainWatcher:
                 callback(e)
 
     def open_tasks(self) -> list[TaskEntry]:
-        return [t for t in self.tasks.values() if t.open]
+        return list(self._open.values())
