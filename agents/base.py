@@ -249,7 +249,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         """
         tid = task.created.task_id
         if task.open:
-            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid))
+            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid), task=tid)
             yield self.world.notice(self.name)
         elif notice_if_settled:
             yield self.world.notice(self.name)

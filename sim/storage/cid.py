@@ -17,6 +17,9 @@ the dag-pb spec (links before data, empty link names written) and UnixFS's proto
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 from dataclasses import dataclass
 
 from multiformats import CID, multihash, varint
@@ -44,13 +47,30 @@ class _Node:
 
 def cid_of(data: bytes) -> Cid:
     """The base32 CIDv1 of ``data`` as an IPFS node adds it with raw leaves (see module doc)."""
+    if len(data) <= CHUNK_SIZE:
+        return _raw_cid(data)
     return Cid(_root(data).cid.encode("base32"))
 
 
+_RAW_SHA256_PREFIX = bytes([0x01, 0x55, 0x12, 0x20])
+"""CIDv1, codec raw (0x55), multihash sha2-256 (0x12) of 32 bytes (0x20)."""
+
+
+def _raw_cid(chunk: bytes) -> Cid:
+    """The CID of one raw leaf, written out: multibase ``b`` (base32, lowercase, unpadded)
+    of the prefix and the SHA-256 digest. The same string ``multiformats`` gives (a test
+    compares), without its per-call type validation, which dominated storing small models."""
+    digest = hashlib.sha256(chunk).digest()
+    text = base64.b32encode(_RAW_SHA256_PREFIX + digest).decode("ascii").lower().rstrip("=")
+    return Cid("b" + text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def canonical(cid: str) -> Cid:
     """``cid`` as the base32 CIDv1 string the stores key content by.
 
     Any multibase spelling of a CIDv1 is accepted; anything else cannot name stored content.
+    A pure function of the text, remembered (a run reads the same CIDs many times).
     """
     try:
         parsed = CID.decode(cid)
