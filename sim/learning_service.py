@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from sim.learning.config import AttackName, ContributionConfig, PrivacyConfig
     from sim.learning.datasets import Dataset
-    from sim.learning.evaluation import Evaluation
+    from sim.learning.evaluation import Evaluation, HeadMemo
     from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
@@ -90,6 +90,8 @@ class LearningService:
         self._pending: dict[str, TrainRequest] = {}
         """Announced batched trainings not yet done (they join the next batch)."""
         self._futures: dict[str, Future[list[TrainedModel]]] = {}
+        self._heads: HeadMemo | None = None
+        """Fusion heads trained in this run (``sim.learning.evaluation.HeadMemo``)."""
 
     # ---------------------------------------------------------------- data
 
@@ -381,10 +383,12 @@ class LearningService:
         Identical evaluations (same model files, data, settings, seed and numeric
         environment) are read from the content-keyed evaluation cache.
         """
-        from sim.learning.evaluation import evaluate_submissions
+        from sim.learning.evaluation import HeadMemo, evaluate_submissions
         from sim.learning.evaluation_cache import evaluation_key
 
         features, evaluations = self._caches()
+        if self._heads is None:
+            self._heads = HeadMemo()
         verification = self.labelled(data.name)
         test = self.labelled("test") if with_test else None
         method = contribution or self.scenario.contribution
@@ -399,6 +403,7 @@ class LearningService:
                 seed,
                 test=test,
                 features=features,
+                heads=self._heads,
             ),
         )
 
