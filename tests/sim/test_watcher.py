@@ -47,6 +47,7 @@ def test_waiters_wake_in_the_order_they_began_waiting_whatever_their_task() -> N
         "c (task 2)": watcher.wait_for(MarketEvent, is_task(2), task=TaskId(2)),
         "d (task 1)": watcher.wait_for(TaskFinalized, is_task(1), task=TaskId(1)),
     }
+
     def note(name: str) -> Callable[[object], None]:
         return lambda _e: woken.append(name)
 
