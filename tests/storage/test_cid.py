@@ -80,3 +80,11 @@ def test_one_chunk_cids_written_out_are_those_of_multiformats(
     data = make_payload(size)
     spelled = CID("base32", 1, "raw", multihash.digest(data, "sha2-256")).encode("base32")
     assert cid_of(data) == spelled
+
+
+def test_canonical_takes_its_own_spelling_as_it_is_and_refuses_near_misses() -> None:
+    good = cid_of(b"model bytes")
+    assert canonical(good) == good
+    with pytest.raises(ContentNotFound):
+        canonical(good[:-1] + "1")  # not base32
+    assert canonical(CID.decode(good).encode("base58btc")) == good
