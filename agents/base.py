@@ -65,10 +65,11 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.behaviour_name: str = behaviour.name
         self._stream: np.random.Generator | None = None
         self.speed = speed
+        self.market_model = model
+        self._online = False
         self.online = True
         self.departed = False
         self.compute_seconds = 0.0
-        self.market_model = model
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
         self._bound: dict[int, Any] = {}
@@ -88,6 +89,17 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         if self._stream is None:
             self._stream = self.world.rng(str(self.role), self.index)
         return self._stream
+
+    @property
+    def online(self) -> bool:
+        """Whether this participant is in the market now (churn takes it away and back)."""
+        return self._online
+
+    @online.setter
+    def online(self, value: bool) -> None:
+        if value != self._online:
+            self._online = value
+            self.market_model.set_online(str(self.role), value)
 
     @property
     def world(self) -> AgentWorld:
@@ -237,7 +249,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         """
         tid = task.created.task_id
         if task.open:
-            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid))
+            yield self.world.watcher.wait_for(MarketEvent, lambda e: _settles(e, tid), task=tid)
             yield self.world.notice(self.name)
         elif notice_if_settled:
             yield self.world.notice(self.name)

@@ -9,6 +9,7 @@ registers as a verifier of the same task there).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from contracts.taskmarket import (
@@ -44,11 +45,19 @@ class Contributor(VerifierDuties):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.training_seed = self.world.integer_seed("train", self.index)
-        self.verification_seed = self.world.integer_seed("verify", "contributor", self.index)
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
+
+    # Seeds are functions of the run's seed and their path alone, so deriving them on first
+    # use changes none; most of a large population never trains or verifies.
+    @functools.cached_property
+    def training_seed(self) -> int:
+        return self.world.integer_seed("train", self.index)
+
+    @functools.cached_property
+    def verification_seed(self) -> int:  # type: ignore[override]
+        return self.world.integer_seed("verify", "contributor", self.index)
 
     def on_task(self, task: TaskEntry) -> None:
         open_ = self.world.timestamp() < task.params.submission_deadline
@@ -65,7 +74,11 @@ class Contributor(VerifierDuties):
         """Whether this contributor joins ``task`` (decided once per task)."""
         tid = task.created.task_id
         if tid not in self._decided:
-            joins = bool(self.stream.random() < task.template.participation)
+            offered = self.market_model.offered(self, tid)
+            if offered is None:
+                joins = bool(self.stream.random() < task.template.participation)
+            else:
+                joins = offered  # sampled offers: the task's stream drew this chance
             self._decided[tid] = joins and self._worth_it(task)
         return self._decided[tid]
 
@@ -165,13 +178,13 @@ class Contributor(VerifierDuties):
         tid = task.created.task_id
         watcher = self.world.watcher
         if task.committee is None and task.open:
-            yield watcher.wait_for(MarketEvent, lambda e: _drawn_or_settled(e, tid))
+            yield watcher.wait_for(MarketEvent, lambda e: _drawn_or_settled(e, tid), task=tid)
             yield self.world.notice(self.name)
         for member in task.committee or ():
             self._send_key(member, tid, cid, key)
         if not task.open:
             return None
-        event = yield watcher.wait_for(MarketEvent, lambda e: _claimed_or_unpaid(e, tid))
+        event = yield watcher.wait_for(MarketEvent, lambda e: _claimed_or_unpaid(e, tid), task=tid)
         if isinstance(event, AccessClaimed):
             yield self.world.notice(self.name)
             self._send_key(event.initiator, tid, cid, key)

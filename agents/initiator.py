@@ -190,7 +190,9 @@ class Initiator(Participant):
                 return ()
         if entry.committee is None:
             drawn = yield self.world.watcher.wait_for(
-                CommitteeDrawn, lambda e: isinstance(e, CommitteeDrawn) and e.task_id == tid
+                CommitteeDrawn,
+                lambda e: isinstance(e, CommitteeDrawn) and e.task_id == tid,
+                task=tid,
             )
             return drawn.members
         return entry.committee
@@ -229,7 +231,9 @@ class Initiator(Participant):
             if not receipt.ok and entry.finalized is None:
                 self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
                 yield self.world.watcher.wait_for(
-                    MarketEvent, lambda e: isinstance(e, TaskFinalized) and e.task_id == tid
+                    MarketEvent,
+                    lambda e: isinstance(e, TaskFinalized) and e.task_id == tid,
+                    task=tid,
                 )
         yield self.world.notice(self.name)
 

@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import pandas as pd
 import simpy
+from eth_utils import to_canonical_address
+
+from contracts.chain import Touched
+from contracts.units import Address
 
 if TYPE_CHECKING:
     from agents.base import Participant
@@ -33,6 +37,12 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         self._done = world.env.event()
         self._balances_at: tuple[int, int, int] | None = None
         self._role_totals: dict[str, int] = {}
+        self._touched_mark: Touched | None = None
+        self._members_seen = 0
+        self._held: dict[bytes, tuple[str, int, Address]] = {}
+        """Each member's own account: its role, its balance as last read, its address."""
+        self._online: dict[str, int] = {}
+        """Participants online now, by role (kept by ``Participant.online``)."""
         reporters: dict[str, Any] = {
             "time": lambda m: m.world.env.now,
             "block": lambda m: m.world.chain.head_number,
@@ -69,7 +79,13 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         return found
 
     def online_count(self, role: str) -> int:
-        return sum(1 for p in self.agents if p.online and str(p.role) == role)
+        """Participants of ``role`` online now (a count kept as they come and go, so a
+        sample costs nothing per agent)."""
+        return self._online.get(role, 0)
+
+    def set_online(self, role: str, online: bool) -> None:
+        """A participant of ``role`` came online (``online``) or went offline."""
+        self._online[role] = self._online.get(role, 0) + (1 if online else -1)
 
     def strategy_share(self, role: str, kind: str) -> float:
         """Share of the role's agents (every one that joined) that play ``kind`` now."""
@@ -90,11 +106,44 @@ class MarketModel(mesa.Model):  # type: ignore[misc]
         directory = self.world.directory
         at = (chain.head_number, chain.head_timestamp, len(directory))
         if self._balances_at != at:
+            self._refresh_balances()
+            self._balances_at = at
+        return self._role_totals.get(role, 0) / 1e18
+
+    def _refresh_balances(self) -> None:
+        """Bring the role totals to the head: with an engine that tells which accounts
+        changed (``Chain.touched``: revm), read only those and the members new since the last
+        refresh; otherwise read every member's balance, as before."""
+        chain = self.world.chain
+        directory = self.world.directory
+        mark, changed = chain.touched(self._touched_mark)
+        if changed is None:
             totals: dict[str, int] = {}
             for m in directory:
                 totals[m.role] = totals.get(m.role, 0) + chain.balance(m.address)
-            self._balances_at, self._role_totals = at, totals
-        return self._role_totals.get(role, 0) / 1e18
+            self._role_totals = totals
+            return
+        totals = self._role_totals
+        for address, role in directory.joined_since(self._members_seen):
+            balance = chain.balance(address)
+            self._held[to_canonical_address(address)] = (role, balance, address)
+            totals[role] = totals.get(role, 0) + balance
+        self._members_seen = len(directory)
+        for key in changed:
+            held = self._held.get(key)
+            if held is None:
+                continue  # not a member's own account (the market, the faucet, a Sybil's)
+            role, old, address = held
+            balance = chain.balance(address)
+            if balance != old:
+                self._held[key] = (role, balance, address)
+                totals[role] += balance - old
+        self._touched_mark = mark
+
+    def offered(self, participant: Participant, task_id: int) -> bool | None:
+        """Whether the market told ``participant`` of ``task_id`` (sampled offers), or
+        None when every agent hears of every task and decides by itself."""
+        return None
 
     def work_ended(self, participant: Participant) -> None:
         """A process of ``participant`` ended (adaptive populations revise strategies here)."""

@@ -34,6 +34,7 @@ from contracts.taskmarket import MarketEvent, TaskCreated
 from sim import churn
 from sim.recorder import Kind
 from sim.strategies import kinds_of
+from sim.watcher import TaskEntry
 from sim.world import World
 
 
@@ -51,6 +52,8 @@ class DefaultPopulation(MarketModel):
             "verifier": streams.numpy("speed", "verifier"),
         }
         self._newcomers = streams.numpy("newcomers")
+        self._offers: dict[int, dict[str, frozenset[int]]] = {}
+        """Sampled offers: who was picked for each task, by role."""
         accounts = iter(world.agent_accounts)
         # the initiators' deal has its own stream: adding it shifted no other draw
         i_kinds = self._kinds("initiator", pop.initiator_behaviours, pop.initiators, "i")
@@ -178,8 +181,37 @@ class DefaultPopulation(MarketModel):
         entry = self.world.watcher.tasks.get(event.task_id)
         if entry is None:
             return
+        if self.world.scenario.population.offers == "sampled":
+            self._offer(entry)
+            return
         for agent in (*self.contributors, *self.verifiers):
             agent.on_task(entry)
+
+    def _offer(self, entry: TaskEntry) -> None:
+        """Sampled offers: the task's own stream picks who hears of it, in the work of the
+        picks (a binomial count, then that many distinct agents); each is told in index
+        order, contributors first, as a broadcast would tell them."""
+        tid = entry.created.task_id
+        rng = self.world.streams.numpy("offers", tid)
+        template = entry.template
+        picked: dict[str, frozenset[int]] = {}
+        for role, agents, chance in (
+            ("contributor", self.contributors, template.participation),
+            ("verifier", self.verifiers, template.verifier_participation),
+        ):
+            picked[role] = frozenset(_pick(rng, len(agents), chance))
+        self._offers[tid] = picked
+        for role, agents in (("contributor", self.contributors), ("verifier", self.verifiers)):
+            for i in sorted(picked[role]):
+                agents[i].on_task(entry)
+
+    def offered(self, participant: Participant, task_id: int) -> bool | None:
+        """With sampled offers, whether ``participant`` was picked for ``task_id``; None
+        with broadcast offers (each agent decides by itself)."""
+        if self.world.scenario.population.offers != "sampled":
+            return None
+        picked = self._offers.get(task_id)
+        return picked is not None and participant.index in picked.get(str(participant.role), ())
 
     # ---------------------------------------------------------------- churn
 
@@ -228,6 +260,15 @@ class DefaultPopulation(MarketModel):
                 self.newcomer(role)
                 agent = self.participant(name)
             env.process(churn.replay(env, agent, by_agent[name]))
+
+
+def _pick(rng: np.random.Generator, n: int, chance: float) -> list[int]:
+    """Indices below ``n``, each in with probability ``chance`` independently: a binomial
+    count, then that many distinct indices (O(count), not O(n))."""
+    count = int(rng.binomial(n, chance)) if n else 0
+    if count >= n:
+        return list(range(n))
+    return [int(i) for i in rng.choice(n, size=count, replace=False)]
 
 
 def _draw_kind(mix: dict[str, int | float], rng: np.random.Generator) -> str:

@@ -9,6 +9,7 @@ commit–reveal). After finalization, withdraw pay and stake.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -144,6 +145,7 @@ class VerifierDuties(Participant):
                     isinstance(e, (CommitteeDrawn, TaskFinalized, TaskCancelled))
                     and e.task_id == tid
                 ),
+                task=tid,
             )
             yield self.world.notice(self.name)
             return event.members if isinstance(event, CommitteeDrawn) else None
@@ -290,8 +292,12 @@ class Verifier(VerifierDuties):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.verification_seed = self.world.integer_seed("verify", self.index)
         self._decided: dict[int, bool] = {}
+
+    @functools.cached_property
+    def verification_seed(self) -> int:  # type: ignore[override]
+        """Derived on first use (a function of the run's seed and the path alone)."""
+        return self.world.integer_seed("verify", self.index)
 
     def on_task(self, task: TaskEntry) -> None:
         tid = task.created.task_id
@@ -305,9 +311,12 @@ class Verifier(VerifierDuties):
         tid = task.created.task_id
         if tid not in self._decided:
             scenario = self.world.scenario
-            self._decided[tid] = scenario.population.task_choice == "all" or self.decide(
-                task, verifier_estimate(scenario, task.template, self.speed)
-            )
+            if self.market_model.offered(self, tid) is False:
+                self._decided[tid] = False  # sampled offers: never told of this task
+            else:
+                self._decided[tid] = scenario.population.task_choice == "all" or self.decide(
+                    task, verifier_estimate(scenario, task.template, self.speed)
+                )
         return self._decided[tid]
 
     # ---------------------------------------------------------------- protocol

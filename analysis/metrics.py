@@ -809,16 +809,24 @@ def task_gas(events: pd.DataFrame) -> dict[int, float]:
             add(task, float(amount))
     for r in tx[~withdraw & tx["task"].notna()].to_dict("records"):
         add(r["task"], float(r["gas"]))
+    # what each withdrawal cleared, in total and per task, summed once (exact integers)
+    totals: dict[str, int] = {}
+    per_task: dict[str, dict[Any, int]] = {}
     cleared = credits(events)
-    # the credits each withdrawal cleared, looked up by its hash (a filter of every credit
-    # per withdrawal made long runs quadratic); rows keep their recording order
-    by_withdrawal = dict(iter(cleared.groupby("withdrawal", sort=False)))
+    for h, task, wei in zip(cleared["withdrawal"], cleared["task"], cleared["wei"], strict=True):
+        if not isinstance(h, str):
+            continue  # never withdrawn
+        totals[h] = totals.get(h, 0) + int(wei)
+        if not pd.isna(task):
+            share = per_task.setdefault(h, {})
+            share[task] = share.get(task, 0) + int(wei)
     for r in tx[withdraw].to_dict("records"):
-        mine = by_withdrawal.get(r["tx_hash"], cleared[:0]) if r["tx_hash"] else cleared[:0]
-        total = _exact_sum(mine["wei"])
+        h = r["tx_hash"]
+        total = totals.get(h, 0) if h else 0
         if total > 0:
-            for task, g in mine.groupby("task"):
-                add(task, float(r["gas"]) * _exact_sum(g["wei"]) / total)
+            shares = per_task.get(h, {})
+            for task in sorted(shares):  # as a groupby by task visits them
+                add(task, float(r["gas"]) * shares[task] / total)
         elif _finalized(r["task"]):
             add(r["task"], float(r["gas"]))
     return gas

@@ -34,6 +34,7 @@ class Directory:
         self._by_name: dict[str, Member] = {}
         self._by_address: dict[Address, Member] = {}
         self._aliases: dict[str, list[Address]] = {}
+        self._joined: list[tuple[Address, str]] = []
 
     def add(self, name: str, address: Address, role: str, behaviour: str) -> Member:
         """Register a participant; a name or address already taken is a broken invariant."""
@@ -42,7 +43,13 @@ class Directory:
         member = Member(name, address, role, behaviour)
         self._by_name[name] = member
         self._by_address[address] = member
+        self._joined.append((address, role))
         return member
+
+    def joined_since(self, count: int) -> list[tuple[Address, str]]:
+        """(own address, role) of the members that joined after the first ``count``, in the
+        order they joined (what a reader that saw ``count`` members has not seen yet)."""
+        return self._joined[count:]
 
     def add_alias(self, name: str, address: Address) -> None:
         """Give member ``name`` a further address (a Sybil account it controls)."""

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from sim.learning.config import AttackName, ContributionConfig, PrivacyConfig
     from sim.learning.datasets import Dataset
-    from sim.learning.evaluation import Evaluation
+    from sim.learning.evaluation import Evaluation, HeadMemo
     from sim.learning.evaluation_cache import EvaluationCache
     from sim.learning.features import FeatureCache, LabelledData
     from sim.learning.models import Net
@@ -92,6 +92,8 @@ class LearningService:
         self._futures: dict[str, Future[list[TrainedModel]]] = {}
         self._evaluating: dict[str, Future[Evaluation]] = {}
         """Evaluations submitted to the attached cluster and not yet asked for, by key."""
+        self._heads: HeadMemo | None = None
+        """Fusion heads trained in this run (``sim.learning.evaluation.HeadMemo``)."""
 
     # ---------------------------------------------------------------- data
 
@@ -111,7 +113,7 @@ class LearningService:
 
             self._partition = partition(
                 self.dataset,
-                self.scenario.population.contributors,
+                self.scenario.data.shards or self.scenario.population.contributors,
                 self.scenario.data,
                 self._streams.numpy("partition"),
             )
@@ -120,7 +122,8 @@ class LearningService:
     def shard_of(self, contributor: int) -> Shard:
         """Contributor ``contributor``'s private shard.
 
-        Contributors beyond the partition's shards (late joiners) reuse shards in turn.
+        Contributors beyond the partition's shards (late joiners, or all but the first
+        ``data.shards``) reuse shards in turn.
         """
         shards = self.partition.shards
         return shards[contributor % len(shards)]
@@ -389,9 +392,11 @@ class LearningService:
         environment) are read from the content-keyed evaluation cache; one announced to a
         cluster (``expect_evaluation``) is awaited.
         """
-        from sim.learning.evaluation import evaluate_submissions
+        from sim.learning.evaluation import HeadMemo, evaluate_submissions
 
         features, evaluations = self._caches()
+        if self._heads is None:
+            self._heads = HeadMemo()
         verification = self.labelled(data.name)
         test = self.labelled("test") if with_test else None
         method = contribution or self.scenario.contribution
@@ -409,6 +414,7 @@ class LearningService:
                 seed,
                 test=test,
                 features=features,
+                heads=self._heads,
             ),
         )
 

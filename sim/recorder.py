@@ -148,6 +148,8 @@ class Recorder:
         self._block = block
         self._directory = directory
         self._rows: list[Row] = []
+        self._table: tuple[int, pa.Table] | None = None
+        """The last table built and the rows it holds (the table and the file share it)."""
 
     def now(self) -> float:
         """The simulated time rows are stamped with."""
@@ -173,7 +175,16 @@ class Recorder:
         return list(self._rows)
 
     def to_arrow(self) -> pa.Table:
+        """The rows so far as an Arrow table (built once per number of rows: rows are only
+        ever appended, so the same count is the same table)."""
         n = len(self._rows)
+        if self._table is not None and self._table[0] == n:
+            return self._table[1]
+        table = self._build(n)
+        self._table = (n, table)
+        return table
+
+    def _build(self, n: int) -> pa.Table:
         columns: dict[str, pa.Array] = {
             "run_id": pa.array([self.run_id] * n, pa.string()),
             "seed": pa.array([self.seed] * n, pa.int64()),

@@ -178,6 +178,9 @@ class TaskSection(Checked):
     """Contributors that may join one task (the contract holds at most 64)."""
     participation: Annotated[float, FRACTION] = 1.0
     """Chance that an online contributor joins a task of this template (each decides alone)."""
+    verifier_participation: Annotated[float, FRACTION] = 1.0
+    """With ``population.offers = "sampled"``: chance that a verifier hears of a task of this
+    template (and registers, as every verifier does with the default offers)."""
     evaluation_seed: Literal["committee", "own"] = "committee"
     """Seed of the verifiers' evaluation protocol: "committee" (the contract's committee-draw
     seed, so honest members compute identical reports) or "own" (each member's, so honest
@@ -267,6 +270,14 @@ class PopulationSection(Checked):
     """How agents pick tasks: ``all`` joins every task seen (contributors with the task's
     ``participation`` chance); ``expected_profit`` also declines a task whose estimated pay is
     below the estimated cost of the work (compute at ``costs``, gas), recorded as ``declined``."""
+    offers: Literal["broadcast", "sampled"] = "broadcast"
+    """How agents hear of a new task. ``broadcast``: every contributor and verifier does, and
+    each contributor draws its ``participation`` chance from its own stream. ``sampled``
+    (for large populations): the task's own stream draws which contributors' chances come
+    up (each with the task's ``participation``, the same law) and which verifiers hear of it
+    (each with ``verifier_participation``); only they are told, so a task costs work in its
+    takers, not in the population. A newcomer arriving while a task is open hears only of
+    later tasks."""
     plugin: str = "default"
     """Name of the population plugin (entry point group ``baasim.populations``)."""
 
@@ -437,6 +448,11 @@ class Scenario(Checked):
                 f'{key}.future_seed: needs chain.engine = "py-evm" (revm\'s BLOCKHASH is '
                 "predictable, so a future seed would be too)"
             )
+        if task.verifier_participation < 1.0 and self.population.offers != "sampled":
+            raise ValueError(
+                f'{key}.verifier_participation: needs population.offers = "sampled" (with '
+                "broadcast offers every verifier hears of every task)"
+            )
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
                 f"{key}.slash_fraction: slashing needs a stake; set verifier_stake_ether > 0"
@@ -465,7 +481,7 @@ class Scenario(Checked):
         if size is None:
             return
         try:
-            data.shard_sizes(self.population.contributors, size)
+            data.shard_sizes(data.shards or self.population.contributors, size)
         except ValueError as err:
             raise ValueError(f"data.{err}") from None
         audit = self.audit
@@ -492,6 +508,15 @@ class Scenario(Checked):
                 for name in DP_TRAINING_KEYS:
                     if name in dp and dp[name] is None:
                         del dp[name]
+        # keys added for large populations (issue 15), left out at their defaults so that
+        # every scenario without them keeps its hash and run ids
+        if table["population"]["offers"] == "broadcast":
+            del table["population"]["offers"]
+        for task in table["tasks"]:
+            if task["verifier_participation"] == 1.0:
+                del task["verifier_participation"]
+        if table["data"]["shards"] == 0:
+            del table["data"]["shards"]
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -7,6 +7,7 @@ the processes waiting for an event, and calls persistent subscribers.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from contracts.units import Address, TaskId
 from sim.scenario import TaskSection
 
 Predicate = Callable[[MarketEvent], bool]
+Waiter = tuple[type[MarketEvent], Predicate, simpy.Event]
 
 
 @dataclass
@@ -76,19 +78,42 @@ class ChainWatcher:
 
     def __init__(self, env: simpy.Environment):
         self.env = env
-        self._waiters: list[tuple[type[MarketEvent], Predicate, simpy.Event]] = []
+        # Waiters by insertion number: those that may match any event, and those that
+        # match only events of one task (``wait_for(..., task=)``), so an event is tried
+        # against the waiters of its own task only. Both dicts keep insertion order, and an
+        # event wakes its matches in the order they began waiting, as one list would.
+        self._seq = 0
+        self._waiters: dict[int, Waiter] = {}
+        self._by_task: dict[TaskId, dict[int, Waiter]] = {}
         self._subscribers: list[tuple[type[MarketEvent], Callable[[MarketEvent], None]]] = []
         self.tasks: dict[TaskId, TaskEntry] = {}
+        self._open: dict[TaskId, TaskEntry] = {}
+        """The open tasks in creation order (``open_tasks`` without a scan of every task)."""
         self._pending_params: dict[int, tuple[TaskParams, TaskSection]] = {}
 
     def expect_task(self, ticket: int, params: TaskParams, template: TaskSection) -> None:
         """Tell the board the parameters of the task the queued create_task ``ticket`` makes."""
         self._pending_params[ticket] = (params, template)
 
-    def wait_for(self, kind: type[MarketEvent], predicate: Predicate | None = None) -> simpy.Event:
-        """A SimPy event that fires with the next matching market event."""
+    def wait_for(
+        self,
+        kind: type[MarketEvent],
+        predicate: Predicate | None = None,
+        *,
+        task: TaskId | None = None,
+    ) -> simpy.Event:
+        """A SimPy event that fires with the next matching market event.
+
+        ``task``: the predicate holds only for events of this task (the caller's promise),
+        so the waiter is tried against that task's events alone.
+        """
         ev = self.env.event()
-        self._waiters.append((kind, predicate or (lambda _e: True), ev))
+        waiter = (kind, predicate or (lambda _e: True), ev)
+        self._seq += 1
+        if task is None:
+            self._waiters[self._seq] = waiter
+        else:
+            self._by_task.setdefault(task, {})[self._seq] = waiter
         return ev
 
     def subscribe(self, kind: type[MarketEvent], callback: Callable[[MarketEvent], None]) -> None:
@@ -114,7 +139,7 @@ class ChainWatcher:
         if isinstance(e, TaskCreated):
             if expected is None:
                 return  # a task created outside the simulation's agents: not on our board
-            self.tasks[e.task_id] = TaskEntry(e, *expected)
+            self.tasks[e.task_id] = self._open[e.task_id] = TaskEntry(e, *expected)
         entry = self.tasks.get(getattr(e, "task_id", TaskId(-1)))
         if entry is None:
             return
@@ -124,20 +149,27 @@ class ChainWatcher:
             entry.drawn_at = timestamp
         elif isinstance(e, TaskFinalized):
             entry.finalized = e
+            self._open.pop(e.task_id, None)
         elif isinstance(e, TaskCancelled):
             entry.cancelled = True
+            self._open.pop(e.task_id, None)
 
     def _dispatch(self, e: MarketEvent) -> None:
-        still = []
-        for kind, pred, ev in self._waiters:
+        task_id: TaskId | None = getattr(e, "task_id", None)
+        own = self._by_task.get(task_id) if task_id is not None else None
+        groups = [self._waiters] if own is None else [self._waiters, own]
+        for seq, (kind, pred, ev) in heapq.merge(*(list(g.items()) for g in groups)):
             if isinstance(e, kind) and pred(e) and not ev.triggered:
                 ev.succeed(e)
             elif not ev.triggered:
-                still.append((kind, pred, ev))
-        self._waiters = still
+                continue
+            for g in groups:
+                g.pop(seq, None)
+        if task_id is not None and own is not None and not own:
+            del self._by_task[task_id]
         for kind, callback in list(self._subscribers):
             if isinstance(e, kind):
                 callback(e)
 
     def open_tasks(self) -> list[TaskEntry]:
-        return [t for t in self.tasks.values() if t.open]
+        return list(self._open.values())

@@ -8,7 +8,7 @@ calls and decodes events; ``Receipt`` carries each transaction's outcome.
 
 from contracts.chain.abi import ContractAbi, FunctionAbi, revert_reason
 from contracts.chain.accounts import Account, account_from_key, derive_account
-from contracts.chain.engine import ENGINES, Chain, ChainConfig, Engine
+from contracts.chain.engine import ENGINES, Chain, ChainConfig, Engine, Touched
 from contracts.chain.receipts import Block, DecodedEvent, Receipt
 from contracts.chain.revm import RevmChain  # registers the revm engine (pyrevm loads lazily)
 
@@ -24,6 +24,7 @@ __all__ = [
     "FunctionAbi",
     "Receipt",
     "RevmChain",
+    "Touched",
     "account_from_key",
     "derive_account",
     "revert_reason",

@@ -88,6 +88,10 @@ class _Applied:
     nonce: int
 
 
+Touched = tuple[int, int]
+"""A mark in an engine's log of changed accounts (``Chain.touched``)."""
+
+
 class Chain:
     """A private chain run in-process; the simulator decides when blocks are sealed.
 
@@ -211,6 +215,13 @@ class Chain:
 
     def balance(self, address: Address) -> Wei:
         return Wei(int(self._state().get_balance(to_canonical_address(address))))
+
+    def touched(self, since: Touched | None) -> tuple[Touched | None, list[bytes] | None]:
+        """Accounts whose balance may have changed since mark ``since``: (a new mark, their
+        canonical addresses), or (None, None) when the engine cannot tell (py-evm: the
+        reader reads every balance it needs again). Lets a reader keep sums of many
+        balances current in the work of what changed, not of every account."""
+        return None, None
 
     def nonce(self, address: Address) -> int:
         return int(self._state().get_nonce(to_canonical_address(address)))

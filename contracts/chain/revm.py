@@ -53,7 +53,7 @@ from eth_hash.auto import keccak
 from eth_utils import to_canonical_address, to_checksum_address
 
 from contracts.chain.abi import revert_reason
-from contracts.chain.engine import Chain, ChainConfig, _Intent, register_engine
+from contracts.chain.engine import Chain, ChainConfig, Touched, _Intent, register_engine
 from contracts.chain.receipts import Block, DecodedEvent, Receipt
 from contracts.errors import ChainError, TxFailed
 from contracts.units import Address, TxHash, Wei
@@ -147,6 +147,9 @@ class RevmChain(Chain):
         self._codes: dict[bytes, bytes] = {}
         self._storage: dict[tuple[str, int], int] = {}
         self._coinbase_hex = self.coinbase.lower()
+        # every account write, in order (``touched``); a snapshot's end restarts the log
+        self._touched: list[str] = []
+        self._generation = 0
         self._head = _Head(
             0, config.genesis_timestamp, int(config.initial_base_fee), 0, keccak(b"genesis")
         )
@@ -208,6 +211,7 @@ class RevmChain(Chain):
 
     def _put_account(self, address: str, acc: _Account, code: bytes | None = None) -> None:
         self._accounts[address] = acc
+        self._touched.append(address)
         if code is not None:
             self._codes.setdefault(acc.code_hash, code)
         stored = self._codes.get(acc.code_hash) if acc.code_hash != _KECCAK_EMPTY else None
@@ -234,6 +238,14 @@ class RevmChain(Chain):
 
     def nonce(self, address: Address) -> int:
         return self._account(_hex(to_canonical_address(address))).nonce
+
+    def touched(self, since: Touched | None) -> tuple[Touched | None, list[bytes] | None]:
+        """Accounts written since ``since`` (every account when the mark is from before a
+        snapshot ended or is None): the mirror is the state, so nothing else changes."""
+        mark = (self._generation, len(self._touched))
+        if since is None or since[0] != self._generation:
+            return mark, [bytes.fromhex(a[2:]) for a in self._accounts]
+        return mark, [bytes.fromhex(a[2:]) for a in dict.fromkeys(self._touched[since[1] :])]
 
     def code(self, address: Address) -> bytes:
         acc = self._account(_hex(to_canonical_address(address)))
@@ -563,6 +575,7 @@ class RevmChain(Chain):
                 self._abis,
             ) = saved
             self._rng.bit_generator.state = saved_rng
+            self._touched, self._generation = [], self._generation + 1
             self._rebuild()
 
 

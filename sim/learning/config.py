@@ -59,6 +59,11 @@ class DataConfig(Checked):
     """Samples the initiator hands to the committee."""
     test_size: Annotated[int, NON_NEGATIVE] = 1000
     """Held-out samples no agent sees: ground truth for the metrics."""
+    shards: Annotated[int, NON_NEGATIVE] = 0
+    """Private shards dealt from the pool; 0: one per contributor. Fewer than the
+    contributors: contributor i trains on shard i mod ``shards`` (populations larger than
+    the data set; contributors sharing a shard still train different models: their seeds
+    differ)."""
 
     def shard_sizes(self, n: int, available: int) -> list[int]:
         """Samples in each of ``n`` contributors' shards of a data set of ``available`` samples.

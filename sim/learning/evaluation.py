@@ -23,7 +23,8 @@ Definitions, all accuracies as fractions in [0, 1]:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ from sim.learning import contribution as cm
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.device import resolve_device
 from sim.learning.features import FeatureCache, LabelledData
-from sim.learning.fusion import train_heads
+from sim.learning.fusion import HeadBatch, train_heads
 from sim.learning.models import Net
 
 Coalition = frozenset[int]
@@ -101,6 +102,40 @@ def split_rows(n: int, holdout_fraction: float, seed: int) -> tuple[np.ndarray, 
     return np.sort(order[held:]), np.sort(order[:held])
 
 
+class HeadMemo:
+    """Fusion heads trained in this process, by everything their training reads.
+
+    The committee's evaluation and the oracle's of the same submissions with the same seed
+    train the same heads (the oracle also scores them on the test set, so the two are
+    different evaluation-cache entries): the second reads the first's trained heads instead
+    of training them again. Training is deterministic in a process (what the evaluation
+    cache relies on too), so a head read here is the head training would give. Bounded in
+    parameters held (least recently used dropped first).
+    """
+
+    def __init__(self, limit_floats: int = 16 * 2**20):
+        self.limit = limit_floats
+        self._entries: OrderedDict[Hashable, tuple[list[HeadBatch], int]] = OrderedDict()
+        self._floats = 0
+
+    def get(self, key: Hashable) -> list[HeadBatch] | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, key: Hashable, batches: list[HeadBatch]) -> None:
+        size = sum(p.numel() for b in batches for p in b.parameters())
+        if size > self.limit or key in self._entries:
+            return
+        while self._entries and self._floats + size > self.limit:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._floats -= dropped
+        self._entries[key] = (batches, size)
+        self._floats += size
+
+
 class SubsetFusion:
     """Fused accuracy of any subset of ``models``, each subset's head trained at most once."""
 
@@ -113,8 +148,12 @@ class SubsetFusion:
         *,
         test: LabelledData | None = None,
         features: FeatureCache | None = None,
+        heads: HeadMemo | None = None,
     ):
         cache = features if features is not None else FeatureCache()
+        fingerprints = tuple(m.fingerprint for m in models)
+        self._heads = heads if None not in fingerprints else None
+        self._heads_key = (fingerprints, verification.key, fusion, seed)
         self.device = resolve_device(fusion.device)
         self.models = list(models)
         self.config = fusion
@@ -179,9 +218,14 @@ class SubsetFusion:
         members = [tuple(sorted(c)) for c in todo]
         seeds = [head_seed(self.seed, m) for m in members]
         outputs = [m.output for m in self.models]
-        batches = train_heads(
-            self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
-        )
+        key = (*self._heads_key, tuple(members), torch.get_num_threads())
+        batches = self._heads.get(key) if self._heads is not None else None
+        if batches is None:
+            batches = train_heads(
+                self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
+            )
+            if self._heads is not None:
+                self._heads.put(key, batches)
         for batch in batches:
             on_eval = batch.accuracies(self.eval_features, self.y_eval)
             on_test: list[float | None] = [None] * len(batch.members)
@@ -219,13 +263,17 @@ def evaluate_submissions(
     *,
     test: LabelledData | None = None,
     features: FeatureCache | None = None,
+    heads: HeadMemo | None = None,
 ) -> Evaluation:
     """Fuse ``models``, score the fusion and each model's contribution (in input order).
 
     Pass one ``FeatureCache`` to every call in a process so that models seen by several
-    verifiers run through their networks once.
+    verifiers run through their networks once, and one ``HeadMemo`` so that an evaluation
+    that trains the heads another one trained (the oracle's) reads them.
     """
-    subsets = SubsetFusion(models, verification, fusion, seed, test=test, features=features)
+    subsets = SubsetFusion(
+        models, verification, fusion, seed, test=test, features=features, heads=heads
+    )
     scores, bound = _scores(subsets, 0, contribution)
     on_test = _scores(subsets, 1, contribution)[0] if test is not None else None
     return Evaluation(

@@ -138,3 +138,37 @@ def test_feature_cache_evicts_least_recently_used(trained: Any, sets: tuple) -> 
     assert len(cache) == 2
     cache.features(trained.models[2], verification, device)
     assert cache.hits == 1
+
+
+@pytest.mark.parametrize("method", ["individual", "leave_one_out"])
+def test_a_second_evaluation_reads_the_heads_the_first_trained(
+    trained: Any, sets: tuple, method: Literal["individual", "leave_one_out"], monkeypatch: Any
+) -> None:
+    import sim.learning.evaluation as evaluation_module
+    from sim.learning.evaluation import HeadMemo
+    from sim.learning.fusion import train_heads
+
+    verification, test = sets
+    config = ContributionConfig(method=method)
+    for i, m in enumerate(trained.models):
+        monkeypatch.setattr(m, "fingerprint", f"model-{i}", raising=False)
+    fresh = evaluate_submissions(trained.models, verification, FAST, config, seed=4, test=test)
+    calls: list[int] = []
+    real = train_heads
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation_module, "train_heads", counted)
+    memo = HeadMemo()
+    committee = evaluate_submissions(trained.models, verification, FAST, config, 4, heads=memo)
+    trained_once = len(calls)
+    oracle = evaluate_submissions(
+        trained.models, verification, FAST, config, 4, test=test, heads=memo
+    )
+    assert len(calls) == trained_once  # the oracle trained no head
+    assert oracle == fresh  # the same evaluation, test set included
+    assert committee.scores == fresh.scores
+    other_seed = evaluate_submissions(trained.models, verification, FAST, config, 5, heads=memo)
+    assert len(calls) > trained_once and other_seed.heads_trained == fresh.heads_trained

@@ -69,3 +69,22 @@ def test_canonical_gives_base32_for_any_spelling_of_a_cidv1() -> None:
 def test_canonical_rejects_what_cannot_name_stored_content(text: str, expected: str) -> None:
     with pytest.raises(ContentNotFound, match=expected):
         canonical(text)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, CHUNK_SIZE - 1, CHUNK_SIZE])
+def test_one_chunk_cids_written_out_are_those_of_multiformats(
+    size: int, make_payload: Callable[[int], bytes]
+) -> None:
+    from multiformats import multihash
+
+    data = make_payload(size)
+    spelled = CID("base32", 1, "raw", multihash.digest(data, "sha2-256")).encode("base32")
+    assert cid_of(data) == spelled
+
+
+def test_canonical_takes_its_own_spelling_as_it_is_and_refuses_near_misses() -> None:
+    good = cid_of(b"model bytes")
+    assert canonical(good) == good
+    with pytest.raises(ContentNotFound):
+        canonical(good[:-1] + "1")  # not base32
+    assert canonical(CID.decode(good).encode("base58btc")) == good
