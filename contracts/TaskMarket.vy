@@ -95,8 +95,12 @@
         "<call>: <reason>" messages and no on-chain access view.
 """
 
-MAX_SUBMISSIONS: constant(uint256) = 64
-MAX_REGISTRANTS: constant(uint256) = 128
+# Capacity (issue 15; BENCHMARKS.md "Gas per task"): MAX_SUBMISSIONS bounds the types
+# and a claim-settled task; a paper-settled task takes at most PAPER_SUBMISSIONS, so that
+# its finalize (O(submissions x committee)) fits a 30 M gas block at a 32-member committee.
+MAX_SUBMISSIONS: constant(uint256) = 1024
+PAPER_SUBMISSIONS: constant(uint256) = 64
+MAX_REGISTRANTS: constant(uint256) = 256
 MAX_COMMITTEE: constant(uint256) = 32
 MAX_CID: constant(uint256) = 100
 BPS: constant(uint256) = 10_000
@@ -107,6 +111,12 @@ MAX_HORIZON: constant(uint256) = 365 * 86_400
 AGG_MAJORITY: constant(uint8) = 0
 AGG_MEDIAN: constant(uint8) = 1
 AGG_TRIMMED_MEAN: constant(uint8) = 2
+# the paper's majority, tallied as reports arrive; each contributor claims its pay (claim_pay)
+AGG_CLAIM: constant(uint8) = 3
+
+# claim settlement: score sums packed 8 to a word, 32-bit two's complement lanes
+LANES: constant(uint256) = 8
+LANE: constant(uint256) = 2**32 - 1
 
 SLASH_ABSENT: constant(uint8) = 0
 SLASH_DISAGREE: constant(uint8) = 1
@@ -161,6 +171,20 @@ struct Task:
 struct Submission:
     contributor: address
     cid: String[MAX_CID]
+
+
+struct Tally:
+    # claim settlement: what the reports added up to, kept as they arrive
+    n_above: uint256
+    acc_above: uint256
+    acc_all: uint256
+    # over the reports at or above the MAFR: sum of the positive score sums, and how many
+    pos_total: uint256
+    n_pos: uint256
+    # set by finalize: the contributor pool the claims share; paid out so far
+    pool: uint256
+    paid: uint256
+    n_paid: uint256
 
 
 event TaskCreated:
@@ -282,6 +306,12 @@ has_revealed: public(HashMap[uint256, HashMap[address, bool]])
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
 report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
 
+# claim settlement (aggregation AGG_CLAIM): the tally, the packed score sums of the reports at
+# or above the MAFR (word m // LANES of task t), and the submissions already paid
+tally: HashMap[uint256, Tally]
+score_sums: HashMap[uint256, HashMap[uint256, uint256]]
+claimed: public(HashMap[uint256, HashMap[uint256, bool]])
+
 # Pull payments: wei owed to each account, and the sums kept for invariants.
 credit: public(HashMap[address, uint256])
 total_credit: public(uint256)
@@ -300,22 +330,24 @@ def __init__():
 @external
 @payable
 def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
-    assert msg.value > 0, "create_task: reward must be positive"
-    assert p.mafr_bps > 0 and p.mafr_bps <= BPS, "create_task: mafr_bps must be in (0, 10000]"
-    assert p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, "create_task: committee_size must be in [1, 32]"
-    assert p.verifier_share_bps <= BPS, "create_task: verifier_share_bps above 10000"
-    assert p.slash_bps <= BPS, "create_task: slash_bps above 10000"
-    assert p.aggregation <= AGG_TRIMMED_MEAN, "create_task: unknown aggregation"
-    assert p.trim_bps < BPS // 2, "create_task: trim_bps must be below 5000"
-    assert p.submission_deadline > block.timestamp, "create_task: submission deadline not in the future"
-    assert p.commit_deadline > p.submission_deadline, "create_task: commit deadline must follow submission deadline"
-    assert p.reveal_deadline >= p.commit_deadline, "create_task: reveal deadline before commit deadline"
-    assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal deadline after commit deadline"
-    assert p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, "create_task: beyond the 365-day horizon"
-    assert self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, "create_task: draw window empty"
-    assert p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, "create_task: verifier_stake outside [min_stake, 2**128]"
-    assert p.tolerance_ppm <= PPM, "create_task: tolerance_ppm above 1e6"
-    assert len(spec_cid) > 0, "create_task: empty spec cid"
+    cn: String[32] = "create_task"
+    self._check(msg.value > 0, cn, "reward must be positive")
+    self._check(p.mafr_bps > 0 and p.mafr_bps <= BPS, cn, "mafr_bps must be in (0, 10000]")
+    self._check(p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, cn, "committee_size must be in [1, 32]")
+    self._check(p.verifier_share_bps <= BPS, cn, "verifier_share_bps above 10000")
+    self._check(p.slash_bps <= BPS, cn, "slash_bps above 10000")
+    self._check(p.aggregation <= AGG_CLAIM, cn, "unknown aggregation")
+    self._check(p.aggregation != AGG_CLAIM or p.tolerance_ppm == 0, cn, "claim settlement needs tolerance_ppm 0")
+    self._check(p.trim_bps < BPS // 2, cn, "trim_bps must be below 5000")
+    self._check(p.submission_deadline > block.timestamp, cn, "submission deadline not in the future")
+    self._check(p.commit_deadline > p.submission_deadline, cn, "commit deadline must follow submission deadline")
+    self._check(p.reveal_deadline >= p.commit_deadline, cn, "reveal deadline before commit deadline")
+    self._check(not p.commit_reveal or p.reveal_deadline > p.commit_deadline, cn, "commit-reveal needs reveal deadline after commit deadline")
+    self._check(p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, cn, "beyond the 365-day horizon")
+    self._check(self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, cn, "draw window empty")
+    self._check(p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, cn, "verifier_stake outside [min_stake, 2**128]")
+    self._check(p.tolerance_ppm <= PPM, cn, "tolerance_ppm above 1e6")
+    self._check(len(spec_cid) > 0, cn, "empty spec cid")
 
     tid: uint256 = self.next_task_id
     self.next_task_id = tid + 1
@@ -331,10 +363,11 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
 
 @external
 def submit_model(task_id: uint256, cid: String[MAX_CID]):
+    cn: String[32] = "submit_model"
     self._require_open(task_id, "submit_model")
-    assert self.tasks[task_id].params.sealed_window_s == 0, "submit_model: this task takes sealed submissions"
+    self._check(self.tasks[task_id].params.sealed_window_s == 0, cn, "this task takes sealed submissions")
     self._enter(task_id)
-    assert len(cid) > 0, "submit_model: empty cid"
+    self._check(len(cid) > 0, cn, "empty cid")
     self._add_submission(task_id, cid)
 
 
@@ -342,10 +375,11 @@ def submit_model(task_id: uint256, cid: String[MAX_CID]):
 def commit_model(task_id: uint256, commitment: bytes32):
     """@notice Sealed submit_model (same checks, same revert reasons): commit
     keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))."""
+    cn: String[32] = "commit_model"
     self._require_open(task_id, "commit_model")
-    assert self.tasks[task_id].params.sealed_window_s > 0, "commit_model: this task takes plain submissions"
+    self._check(self.tasks[task_id].params.sealed_window_s > 0, cn, "this task takes plain submissions")
     self._enter(task_id)
-    assert commitment != empty(bytes32), "commit_model: empty commitment"
+    self._check(commitment != empty(bytes32), cn, "empty commitment")
     self.model_commitments[task_id][msg.sender] = commitment
     log ModelCommitted(task_id=task_id, contributor=msg.sender, commitment=commitment)
 
@@ -353,16 +387,17 @@ def commit_model(task_id: uint256, commitment: bytes32):
 @external
 def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
     """@notice Publish a committed CID, in the sealed window after the submission deadline."""
+    cn: String[32] = "reveal_model"
     self._require_open(task_id, "reveal_model")
     w: uint256 = self.tasks[task_id].params.sealed_window_s
     sd: uint256 = self.tasks[task_id].params.submission_deadline
-    assert w > 0, "reveal_model: this task takes plain submissions"
-    assert block.timestamp >= sd, "reveal_model: submissions still open"
-    assert block.timestamp < sd + w, "reveal_model: reveal window closed"
+    self._check(w > 0, cn, "this task takes plain submissions")
+    self._check(block.timestamp >= sd, cn, "submissions still open")
+    self._check(block.timestamp < sd + w, cn, "reveal window closed")
     c: bytes32 = self.model_commitments[task_id][msg.sender]
-    assert c != empty(bytes32), "reveal_model: no commitment"
-    assert c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt)), "reveal_model: does not match commitment"
-    assert len(cid) > 0, "reveal_model: empty cid"
+    self._check(c != empty(bytes32), cn, "no commitment")
+    self._check(c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt)), cn, "does not match commitment")
+    self._check(len(cid) > 0, cn, "empty cid")
     self.model_commitments[task_id][msg.sender] = empty(bytes32)
     self._add_submission(task_id, cid)
 
@@ -370,12 +405,16 @@ def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
 @internal
 def _enter(task_id: uint256):
     """The contributor checks shared by submit_model and commit_model; counts the entrant."""
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "submit_model: submission deadline passed"
-    assert msg.sender != self.tasks[task_id].initiator, "submit_model: initiator cannot contribute to its own task"
-    assert not self.has_submitted[task_id][msg.sender], "submit_model: already submitted"
-    assert not (self.tasks[task_id].params.exclusive_roles and self.is_registered[task_id][msg.sender]), "submit_model: verifier cannot contribute"
+    cn: String[32] = "submit_model"
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "submission deadline passed")
+    self._check(msg.sender != self.tasks[task_id].initiator, cn, "initiator cannot contribute to its own task")
+    self._check(not self.has_submitted[task_id][msg.sender], cn, "already submitted")
+    self._check(not (self.tasks[task_id].params.exclusive_roles and self.is_registered[task_id][msg.sender]), cn, "verifier cannot contribute")
     n: uint256 = self.tasks[task_id].n_entrants
-    assert n < MAX_SUBMISSIONS, "submit_model: task is full"
+    cap: uint256 = PAPER_SUBMISSIONS
+    if self.tasks[task_id].params.aggregation == AGG_CLAIM:
+        cap = MAX_SUBMISSIONS
+    self._check(n < cap, cn, "task is full")
     self.tasks[task_id].n_entrants = n + 1
     self.has_submitted[task_id][msg.sender] = True
 
@@ -398,14 +437,15 @@ def _add_submission(task_id: uint256, cid: String[MAX_CID]):
 @external
 @payable
 def register_verifier(task_id: uint256):
+    cn: String[32] = "register_verifier"
     self._require_open(task_id, "register_verifier")
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "register_verifier: registration closed"
-    assert msg.sender != self.tasks[task_id].initiator, "register_verifier: initiator cannot verify its own task"
-    assert not self.is_registered[task_id][msg.sender], "register_verifier: already registered"
-    assert not (self.tasks[task_id].params.exclusive_roles and self.has_submitted[task_id][msg.sender]), "register_verifier: contributor cannot verify"
-    assert msg.value == self.tasks[task_id].params.verifier_stake, "register_verifier: value must equal the task's verifier stake"
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "registration closed")
+    self._check(msg.sender != self.tasks[task_id].initiator, cn, "initiator cannot verify its own task")
+    self._check(not self.is_registered[task_id][msg.sender], cn, "already registered")
+    self._check(not (self.tasks[task_id].params.exclusive_roles and self.has_submitted[task_id][msg.sender]), cn, "contributor cannot verify")
+    self._check(msg.value == self.tasks[task_id].params.verifier_stake, cn, "value must equal the task's verifier stake")
     n: uint256 = self.tasks[task_id].n_registered
-    assert n < MAX_REGISTRANTS, "register_verifier: registrant pool is full"
+    self._check(n < MAX_REGISTRANTS, cn, "registrant pool is full")
 
     self.registrants[task_id].append(msg.sender)
     self.is_registered[task_id][msg.sender] = True
@@ -416,11 +456,12 @@ def register_verifier(task_id: uint256):
 
 @external
 def cancel(task_id: uint256):
+    cn: String[32] = "cancel"
     self._require_open(task_id, "cancel")
     initiator: address = self.tasks[task_id].initiator
-    assert msg.sender == initiator, "cancel: only the initiator can cancel"
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "cancel: submission deadline passed"
-    assert not (self.tasks[task_id].params.no_cancel_after_submission and self.tasks[task_id].n_entrants > 0), "cancel: a model was submitted"
+    self._check(msg.sender == initiator, cn, "only the initiator can cancel")
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "submission deadline passed")
+    self._check(not (self.tasks[task_id].params.no_cancel_after_submission and self.tasks[task_id].n_entrants > 0), cn, "a model was submitted")
 
     self.tasks[task_id].cancelled = True
     escrow: uint256 = self.tasks[task_id].escrow
@@ -434,11 +475,12 @@ def cancel(task_id: uint256):
 
 @external
 def draw_committee(task_id: uint256):
+    cn: String[32] = "draw_committee"
     self._require_open(task_id, "draw_committee")
     p: TaskParams = self.tasks[task_id].params
-    assert block.timestamp >= p.submission_deadline + p.sealed_window_s, "draw_committee: submissions still open"
-    assert block.timestamp < self._report_deadline(p), "draw_committee: reporting window closed"
-    assert not self.tasks[task_id].drawn, "draw_committee: already drawn"
+    self._check(block.timestamp >= p.submission_deadline + p.sealed_window_s, cn, "submissions still open")
+    self._check(block.timestamp < self._report_deadline(p), cn, "reporting window closed")
+    self._check(not self.tasks[task_id].drawn, cn, "already drawn")
     seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
     if p.future_seed:
         sb: uint256 = self.tasks[task_id].seed_block
@@ -447,7 +489,7 @@ def draw_committee(task_id: uint256):
             self.tasks[task_id].seed_block = block.number + 1
             log SeedRequested(task_id=task_id, seed_block=block.number + 1)
             return
-        assert block.number > sb, "draw_committee: seed block not sealed yet"
+        self._check(block.number > sb, cn, "seed block not sealed yet")
         seed = keccak256(concat(blockhash(sb), convert(task_id, bytes32)))
 
     pool: DynArray[address, MAX_REGISTRANTS] = self.registrants[task_id]
@@ -486,22 +528,24 @@ def draw_committee(task_id: uint256):
 
 @external
 def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS]):
+    cn: String[32] = "report"
     self._require_open(task_id, "report")
-    assert not self.tasks[task_id].params.commit_reveal, "report: this task uses commit-reveal"
-    assert self.tasks[task_id].drawn, "report: committee not drawn"
-    assert block.timestamp < self._deadlines(task_id)[1], "report: reveal deadline passed"
+    self._check(not self.tasks[task_id].params.commit_reveal, cn, "this task uses commit-reveal")
+    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
+    self._check(block.timestamp < self._deadlines(task_id)[1], cn, "reveal deadline passed")
     self._record_report(task_id, accuracy_ppm, scores_ppm, "report")
 
 
 @external
 def commit(task_id: uint256, commitment: bytes32):
+    cn: String[32] = "commit"
     self._require_open(task_id, "commit")
-    assert self.tasks[task_id].params.commit_reveal, "commit: this task does not use commit-reveal"
-    assert self.tasks[task_id].drawn, "commit: committee not drawn"
-    assert block.timestamp < self._deadlines(task_id)[0], "commit: commit deadline passed"
-    assert self.is_member[task_id][msg.sender], "commit: not a committee member"
-    assert self.commitments[task_id][msg.sender] == empty(bytes32), "commit: already committed"
-    assert commitment != empty(bytes32), "commit: empty commitment"
+    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
+    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
+    self._check(block.timestamp < self._deadlines(task_id)[0], cn, "commit deadline passed")
+    self._check(self.is_member[task_id][msg.sender], cn, "not a committee member")
+    self._check(self.commitments[task_id][msg.sender] == empty(bytes32), cn, "already committed")
+    self._check(commitment != empty(bytes32), cn, "empty commitment")
     self.commitments[task_id][msg.sender] = commitment
     log ReportCommitted(task_id=task_id, verifier=msg.sender, commitment=commitment)
 
@@ -509,16 +553,17 @@ def commit(task_id: uint256, commitment: bytes32):
 @external
 def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
     """@notice Reveal a committed report; the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
+    cn: String[32] = "reveal"
     self._require_open(task_id, "reveal")
-    assert self.tasks[task_id].params.commit_reveal, "reveal: this task does not use commit-reveal"
+    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
     cd: uint256 = 0
     rd: uint256 = 0
     cd, rd = self._deadlines(task_id)
-    assert block.timestamp >= cd, "reveal: commit phase still open"
-    assert block.timestamp < rd, "reveal: reveal deadline passed"
+    self._check(block.timestamp >= cd, cn, "commit phase still open")
+    self._check(block.timestamp < rd, cn, "reveal deadline passed")
     c: bytes32 = self.commitments[task_id][msg.sender]
-    assert c != empty(bytes32), "reveal: no commitment"
-    assert c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal: does not match commitment"
+    self._check(c != empty(bytes32), cn, "no commitment")
+    self._check(c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), cn, "does not match commitment")
     self._record_report(task_id, accuracy_ppm, scores_ppm, "reveal")
 
 
@@ -529,7 +574,7 @@ def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256,
 def finalize(task_id: uint256):
     self._require_open(task_id, "finalize")
     t: Task = self.tasks[task_id]
-    assert block.timestamp >= self._deadlines(task_id)[1], "finalize: reveal deadline not reached"
+    self._check(block.timestamp >= self._deadlines(task_id)[1], "finalize", "reveal deadline not reached")
 
     self.tasks[task_id].finalized = True
     members: DynArray[address, MAX_COMMITTEE] = self.committee[task_id]
@@ -553,7 +598,16 @@ def finalize(task_id: uint256):
     accepted: bool = False
     agg_acc: uint256 = 0
     agg_scores: DynArray[int256, MAX_SUBMISSIONS] = []
-    if len(reps) > 0:
+    claim: bool = t.params.aggregation == AGG_CLAIM
+    if claim and len(reps) > 0:
+        # majority over the tally, O(1): the winning side's mean accuracy
+        ta: Tally = self.tally[task_id]
+        accepted = 2 * ta.n_above > len(reps)
+        if accepted:
+            agg_acc = ta.acc_above // ta.n_above
+        else:
+            agg_acc = (ta.acc_all - ta.acc_above) // (len(reps) - ta.n_above)
+    elif len(reps) > 0:
         accepted, agg_acc, agg_scores = self._aggregate(task_id, t.params, reps, accs, n_sub)
     self.tasks[task_id].accepted = accepted
     self.tasks[task_id].aggregate_accuracy_ppm = agg_acc
@@ -581,7 +635,14 @@ def finalize(task_id: uint256):
         log StakeBurned(task_id=task_id, amount=slashed)
         send(empty(address), slashed)
 
-    if accepted:
+    if accepted and claim:
+        if self.tally[task_id].pos_total > 0:
+            # stays locked until the claims (claim_pay) take it
+            self.tally[task_id].pool = cpool
+            self.total_locked += cpool
+        else:
+            refund += cpool
+    elif accepted:
         refund += self._pay_contributors(task_id, cpool, agg_scores, n_sub)
     else:
         refund += cpool
@@ -590,10 +651,36 @@ def finalize(task_id: uint256):
 
 
 @external
+def claim_pay(task_id: uint256, index: uint256):
+    """@notice Credit the contributor of submission `index` of a finalized, accepted
+    claim-settled task its pay: pool * S // (sum of positive S), S its score sum over the
+    reports at or above the MAFR. Anyone may call; the last claim returns the rounding
+    dust to the initiator."""
+    pool: uint256 = self.tally[task_id].pool
+    s: int256 = self._score_sum(task_id, index)
+    self._check(pool > 0 and s > 0 and index < self.tasks[task_id].n_submissions and not self.claimed[task_id][index], "claim_pay", "nothing owed to this submission")
+    self.claimed[task_id][index] = True
+    amount: uint256 = pool * convert(s, uint256) // self.tally[task_id].pos_total
+    who: address = self.submissions[task_id][index].contributor
+    self._credit(who, amount)
+    log ContributorPaid(task_id=task_id, contributor=who, index=index, amount=amount, score_ppm=s // convert(self.tally[task_id].n_above, int256))
+    paid: uint256 = self.tally[task_id].paid + amount
+    n_paid: uint256 = self.tally[task_id].n_paid + 1
+    self.tally[task_id].paid = paid
+    self.tally[task_id].n_paid = n_paid
+    self.total_locked -= amount
+    if n_paid == self.tally[task_id].n_pos:
+        # the last claim: the rounding dust goes back, nothing stays locked
+        self._settle_refund(task_id, self.tasks[task_id].initiator, pool - paid)
+        self.total_locked -= pool - paid
+        self.tally[task_id].pool = 0
+
+
+@external
 @nonreentrant
 def withdraw():
     amount: uint256 = self.credit[msg.sender]
-    assert amount > 0, "withdraw: nothing to withdraw"
+    self._check(amount > 0, "withdraw", "nothing to withdraw")
     self.credit[msg.sender] = 0
     self.total_credit -= amount
     log Withdrawn(account=msg.sender, amount=amount)
@@ -604,10 +691,11 @@ def withdraw():
 def claim_access(task_id: uint256):
     """@notice The initiator records, by a transaction (AccessClaimed), that it takes the
     paid models: an on-chain record of access after payment, which a view cannot give."""
+    cn: String[32] = "claim_access"
     initiator: address = self.tasks[task_id].initiator
-    assert initiator != empty(address), "claim_access: unknown task"
-    assert msg.sender == initiator, "claim_access: only the initiator"
-    assert self._paid(task_id), "claim_access: task not paid"
+    self._check(initiator != empty(address), cn, "unknown task")
+    self._check(msg.sender == initiator, cn, "only the initiator")
+    self._check(self._paid(task_id), cn, "task not paid")
     log AccessClaimed(task_id=task_id, initiator=msg.sender)
 
 
@@ -618,39 +706,95 @@ def claim_access(task_id: uint256):
 @view
 def get_task(task_id: uint256) -> Task:
     t: Task = self.tasks[task_id]
-    assert t.initiator != empty(address), "get_task: unknown task"
+    self._check(t.initiator != empty(address), "get_task", "unknown task")
     return t
 
 
 @external
 @view
 def get_submissions(task_id: uint256) -> DynArray[Submission, MAX_SUBMISSIONS]:
-    assert self.tasks[task_id].initiator != empty(address), "get_submissions: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_submissions", "unknown task")
     return self.submissions[task_id]
 
 
 @external
 @view
 def get_registrants(task_id: uint256) -> DynArray[address, MAX_REGISTRANTS]:
-    assert self.tasks[task_id].initiator != empty(address), "get_registrants: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_registrants", "unknown task")
     return self.registrants[task_id]
 
 
 @external
 @view
 def get_committee(task_id: uint256) -> DynArray[address, MAX_COMMITTEE]:
-    assert self.tasks[task_id].initiator != empty(address), "get_committee: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_committee", "unknown task")
     return self.committee[task_id]
 
 
 @external
 @view
 def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
-    assert self.tasks[task_id].initiator != empty(address), "get_report: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_report", "unknown task")
     return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
 
 
+@external
+@view
+def get_tally(task_id: uint256) -> Tally:
+    return self.tally[task_id]
+
+
+@external
+@view
+def score_sum(task_id: uint256, index: uint256) -> int256:
+    """A claim-settled task's score sum of submission `index` over the reports at or above the MAFR."""
+    return self._score_sum(task_id, index)
+
+
 # ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _score_sum(task_id: uint256, m: uint256) -> int256:
+    v: uint256 = (self.score_sums[task_id][m // LANES] >> (32 * (m % LANES))) & LANE
+    if v >= 2**31:
+        return convert(v, int256) - 2**32
+    return convert(v, int256)
+
+
+@internal
+def _tally(task_id: uint256, acc: uint256, scores: DynArray[int256, MAX_SUBMISSIONS]):
+    """Add a report to the claim tally: O(scores), one storage word per LANES scores."""
+    ta: Tally = self.tally[task_id]
+    ta.acc_all += acc
+    if acc >= self.tasks[task_id].params.mafr_bps * (PPM // BPS):
+        # only reports at or above the MAFR can pay contributors (majority, tolerance 0)
+        ta.n_above += 1
+        ta.acc_above += acc
+        n: uint256 = len(scores)
+        word: uint256 = 0
+        for m: uint256 in range(MAX_SUBMISSIONS):
+            if m >= n:
+                break
+            if m % LANES == 0:
+                word = self.score_sums[task_id][m // LANES]
+            sh: uint256 = 32 * (m % LANES)
+            old: int256 = convert((word >> sh) & LANE, int256)
+            if old >= 2**31:
+                old -= 2**32
+            # |sum| <= MAX_COMMITTEE * PPM < 2**31: the lane never overflows
+            new: int256 = old + scores[m]
+            word = (word & ~(LANE << sh)) | ((convert(new + 2**32, uint256) & LANE) << sh)
+            if old > 0:
+                ta.pos_total -= convert(old, uint256)
+                ta.n_pos -= 1
+            if new > 0:
+                ta.pos_total += convert(new, uint256)
+                ta.n_pos += 1
+            if m % LANES == LANES - 1 or m + 1 == n:
+                self.score_sums[task_id][m // LANES] = word
+    self.tally[task_id] = ta
 
 
 @internal
@@ -661,7 +805,7 @@ def _paid(task_id: uint256) -> bool:
 
 @internal
 @pure
-def _check(ok: bool, call: String[32], why: String[64]):
+def _check(ok: bool, call: String[32], why: String[80]):
     """assert ok, concat(call, ": ", why), built once here rather than at every site."""
     if not ok:
         raw_revert(abi_encode(concat(call, ": ", why), method_id=method_id("Error(string)")))
@@ -706,7 +850,10 @@ def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray
         self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
     self.has_revealed[task_id][msg.sender] = True
     self.report_accuracy[task_id][msg.sender] = accuracy_ppm
-    self.report_scores[task_id][msg.sender] = scores_ppm
+    if self.tasks[task_id].params.aggregation == AGG_CLAIM:
+        self._tally(task_id, accuracy_ppm, scores_ppm)
+    else:
+        self.report_scores[task_id][msg.sender] = scores_ppm
     self.tasks[task_id].n_revealed += 1
     log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
 

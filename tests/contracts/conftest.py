@@ -21,7 +21,7 @@ from contracts.settlement import Report
 from contracts.taskmarket import TaskCreated, TaskMarket, TaskParams, commitment, typed_events
 from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
-N_ACCOUNTS = 150
+N_ACCOUNTS = 270
 STAKE = Wei(ETHER)
 REWARD = Wei(10 * ETHER)
 
@@ -92,6 +92,11 @@ class Harness:
         block = self.seal(at)
         reasons = {r.ticket: (r.included, r.ok, r.revert_reason) for r in block.receipts}
         assert [reasons[t] for t, _ in cases] == [(True, False, why) for _, why in cases]
+
+    def seal_tickets(self, tickets: Sequence[int], at: int | None = None) -> list[Receipt]:
+        """Seal one block; the receipts of ``tickets``, in order (ok or not)."""
+        out = {r.ticket: r for r in self.seal(at).receipts}
+        return [out[t] for t in tickets]
 
     def all_ok(self, tickets: Sequence[int], at: int | None = None) -> list[Receipt]:
         block = self.seal(at)

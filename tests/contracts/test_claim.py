@@ -1,0 +1,135 @@
+"""Claim settlement (``Aggregation.CLAIM``): the tally, finalize in O(committee), claim_pay.
+
+Every figure is checked against ``contracts.settlement.settle`` (the reference), wei for wei,
+and the market must hold exactly what it still owes after each step.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.settlement import Aggregation, Report, contributor_shares, settle
+from contracts.units import PAPER_SUBMISSIONS, Address, Cid, Wei
+from tests.contracts.conftest import Harness, TaskCtx
+
+
+def _scores(n: int, seed: int) -> tuple[int, ...]:
+    return tuple((seed * 7919 + j * 104_729) % 400_001 - 150_000 for j in range(n))
+
+
+def _holds_what_it_owes(market: Harness) -> None:
+    m = market.market
+    assert market.chain.balance(m.address) == m.total_locked() + m.total_credit()
+
+
+def _claim_all(market: Harness, ctx: TaskCtx, n_sub: int) -> dict[int, int]:
+    """Claim every submission with a positive sum; the amount each ContributorPaid says."""
+    m = market.market
+    owed = [i for i in range(n_sub) if m.score_sum(ctx.task_id, i) > 0]
+    block = market.seal_tickets([m.claim_pay(market.outsider, ctx.task_id, i) for i in owed])
+    paid: dict[int, int] = {}
+    for r in block:
+        for e in market.events(r.raise_for_status(), "ContributorPaid"):
+            paid[e.index] = e.amount
+    return paid
+
+
+def _settled_task(
+    market: Harness, n_sub: int, accs: tuple[int, ...], commit_reveal: bool = False
+) -> tuple[TaskCtx, dict[Address, Report]]:
+    ctx = market.task(
+        n_sub=n_sub,
+        n_reg=len(accs),
+        committee_size=len(accs),
+        aggregation=Aggregation.CLAIM,
+        commit_reveal=commit_reveal,
+    )
+    reports = {
+        v.address: Report(acc, _scores(n_sub, i))
+        for i, (v, acc) in enumerate(zip(ctx.committee, accs, strict=True))
+    }
+    market.report(ctx, reports)
+    return ctx, reports
+
+
+@pytest.mark.parametrize("commit_reveal", [False, True])
+def test_claims_pay_the_reference_to_the_wei_and_return_the_dust(
+    market: Harness, commit_reveal: bool
+) -> None:
+    n_sub = PAPER_SUBMISSIONS + 6  # above the paper's cap
+    ctx, reports = _settled_task(market, n_sub, (900_000, 850_000, 100_000), commit_reveal)
+    m = market.market
+    before = market.credits()
+    r = market.finalize(ctx)
+    assert not market.events(r, "ContributorPaid")  # finalize pays no contributor
+    s = settle(ctx.params.rules(), ctx.reward, [v.address for v in ctx.committee], reports, n_sub)
+    assert s.accepted
+    tally = m.tally(ctx.task_id)
+    assert tally.n_above == 2 and tally.pool == ctx.reward - ctx.reward * 2000 // 10_000
+    assert [m.score_sum(ctx.task_id, i) for i in range(n_sub)] == list(s.aggregate_scores_ppm)
+    assert tally.n_pos == sum(1 for x in s.aggregate_scores_ppm if x > 0)
+    _holds_what_it_owes(market)
+
+    paid = _claim_all(market, ctx, n_sub)
+    want = contributor_shares(tally.pool, s.aggregate_scores_ppm)
+    assert paid == {i: w for i, w in enumerate(want) if s.aggregate_scores_ppm[i] > 0}
+    after = market.credits()
+    gained = {a: after[a] - before.get(a, 0) for a in after if after[a] != before.get(a, 0)}
+    expected = s.credits(market.initiator.address, [c.address for c in ctx.contributors])
+    assert gained == expected  # verifiers, stakes, contributors and the dust, to the wei
+    assert m.tally(ctx.task_id).pool == 0
+    assert m.total_locked() == 0
+    _holds_what_it_owes(market)
+
+
+def test_a_claim_is_paid_once_and_only_when_owed(market: Harness) -> None:
+    n_sub = 4
+    ctx, _ = _settled_task(market, n_sub, (900_000, 900_000))
+    m = market.market
+    negative = next(i for i in range(n_sub) if sum(_scores(n_sub, s)[i] for s in (0, 1)) <= 0)
+    positive = next(i for i in range(n_sub) if sum(_scores(n_sub, s)[i] for s in (0, 1)) > 0)
+    why = "claim_pay: nothing owed to this submission"
+    market.fails(m.claim_pay(market.outsider, ctx.task_id, positive), why)  # not finalized
+    market.finalize(ctx)
+    market.fails(m.claim_pay(market.outsider, ctx.task_id, negative), why)
+    market.fails(m.claim_pay(market.outsider, ctx.task_id, n_sub), why)
+    market.ok(m.claim_pay(market.outsider, ctx.task_id, positive))
+    assert m.claimed(ctx.task_id, positive)
+    market.fails(m.claim_pay(market.outsider, ctx.task_id, positive), why)
+    _holds_what_it_owes(market)
+
+
+def test_a_rejected_claim_task_refunds_the_pool_at_finalize(market: Harness) -> None:
+    ctx, reports = _settled_task(market, 3, (900_000, 100_000, 200_000))
+    r = market.finalize(ctx)
+    m = market.market
+    assert not m.get_task(ctx.task_id).accepted
+    assert m.tally(ctx.task_id).pool == 0 and m.total_locked() == 0
+    (refund,) = market.events(r, "Refunded")
+    s = settle(ctx.params.rules(), ctx.reward, [v.address for v in ctx.committee], reports, 3)
+    assert refund.amount == s.refund
+    market.fails(
+        m.claim_pay(market.outsider, ctx.task_id, 0), "claim_pay: nothing owed to this submission"
+    )
+
+
+def test_claim_tasks_take_more_than_the_paper_cap(market: Harness) -> None:
+    paper = market.create()
+    market.submit(paper, PAPER_SUBMISSIONS)
+    extra = market.others[PAPER_SUBMISSIONS]
+    market.fails(
+        market.market.submit_model(extra, paper.task_id, Cid("bafkreiextra")),
+        "submit_model: task is full",
+    )
+    claim = market.create(aggregation=Aggregation.CLAIM)
+    market.submit(claim, PAPER_SUBMISSIONS + 1)
+    assert market.market.get_task(claim.task_id).n_submissions == PAPER_SUBMISSIONS + 1
+
+
+def test_claim_settlement_needs_the_side_only_agreement_rule(market: Harness) -> None:
+    m = market.market
+    params = market.params(aggregation=Aggregation.CLAIM, tolerance_ppm=1)
+    market.fails(
+        m.create_task(market.initiator, Cid("bafkreispec"), params, Wei(10**18)),
+        "create_task: claim settlement needs tolerance_ppm 0",
+    )
