@@ -31,6 +31,7 @@ SUITE = [
     "tests/contracts/test_phases.py",
     "tests/contracts/test_create.py",
     "tests/contracts/test_finalize.py",
+    "tests/contracts/test_claim.py",
     "tests/contracts/test_defences.py",
     "tests/contracts/test_actors.py",
     "tests/contracts/test_market_stateful.py",
@@ -67,16 +68,16 @@ MUTANTS = [
     Mutant(
         "anyone_cancels",
         "cancel forgets the initiator check",
-        '    assert msg.sender == initiator, "cancel: only the initiator can cancel"\n',
+        '    self._check(msg.sender == initiator, cn, "only the initiator can cancel")\n',
         "",
     ),
     Mutant(
         "deadline_off_by_one",
         "a submission is accepted at the deadline second itself",
-        "    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "
-        '"submit_model: submission deadline passed"',
-        "    assert block.timestamp <= self.tasks[task_id].params.submission_deadline, "
-        '"submit_model: submission deadline passed"',
+        "    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, "
+        'cn, "submission deadline passed")\n    self._check(msg.sender != self',
+        "    self._check(block.timestamp <= self.tasks[task_id].params.submission_deadline, "
+        'cn, "submission deadline passed")\n    self._check(msg.sender != self',
     ),
     Mutant(
         "reveal_not_bound_to_sender",
@@ -114,6 +115,18 @@ MUTANTS = [
         "self.tasks[task_id].params.no_cancel_after_submission and "
         "self.tasks[task_id].n_entrants > 0",
         "False",
+    ),
+    Mutant(
+        "claim_paid_twice",
+        "claim settlement: a submission's claim is never marked, so it can be paid again",
+        "    self.claimed[task_id][index] = True\n",
+        "",
+    ),
+    Mutant(
+        "claim_dust_kept",
+        "claim settlement: the last claim keeps the rounding dust instead of returning it",
+        "        self._settle_refund(task_id, self.tasks[task_id].initiator, pool - paid)\n",
+        "",
     ),
 ]
 

@@ -58,7 +58,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from contracts.chain import Account, Receipt
 from contracts.settlement import Aggregation, Report, settle
 from contracts.taskmarket import TaskParams, commitment
-from contracts.units import ETHER, Address, Cid, TaskId, Wei
+from contracts.units import BPS, ETHER, Address, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
     from tests.contracts.conftest import Harness
@@ -135,6 +135,10 @@ class ModelTask:
     finalized: bool = False
     accepted: bool = False
     drawn_at: int | None = None
+    claims: dict[int, int] = field(default_factory=dict)
+    """Claim settlement: pay still to claim per submission index (set by finalize)."""
+    dust: int = 0
+    """Claim settlement: what the last claim returns to the initiator."""
 
     def report_deadline(self) -> int:
         """The draw must come before this (the paper's report deadline)."""
@@ -223,6 +227,12 @@ class MarketMachine(RuleBasedStateMachine):
                 continue
             wait = t.reveal_deadline() - self.chain.head_timestamp
             self.finalize(i, 0, max(wait, 1))
+        for t in self.tasks:  # claim settlement: every open claim, in one block
+            if t.claims:
+                self._begin(1)
+                for index in sorted(t.claims):
+                    self._claim(t, index, self.players[0])
+                self._end()
         self.everyone_withdraws(1)
         assert self.chain.balance(self.m.address) == 0
         assert self.m.total_locked() == 0 and self.m.total_credit() == 0
@@ -477,6 +487,8 @@ class MarketMachine(RuleBasedStateMachine):
         )
         sender = self.players[who]
         expect = None if reward > 0 else "create_task: reward must be positive"
+        if expect is None and p.aggregation == Aggregation.CLAIM and p.tolerance_ppm:
+            expect = "create_task: claim settlement needs tolerance_ppm 0"
         if expect is None and not p.min_stake <= p.verifier_stake <= MAX_AMOUNT:
             expect = "create_task: verifier_stake outside [min_stake, 2**128]"
         tid = TaskId(self.m.next_task_id())
@@ -717,9 +729,27 @@ class MarketMachine(RuleBasedStateMachine):
             return None
         s = settle(t.p.rules(), Wei(t.escrow), t.committee, t.reports, len(t.submitters))
         t.accepted = s.accepted
-        for who, amount in s.credits(t.initiator, t.submitters).items():
-            self._add_credit(who, amount)
+        credits = s.credits(t.initiator, t.submitters)
         self.locked -= stake * len(t.committee) + t.escrow
+        if (
+            t.p.aggregation == Aggregation.CLAIM
+            and s.accepted
+            and any(x > 0 for x in s.aggregate_scores_ppm)
+        ):
+            # claim settlement: the contributor pool stays locked until claimed
+            cpool = t.escrow - t.escrow * t.p.verifier_share_bps // BPS
+            for m, who in enumerate(t.submitters):
+                credits[who] = Wei(credits.get(who, 0) - s.contributor_pay[m])
+            t.dust = cpool - sum(s.contributor_pay)
+            credits[t.initiator] = Wei(credits.get(t.initiator, 0) - t.dust)
+            if cpool:
+                t.claims = {
+                    m: s.contributor_pay[m] for m, x in enumerate(s.aggregate_scores_ppm) if x > 0
+                }
+                self.locked += cpool
+            STATS["claim tasks settled"] += 1
+        for who, amount in credits.items():
+            self._add_credit(who, amount)
         self.burned += s.burned
         if s.burned:
             STATS["burned"] += 1
@@ -733,6 +763,29 @@ class MarketMachine(RuleBasedStateMachine):
             STATS["with reports"] += bool(t.reports)
 
         return after
+
+    @rule(task=TASK, index=st.integers(0, 4), who=PLAYER, dt=DT)
+    def claim_pay(self, task: int, index: int, who: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        self._claim(t, index, self.players[who])
+        self._end()
+
+    def _claim(self, t: ModelTask, index: int, sender: Account) -> None:
+        if index not in t.claims:
+            why = "claim_pay: nothing owed to this submission"
+            self._queue(self.m.claim_pay(sender, t.task_id, index), why)
+            return
+        amount = t.claims.pop(index)
+        self._add_credit(t.submitters[index], amount)
+        self.locked -= amount
+        if not t.claims:
+            self._add_credit(t.initiator, t.dust)
+            self.locked -= t.dust
+        STATS["claims paid"] += 1
+        self._queue(self.m.claim_pay(sender, t.task_id, index), None)
 
     @rule(who=PLAYER, dt=DT)
     def withdraw(self, who: int, dt: int) -> None:
@@ -801,12 +854,15 @@ class MarketMachine(RuleBasedStateMachine):
             self.finalized_seen.add(tid)
             t = next(x for x in self.tasks if x.task_id == tid)
             assert r.timestamp >= t.reveal_deadline()
+        claims = {e["task_id"] for e in r.events_named("ContributorPaid")}
+        if r.label != "TaskMarket.claim_pay":
+            claims = set()
         for e in r.events:
             tid = e.args.get("task_id")
             if e.name in ("ContributorPaid", "VerifierPaid", "VerifierSlashed"):
-                assert tid in finals, f"{e.name} outside finalize"
+                assert tid in finals | claims, f"{e.name} outside finalize and claim_pay"
             if e.name == "Refunded":
-                assert tid in finals | cancels, "refund outside finalize/cancel"
+                assert tid in finals | cancels | claims, "refund outside finalize/cancel/claim"
             if e.name == "StakeReturned":
                 assert tid in finals | cancels | draws, "stake returned outside its phases"
             if e.name == "ContributorPaid":
@@ -868,7 +924,8 @@ def _machine_on_the_session_chain(deployed: Harness) -> Iterator[None]:
         f"sequences={STATS['sequences']} "
         f"drained={STATS['drained']} examples={EXAMPLES} steps={STEPS} "
         f"accepted={STATS['accepted']} rejected={STATS['rejected']} "
-        f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']}"
+        f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']} "
+        f"claim_settled={STATS['claim tasks settled']} claims_paid={STATS['claims paid']}"
     )
     if EXAMPLES >= 100:  # the runs reached every kind of outcome, not only reverts
         assert STATS["accepted"] and STATS["rejected"] and STATS["contributor paid"], STATS
