@@ -192,7 +192,14 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         elif notice_if_settled:
             yield self.world.notice(self.name)
         if self.online:
+            yield from self.claim_owed(task)
             yield from self.withdraw_if_owed()
+
+    def claim_owed(self, task: TaskEntry) -> Process:
+        """Before withdrawing: claim what a settled task owes but has not credited yet
+        (claim settlement); nothing by default."""
+        return None
+        yield  # a generator that yields nothing: no simulated time, no draws
 
     def withdraw_if_owed(self, task: int | None = None) -> Process:
         """Withdraw whatever the market credits this account (pull payment)."""

@@ -3,12 +3,15 @@
 For each task it learns of (and its behaviour joins): fetch the task spec, produce a model
 (honest: real training on its shard), upload it to storage, submit the CID before the
 submission deadline, then wait for the outcome and withdraw what the market credits it.
+With claim settlement (``tasks[i].settlement = "claim"``) it first claims its own pay
+(``claim_pay``) once the task is finalized and accepted.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from contracts.taskmarket import Aggregation, ModelSubmitted, typed_events
 from sim.recorder import Kind
 from sim.types import Role
 from sim.watcher import TaskEntry
@@ -30,6 +33,8 @@ class Contributor(Participant):
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
+        self.indices: dict[int, int] = {}
+        """Submission index of this contributor's model, per task (for claim_pay)."""
 
     def on_task(self, task: TaskEntry) -> None:
         open_ = self.world.timestamp() < task.params.submission_deadline
@@ -92,7 +97,30 @@ class Contributor(Participant):
             lambda: market.submit_model(self.account, tid, cid), task=tid
         )
         if receipt.ok:
+            for e in typed_events(receipt):
+                if isinstance(e, ModelSubmitted):
+                    self.indices[tid] = e.index
             self.record(Kind.MODEL_SUBMITTED, task=tid, cid=cid, bytes=len(data))
         else:
             self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
         return bool(receipt.ok)
+
+    def claim_owed(self, task: TaskEntry) -> Process:
+        """Claim settlement: once the task is finalized and accepted, claim this model's pay
+        (when its score sum is positive and nobody claimed it for us yet)."""
+        tid = task.created.task_id
+        index = self.indices.get(tid)
+        fin = task.finalized
+        if task.params.aggregation != Aggregation.CLAIM or index is None or fin is None:
+            return None
+        market = self.world.market
+        if not fin.accepted or market.score_sum(tid, index) <= 0 or market.claimed(tid, index):
+            return None
+        if market.tally(tid).pool == 0:  # verifiers take the whole reward: nothing to claim
+            return None
+        receipt = yield from self.transact(
+            lambda: market.claim_pay(self.account, tid, index), task=tid
+        )
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+        return None

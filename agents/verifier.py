@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.strategies.base import Report
 from contracts.taskmarket import (
+    Aggregation,
     CommitteeDrawn,
     MarketEvent,
     TaskCancelled,
@@ -172,6 +173,7 @@ class Verifier(Participant):
         acc = to_ppm(report.accuracy)
         scores = [to_ppm(s, signed=True) for s in report.scores]
         market = self.world.market
+        claim = task.params.aggregation == Aggregation.CLAIM  # its gas limit fits 1,000 scores
         if task.params.commit_reveal:
             if state.salt is None:
                 salt = new_salt(self.stream)
@@ -186,9 +188,9 @@ class Verifier(Participant):
                 self.record(Kind.COMMITTED, task=tid, value=report.accuracy)
             yield self.world.until(task.deadlines()[0])
             salt = state.salt
-            send = lambda: market.reveal(self.account, tid, acc, scores, salt)  # noqa: E731
+            send = lambda: market.reveal(self.account, tid, acc, scores, salt, claim)  # noqa: E731
         else:
-            send = lambda: market.report(self.account, tid, acc, scores)  # noqa: E731
+            send = lambda: market.report(self.account, tid, acc, scores, claim)  # noqa: E731
         receipt = yield from self.transact(send, task=tid)
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
+from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, PAPER_SUBMISSIONS, Wei
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
     FRACTION,
@@ -167,8 +167,17 @@ class TaskSection(Checked):
     """From the submission deadline to the commit deadline."""
     reveal_window_s: Annotated[float, POSITIVE] = 600.0
     """From the commit deadline to the reveal deadline (commit–reveal only)."""
-    max_contributors: Annotated[int, Interval(1, MAX_SUBMISSIONS, closed="both")] = MAX_SUBMISSIONS
-    """Contributors that may join one task (the contract holds at most 64)."""
+    max_contributors: Annotated[int, Interval(1, MAX_SUBMISSIONS, closed="both")] = (
+        PAPER_SUBMISSIONS
+    )
+    """Contributors that may join one task (the contract holds at most 64 with the paper's
+    settlement, 1,024 with ``settlement = "claim"``)."""
+    settlement: Literal["paper", "claim"] = "paper"
+    """"paper": finalize pays every contributor in one transaction (gas grows with
+    submissions × committee; at most 64 submissions). "claim": finalize is O(committee)
+    and each contributor claims its own pay (``claim_pay``), so a task takes up to 1,024
+    contributors; needs aggregation "majority" and tolerance 0 (README, "Capacity and claim
+    settlement")."""
     participation: Annotated[float, FRACTION] = 1.0
     """Chance that an online contributor joins a task of this template (each decides alone)."""
     evaluation_seed: Literal["committee", "own"] = "committee"
@@ -398,6 +407,17 @@ class Scenario(Checked):
             raise ValueError(
                 f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
+            )
+        if task.settlement == "paper" and task.max_contributors > PAPER_SUBMISSIONS:
+            raise ValueError(
+                f"{key}.max_contributors: expected at most {PAPER_SUBMISSIONS} with the paper's "
+                f'settlement (settlement = "claim" takes {MAX_SUBMISSIONS}), '
+                f"got {task.max_contributors}"
+            )
+        if task.settlement == "claim" and (task.aggregation != "majority" or task.tolerance):
+            raise ValueError(
+                f'{key}.settlement: "claim" needs aggregation = "majority" and tolerance = 0, '
+                f"got {task.aggregation!r} and {task.tolerance}"
             )
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(

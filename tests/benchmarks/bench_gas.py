@@ -184,10 +184,16 @@ def main() -> None:
         draw(rows, report_call, args.limit, f"aggregation {args.aggregation}")
     )
     print(md)
+    if len({(r["n"], r["k"]) for r in rows}) < 4:
+        return  # too few grid points for the fit
     a, b, c, d = fit_finalize(rows)
     print(f"finalize ≈ {a:,.0f} + {b:,.0f}·N + {c:,.0f}·K + {d:,.1f}·N·K gas")
     for k in args.committee:
-        n_max = (args.limit - a - c * k) / (b + d * k)
+        slope = b + d * k
+        if slope <= 1.0:  # claim settlement: finalize does not grow with N
+            print(f"  K={k:3d}: finalize does not grow with N ({a + c * k:,.0f} gas)")
+            continue
+        n_max = (args.limit - a - c * k) / slope
         print(f"  K={k:3d}: finalize fits a {args.limit:,} gas block up to N ≈ {n_max:,.0f}")
 
 
