@@ -90,9 +90,28 @@
         chain is public: true confidentiality needs the models encrypted off chain
         (e.g. to the initiator's key).
 
+        Claim settlement (issue 15; aggregation = AGG_CLAIM = 3): the paper's
+        majority, tallied as reports arrive, so that no transaction grows with the
+        number of contributors beyond its own. A report at or above the MAFR adds
+        its scores to per-submission sums (8 per storage word, 32-bit lanes; |sum|
+        <= 32 * 1e6 < 2**31); finalize decides (2 * n_above > n_revealed), judges
+        the committee by side and pays the verifiers in O(committee), and keeps the
+        contributor pool locked (Tally.pool); claim_pay(task, i), sent by anyone,
+        credits submission i's contributor pool * S_i // sum of positive S (S_i its
+        sum over the winning reports; the paper's rule without truncating each
+        mean), and the last claim returns the rounding dust to the initiator. Needs
+        tolerance_ppm 0. Reports are not stored (get_report returns no scores; the
+        ReportRevealed event carries them); accepted_mask stays 0 (score_sum > 0
+        marks the paid submissions).
+
+        Capacity: MAX_SUBMISSIONS (1,024) bounds the types and a claim task;
+        a paper task takes PAPER_SUBMISSIONS (64): its finalize is
+        O(submissions x committee) (BENCHMARKS.md, "Gas per task").
+
         Contract size: the runtime stays under EIP-170's 24,576 bytes
         (tests/contracts/test_create.py); hence the shared _check for the
-        "<call>: <reason>" messages and no on-chain access view.
+        "<call>: <reason>" messages, the call's name pushed once per function
+        (cn), and no on-chain access view.
 """
 
 # Capacity (issue 15; BENCHMARKS.md "Gas per task"): MAX_SUBMISSIONS bounds the types
