@@ -32,7 +32,8 @@ class Aggregation(IntEnum):
     (finalize is O(committee)); each contributor's pay is credited by ``claim_pay``. A
     submission's score is its *sum* over the reports on the winning side, and pay is
     ``cpool × S // Σ positive S``: the paper's rule without truncating each mean first
-    (identical when one report wins, within a wei per payee otherwise). Needs tolerance 0."""
+    (identical when one report wins; otherwise a share moves by a relative amount below
+    winners / |mean|). Needs tolerance 0."""
 
 
 @dataclass(frozen=True)

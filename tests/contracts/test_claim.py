@@ -133,3 +133,27 @@ def test_claim_settlement_needs_the_side_only_agreement_rule(market: Harness) ->
         m.create_task(market.initiator, Cid("bafkreispec"), params, Wei(10**18)),
         "create_task: claim settlement needs tolerance_ppm 0",
     )
+
+
+def test_the_claim_rule_is_the_papers_without_truncated_means() -> None:
+    """One winning report: the same pay as the paper's, to the wei. Several: pay in
+    proportion to the exact means (the sums); the paper truncates each mean to a whole ppm
+    first, which moves a share by a relative amount below winners / |mean|."""
+    from contracts.settlement import Rules
+
+    committee = [Address(f"0x{i:040x}") for i in range(1, 4)]
+    scores = (_scores(9, 0), _scores(9, 1), _scores(9, 2))
+    for accs in ((900_000, 100_000, 200_000), (900_000, 850_000, 100_000)):
+        reports = {v: Report(a, s) for v, a, s in zip(committee, accs, scores, strict=True)}
+        pay = {
+            agg: settle(Rules(8000, 2000, aggregation=agg), Wei(10**19 + 7), committee, reports, 9)
+            for agg in (Aggregation.MAJORITY, Aggregation.CLAIM)
+        }
+        paper, claim = pay[Aggregation.MAJORITY], pay[Aggregation.CLAIM]
+        winners = sum(1 for a in accs if a >= 800_000)
+        if winners == 1:
+            assert claim.contributor_pay == paper.contributor_pay
+        for c, p in zip(claim.contributor_pay, paper.contributor_pay, strict=True):
+            assert abs(c - p) <= 10**19 // 10**4
+        total = sum(claim.contributor_pay) + claim.refund
+        assert total == sum(paper.contributor_pay) + paper.refund  # the same wei, split apart
