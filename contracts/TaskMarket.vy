@@ -1049,7 +1049,6 @@ def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int
         return cpool
     paid: uint256 = 0
     mask: uint256 = 0
-    subs: DynArray[Submission, MAX_SUBMISSIONS] = self.submissions[task_id]
     for m: uint256 in range(MAX_SUBMISSIONS):
         if m >= n_sub:
             break
@@ -1058,7 +1057,10 @@ def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int
             amount: uint256 = cpool * convert(s, uint256) // total
             paid += amount
             mask |= 1 << m
-            self._credit(subs[m].contributor, amount)
-            log ContributorPaid(task_id=task_id, contributor=subs[m].contributor, index=m, amount=amount, score_ppm=s)
+            # one submission read at a time: a copy of the whole array would fill a frame
+            # 1,024 submissions wide (memory expansion) and read every CID
+            who: address = self.submissions[task_id][m].contributor
+            self._credit(who, amount)
+            log ContributorPaid(task_id=task_id, contributor=who, index=m, amount=amount, score_ppm=s)
     self.tasks[task_id].accepted_mask = mask
     return cpool - paid
