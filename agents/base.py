@@ -11,25 +11,34 @@ role's process consults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import numpy as np
 import simpy
 
 from contracts.chain import Account, Receipt
 from contracts.taskmarket import MarketEvent, TaskCancelled, TaskFinalized
-from contracts.units import ETHER, Wei
+from contracts.units import ETHER, Cid, Wei
 from sim.recorder import Kind
+from sim.sealing import SealError, open_sealed
 from sim.types import Role
 
 if TYPE_CHECKING:
+    from agents.adaptation import ProfitBook
     from agents.choice import Estimate
     from agents.model import MarketModel
     from sim.watcher import TaskEntry
     from sim.world import AgentWorld
 
 Process = Generator[simpy.Event, Any, Any]
+
+MODEL_KEY = "model_key"
+"""Message kind of a sealed model's key (payload: (cid, key)), contributor to holder."""
+KEY_WAIT_S = 120
+"""The longest an agent waits for a sealed model's key it is owed (a contributor that left
+never sends it)."""
 
 
 class Participant(mesa.Agent):  # type: ignore[misc]
@@ -54,8 +63,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.account = account
         self.behaviour = behaviour
         self.behaviour_name: str = behaviour.name
-        self.stream = model.world.rng(str(self.role), index)
-        """This participant's own random stream (choices, made-up numbers, salts)."""
+        self._stream: np.random.Generator | None = None
         self.speed = speed
         self.online = True
         self.departed = False
@@ -63,7 +71,23 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         self.market_model = model
         self._work: dict[simpy.Process, None] = {}  # insertion order: deterministic interrupts
         self._tasks: set[int] = set()
+        self._bound: dict[int, Any] = {}
+        self.profits: ProfitBook | None = None
+        """What this agent knows of its own profit per task; kept only when its role adapts
+        (``agents.adaptation``)."""
         self.world.connect(self.name, bandwidth_mbps)
+
+    @property
+    def stream(self) -> np.random.Generator:
+        """This participant's own random stream (choices, made-up numbers, salts).
+
+        Made on first use: a stream is a function of the run's seed and its path alone
+        (``sim.rng``), so when it is made changes no draw, and an agent that never draws
+        (most of a large, idle population) never holds one (~0.9 kB).
+        """
+        if self._stream is None:
+            self._stream = self.world.rng(str(self.role), self.index)
+        return self._stream
 
     @property
     def world(self) -> AgentWorld:
@@ -80,7 +104,28 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         proc = self.market_model.track(self.env.process(self._guarded(process)))
         self._work[proc] = None
         proc.callbacks.append(lambda _e: self._work.pop(proc, None))
+        if self.profits is not None:
+            proc.callbacks.append(lambda _e: self.market_model.work_ended(self))
         return proc
+
+    # ---------------------------------------------------------------- strategy per task
+
+    def bind(self, task_id: int) -> None:
+        """Play ``task_id`` to its end with the strategy held now (a revision applies to the
+        tasks taken after it)."""
+        if task_id not in self._bound:
+            self._bound[task_id] = self.behaviour
+            if self.profits is not None:
+                self.profits.take(task_id, self.behaviour.name)
+
+    def strategy_for(self, task_id: int) -> Any:
+        """The strategy this agent plays ``task_id`` with."""
+        return self._bound.get(task_id, self.behaviour)
+
+    def book(self, task: int | None, wei: int) -> None:
+        """Count ``wei`` (negative: spent) towards this agent's profit on ``task``."""
+        if self.profits is not None and task is not None:
+            self.profits.add(task, wei)
 
     def _guarded(self, process: Process) -> Process:
         try:
@@ -90,15 +135,18 @@ class Participant(mesa.Agent):  # type: ignore[misc]
             self.record(Kind.ABANDONED, detail=str(interrupt.cause))
             return None
 
-    def take_task(self, task: TaskEntry, work: Callable[[TaskEntry], Process]) -> None:
-        """Start ``work`` on ``task`` unless already on it, offline, or at capacity."""
+    def take_task(self, task: TaskEntry, work: Callable[[TaskEntry], Process]) -> bool:
+        """Start ``work`` on ``task`` unless already on it, offline, or at capacity; True
+        when it started."""
         tid = task.created.task_id
         limit = self.world.scenario.population.max_tasks_per_agent
         if not self.online or tid in self._tasks or (limit and len(self._tasks) >= limit):
-            return
+            return False
         self._tasks.add(tid)
+        self.bind(tid)
         proc = self.spawn(work(task))
         proc.callbacks.append(lambda _e: self._tasks.discard(tid))
+        return True
 
     # ---------------------------------------------------------------- churn
 
@@ -156,6 +204,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def transact(self, send: Callable[[], int], task: int | None = None) -> Process:
         """Send a transaction and wait for its receipt (recorded with the task id)."""
         receipt: Receipt = yield from self.world.transact(self.name, send, task=task)
+        self.book(task, -(receipt.fee + (receipt.value if receipt.ok else 0)))
         return receipt
 
     def compute(self, reference_seconds: float, task: int | None = None, what: str = "") -> Process:
@@ -172,6 +221,7 @@ class Participant(mesa.Agent):  # type: ignore[misc]
     def _charge(self, seconds: float, task: int | None, what: str) -> None:
         self.compute_seconds += seconds
         cost = self.world.scenario.costs.compute_cost(seconds)
+        self.book(task, -cost)
         self.record(Kind.COMPUTE, task=task, value=seconds, wei=cost, detail=what or None)
 
     def balance(self) -> Wei:
@@ -201,14 +251,54 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         return None
         yield  # a generator that yields nothing: no simulated time, no draws
 
-    def withdraw_if_owed(self, task: int | None = None) -> Process:
-        """Withdraw whatever the market credits this account (pull payment)."""
-        owed = self.world.market.credit(self.account.address)
+    def await_key(self, task: int, cid: Cid, deadline: int) -> Process:
+        """The key of the sealed model ``cid`` from this agent's mailbox, waiting for it
+        until chain time ``deadline`` (a past deadline: only a key already delivered);
+        None when none came."""
+        box = self.world.mailbox(self.name)
+        get = box.get(lambda m: m.kind == MODEL_KEY and m.task == task and m.payload[0] == cid)
+        try:
+            got = yield get | self.world.until(deadline)
+        finally:
+            if not get.triggered:
+                get.cancel()  # leaving or giving up must not swallow a later key
+        if get not in got:
+            return None
+        key: bytes = got[get].payload[1]
+        return key
+
+    def open_models(
+        self, task: TaskEntry, cids: Sequence[Cid], blobs: Sequence[bytes | None], deadline: int
+    ) -> Process:
+        """``blobs`` (fetched for ``cids``) as plaintext: unchanged unless the task encrypts
+        its models; then each opened with its key (None where no key came by ``deadline``
+        or the file does not open)."""
+        if not task.template.encrypted_models:
+            return list(blobs)
+        tid = task.created.task_id
+        out: list[bytes | None] = []
+        for cid, blob in zip(cids, blobs, strict=True):
+            key = None if blob is None else (yield from self.await_key(tid, cid, deadline))
+            if blob is None or key is None:
+                out.append(None)
+                continue
+            try:
+                out.append(open_sealed(blob, key, tid))
+            except SealError:
+                out.append(None)
+        return out
+
+    def withdraw_if_owed(self, task: int | None = None, account: Account | None = None) -> Process:
+        """Withdraw whatever the market credits this agent's ``account`` (default: its own;
+        else a Sybil account of its own, named in the row's detail) (pull payment)."""
+        account = account or self.account
+        owed = self.world.market.credit(account.address)
         if owed == 0 or not self.online:
             return None
-        receipt = yield from self.transact(lambda: self.world.market.withdraw(self.account), task)
+        receipt = yield from self.transact(lambda: self.world.market.withdraw(account), task)
         if receipt.ok:
-            self.record(Kind.WITHDRAWN, task=task, wei=owed, tx_hash=receipt.tx_hash)
+            detail = None if account == self.account else f"Sybil {account.address}"
+            self.record(Kind.WITHDRAWN, task=task, wei=owed, tx_hash=receipt.tx_hash, detail=detail)
         return receipt
 
 

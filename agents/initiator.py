@@ -29,7 +29,7 @@ from sim.types import Role
 from sim.watcher import TaskEntry
 from sim.world import Message
 
-from .base import Participant, Process
+from .base import KEY_WAIT_S, Participant, Process
 
 if TYPE_CHECKING:
     from agents.strategies.base import InitiatorStrategy
@@ -67,35 +67,46 @@ class Initiator(Participant):
         if entry is None:
             return None
         tid = entry.created.task_id
-        cancel_at = self.behaviour.cancel_at(self, entry)
+        strategy = self.strategy_for(tid)
+        yield from strategy.prepare(self, entry)
+        cancel_at = strategy.cancel_at(self, entry)
         if cancel_at is not None:
             yield self.world.until(cancel_at)
-            if self.behaviour.peek(self, entry):
+            if strategy.peek(self, entry):
                 yield from self.access_model(entry, paid=False)
             cancelled = yield from self.cancel(entry)
             if cancelled:
                 yield from self.withdraw_if_owed(tid)
                 return None
-        members = yield from self.draw(entry)
+        members = yield from strategy.draw(self, entry)
         if members:
-            self.hand_out_data(entry, self.behaviour.hand_out(self, entry, members))
+            self.hand_out_data(entry, strategy.hand_out(self, entry, members))
+            yield from strategy.after_draw(self, entry, members)
         yield self.world.until(entry.deadlines()[1])
         yield from self.finalize(entry)
         yield from self.withdraw_if_owed(tid)
+        yield from strategy.after_finalize(self, entry)
         if entry.finalized is not None and entry.finalized.accepted:
+            if entry.params.sealed_window_s > 0 or entry.template.encrypted_models:
+                yield from self.claim_access(entry)
             yield from self.access_model(entry)
         return None
 
     def task_spec(self, template: TaskSection) -> bytes:
         """The task description published to storage (its CID goes on chain)."""
         s = self.world.scenario
+        training = to_table(s.training)
+        # how the simulator computes the training is no part of what the initiator publishes
+        training.pop("batched")
+        if training.get("privacy") is None:
+            training.pop("privacy", None)  # no DP asked for: the spec reads as it always did
         doc = {
             "task": template.name,
             "initiator": self.name,
             "dataset": s.data.dataset,
             "input_shape": [1, 28, 28],
             "recommended_model": to_table(s.model),
-            "training": to_table(s.training),
+            "training": training,
             "mafr": template.mafr,
             "verification_samples": s.data.verification_size,
         }
@@ -129,6 +140,7 @@ class Initiator(Participant):
             exclusive_roles=template.exclusive_roles,
             min_stake=Wei(round(template.min_stake_ether * ETHER)),
             burn_orphan_slashes=template.burn_orphan_slashes,
+            sealed_window_s=round(template.sealed_window_s),
         )
 
     def create(self, template: TaskSection, spec_cid: Cid) -> Process:
@@ -145,6 +157,8 @@ class Initiator(Participant):
             self.record(Kind.FAILED, detail=receipt.revert_reason)
             return None
         created = next(e for e in typed_events(receipt) if isinstance(e, TaskCreated))
+        self.bind(created.task_id)
+        self.book(created.task_id, -(receipt.fee + receipt.value))
         self.record(
             Kind.TASK_CREATED,
             task=created.task_id,
@@ -158,7 +172,7 @@ class Initiator(Participant):
         """Draw the committee at the strategy's time (by default when submissions close); the
         members' addresses."""
         tid = entry.created.task_id
-        yield self.world.until(self.behaviour.draw_at(self, entry))
+        yield self.world.until(self.strategy_for(tid).draw_at(self, entry))
         market = self.world.market
         # With future_seed the first call only fixes the seed block (the next one) and the
         # draw needs a call in a block after it: up to three calls, one per block.
@@ -219,20 +233,33 @@ class Initiator(Participant):
                 )
         yield self.world.notice(self.name)
 
+    def claim_access(self, entry: TaskEntry) -> Process:
+        """Record on chain that it takes the paid models (``AccessClaimed``); contributors of
+        a task with encrypted models answer with their keys."""
+        tid = entry.created.task_id
+        market = self.world.market
+        receipt = yield from self.transact(lambda: market.claim_access(self.account, tid), task=tid)
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+
     def access_model(self, entry: TaskEntry, *, paid: bool = True) -> Process:
         """Fetch the paid models (or, ``paid=False``, every submitted one: models are public
         on chain before payment unless submissions are sealed), fuse them on the
-        verification data, test the result."""
+        verification data, test the result; the ``AccessOutcome``."""
         tid = TaskId(entry.created.task_id)
         if paid:
             cids = self.world.market.accepted_cids(tid, self.account.address)
         else:
             cids = [s.cid for s in self.world.market.submissions(tid)]
-        blobs = []
+        fetched: list[bytes | None] = []
         for cid in cids:
-            data = yield from self.world.download(self.name, cid)
-            if data is not None:
-                blobs.append(data)
+            fetched.append((yield from self.world.download(self.name, cid)))
+        if entry.template.encrypted_models:  # the keys it holds (after payment: on their way)
+            wait = KEY_WAIT_S if paid else 0
+            fetched = yield from self.open_models(
+                entry, cids, fetched, self.world.timestamp() + wait
+            )
+        blobs = [b for b in fetched if b is not None]
         learning = self.world.learning
         outcome = learning.initiator_model(blobs, self.world.integer_seed("access", tid))
         yield from self.compute(outcome.reference_seconds, tid, "fusing the paid models")
@@ -243,3 +270,26 @@ class Initiator(Participant):
             detail=f"{outcome.models_used} of {len(cids)} "
             + ("paid models fused" if paid else "submitted models fused without paying"),
         )
+        return outcome
+
+    def record_taken(self, entry: TaskEntry) -> None:
+        """One ``model_taken`` row per submission of ``entry`` that this initiator fetched
+        without paying for it: ``agent`` is the contributor who lost its work, ``target``
+        this initiator (an attack's victims; the oracle's ``true_contribution`` rows give
+        what honest settlement would have paid each)."""
+        tid = TaskId(entry.created.task_id)
+        market = self.world.market
+        paid = 0
+        if entry.finalized is not None and entry.finalized.accepted:
+            paid = market.get_task(tid).accepted_mask
+        for s in market.submissions(tid):
+            if (paid >> s.index) & 1:
+                continue
+            self.world.record(
+                Kind.MODEL_TAKEN,
+                self.world.name_of(s.contributor) or s.contributor,
+                task=tid,
+                target=self.name,
+                cid=s.cid,
+                detail=f"submission {s.index} used unpaid by {self.name}",
+            )

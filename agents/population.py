@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from agents.adaptation import Adaptation
 from agents.base import Participant, Process
 from agents.contributor import Contributor
 from agents.initiator import Initiator
@@ -43,6 +44,7 @@ class DefaultPopulation(MarketModel):
         super().__init__(world)
         pop = world.scenario.population
         streams = world.streams
+        self.adaptation = Adaptation(self) if world.scenario.adaptation.enabled else None
         self._bandwidth = streams.numpy("bandwidth")
         self._speeds = {
             "contributor": streams.numpy("speed", "contributor"),
@@ -57,7 +59,7 @@ class DefaultPopulation(MarketModel):
                 self,
                 i,
                 next(accounts),
-                self._strategy("initiator", kind),
+                self.strategy_of("initiator", kind),
                 1.0,
                 self._draw_bandwidth(),
             )
@@ -91,7 +93,7 @@ class DefaultPopulation(MarketModel):
             streams.numpy("deviants", role) if deviants else None,
         )
 
-    def _strategy(self, role: str, kind: str) -> Any:
+    def strategy_of(self, role: str, kind: str) -> Any:
         """A fresh strategy of ``(role, kind)`` with the scenario's parameters for it."""
         behaviours = self.world.scenario.behaviours
         found = behaviours.registry.get(role, kind)
@@ -103,7 +105,7 @@ class DefaultPopulation(MarketModel):
     def _add_contributor(self, account: Account, kind: str) -> Contributor:
         pop = self.world.scenario.population
         speed = pop.contributor_speed.draw(self._speeds["contributor"])
-        behaviour = self._strategy("contributor", kind)
+        behaviour = self.strategy_of("contributor", kind)
         c = Contributor(
             self, len(self.contributors), account, behaviour, speed, self._draw_bandwidth()
         )
@@ -114,11 +116,20 @@ class DefaultPopulation(MarketModel):
     def _add_verifier(self, account: Account, kind: str) -> Verifier:
         pop = self.world.scenario.population
         speed = pop.verifier_speed.draw(self._speeds["verifier"])
-        behaviour = self._strategy("verifier", kind)
+        behaviour = self.strategy_of("verifier", kind)
         v = Verifier(self, len(self.verifiers), account, behaviour, speed, self._draw_bandwidth())
         self.verifiers.append(v)
         self.add(v)
         return v
+
+    def add(self, participant: Participant) -> None:
+        super().add(participant)
+        if self.adaptation is not None:
+            self.adaptation.attach(participant)
+
+    def work_ended(self, participant: Participant) -> None:
+        if self.adaptation is not None:
+            self.adaptation.work_ended(participant)
 
     def newcomer(self, role: str) -> Participant:
         """A new agent of ``role`` with a fresh account the faucet funds (not yet online)."""
@@ -153,6 +164,8 @@ class DefaultPopulation(MarketModel):
         world.env.process(self.collector(world.scenario.run.collect_interval_s))
         world.env.process(self._all_created(last))
         self._start_churn()
+        if self.adaptation is not None:
+            self.adaptation.start()
         return self.done
 
     def _all_created(self, last: float) -> Process:

@@ -286,14 +286,16 @@ def _plain(v: Any) -> Any:
 
 
 def honesty_cost(bases: Sequence[Mapping[str, Any]]) -> float | None:
-    """What the initiators pay per accepted task in the honest base runs (mean over seeds;
-    None if no base run accepted a task): minus their net profit over tasks accepted."""
+    """What the initiators pay per accepted task in the honest base runs: the mean over seeds
+    of ``initiator_cost_per_accepted_task`` (``analysis.metrics``), in ether; None if no
+    base run accepted a task."""
     costs = [
-        -net_profit(s, _initiators(s)) / float(s["tasks_accepted"])
+        float(c)
         for s in bases
-        if isinstance(s.get("tasks_accepted"), (int, float)) and s["tasks_accepted"] > 0
+        if isinstance(c := s.get("initiator_cost_per_accepted_task"), (int, float))
+        and math.isfinite(c)
     ]
-    return float(np.mean(costs)) if costs else None
+    return float(np.mean(costs)) / ETHER if costs else None
 
 
 def region_row(

@@ -173,6 +173,14 @@ METRICS: dict[str, Metric] = {
             "gas",
             0.0,
         ),
+        _ether(
+            "initiator_cost_per_accepted_task",
+            "initiator cost per accepted task",
+            "What the initiators spent in all (minus the sum of their net profits: rewards "
+            "paid, gas, compute, less refunds and any slashed stakes they received) divided "
+            "by the number of accepted tasks; NaN when no task was accepted. Negative when "
+            "the initiators gained.",
+        ),
         Metric("transactions", "transactions", "Transactions sent (tx rows).", "count", 0.0),
         Metric(
             "failed_transactions",
@@ -184,6 +192,62 @@ METRICS: dict[str, Metric] = {
         Metric("gas_total", "gas total", "Gas of all transactions.", "gas", 0.0),
         _ether("fees_wei", "fees", "Fees paid for all transactions.", 0.0),
         Metric("bytes_moved", "bytes moved", "Model uploads, fetches and data sent.", "bytes", 0.0),
+        Metric(
+            "epsilon_spent",
+            "ε spent",
+            "Mean privacy budget ε spent per DP-trained model (``privacy_spent``, Opacus's "
+            "RDP accountant at the configured δ); NaN when no model was trained privately. "
+            "Smaller is more private.",
+            "ε",
+            0.0,
+        ),
+        _fraction(
+            "mia_auc_loss",
+            "membership AUC (loss)",
+            "Mean over audited published models of the loss-threshold attack's ROC AUC "
+            "(``membership_audit``): 0.5 is a coin toss (no measurable leak), 1 tells every "
+            "training sample apart; NaN without audits.",
+        ),
+        _fraction(
+            "mia_auc_lira",
+            "membership AUC (LiRA)",
+            "The same for the offline likelihood-ratio attack (reference models).",
+        ),
+        _fraction(
+            "mia_tpr_at_1pct_loss",
+            "membership TPR@1%FPR (loss)",
+            "Mean over audited published models of the loss attack's true-positive rate at "
+            "1 % false positives (chance: 0.01).",
+        ),
+        _fraction(
+            "mia_tpr_at_1pct_lira",
+            "membership TPR@1%FPR (LiRA)",
+            "The same for the offline LiRA.",
+        ),
+        _fraction(
+            "mia_tpr_at_1pct_max",
+            "worst membership TPR@1%FPR",
+            "Largest true-positive rate at 1 % false positives over audited published models "
+            "and attacks: the most exposed model.",
+        ),
+        _fraction(
+            "mia_tpr_at_01pct_max",
+            "worst membership TPR@0.1%FPR",
+            "Largest true-positive rate at 0.1 % false positives over audited published "
+            "models and attacks (chance: 0.001; with fewer than 1,000 non-members it is the "
+            "rate at zero false positives).",
+        ),
+        _fraction(
+            "mia_auc_fused_loss",
+            "fused-model membership AUC (loss)",
+            "Mean over accepted tasks of the loss attack's AUC against the fused model the "
+            "initiator obtains (members drawn from every paid contributor's shard).",
+        ),
+        _fraction(
+            "mia_auc_fused_lira",
+            "fused-model membership AUC (LiRA)",
+            "The same for the offline LiRA.",
+        ),
     )
 }
 """Every scalar metric of ``summarize`` (families by role or behaviour are in ``FAMILIES``)."""
@@ -230,6 +294,27 @@ FAMILIES: dict[str, Metric] = {
             "unclaimed_credit_share",
             "share of credit unclaimed",
             "Unclaimed ÷ credited wei, agents of this role.",
+        ),
+        _fraction(
+            "strategy_share",
+            "final strategy share",
+            "With [adaptation]: share of the role's agents (every one that joined) playing "
+            "the kind when the run ended.",
+        ),
+        Metric(
+            "first_majority_s",
+            "first majority",
+            "With [adaptation]: simulated seconds until the kind first held more than half of "
+            "the role (0: from the start; empty: never).",
+            "s",
+            0.0,
+        ),
+        Metric(
+            "strategy_revisions",
+            "strategy revisions",
+            "With [adaptation]: strategy_revised events of the role (changes of kind).",
+            "count",
+            0.0,
         ),
     )
 }
@@ -402,6 +487,12 @@ def _contributions(events: pd.DataFrame) -> pd.DataFrame:
     ]
     truth["honest_pay_wei"] = [_int(v) for v in truth["honest_pay_wei"]]
     return truth.reset_index(drop=True)
+
+
+def contributions(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per submission of a finalized task: task, agent, behaviour, true_contribution
+    (held-out), honest_pay_wei (what honest reports would have paid) and paid_wei."""
+    return _contributions(events)
 
 
 def share_fairness(pay: Sequence[int], truth: Sequence[float]) -> float:
@@ -740,6 +831,69 @@ def gas_unattributed(events: pd.DataFrame) -> float:
 # ---------------------------------------------------------------- the summary
 
 
+# ---------------------------------------------------------------- privacy
+
+
+ATTACK_SHORT = {"loss": "loss", "lira_offline": "lira"}
+"""The metric suffix of each membership-inference attack."""
+
+
+def membership_audits(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per audited model and attack: task, agent, role, behaviour, cid, attack,
+    auc, tpr_at_1pct, tpr_at_01pct, candidates (``membership_audit`` rows; the initiator's
+    rows are its fused model)."""
+    rows = _rows(events, "membership_audit")
+    columns = ["task", "agent", "role", "behaviour", "cid", "attack"]
+    measures = ["auc", "tpr_at_1pct", "tpr_at_01pct", "candidates"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns + measures)
+    keyed = rows.assign(attack=rows["target"], cid=rows["cid"].fillna(""))
+    wide = keyed.pivot_table(
+        index=columns, columns="detail", values="value", aggfunc="last", sort=False
+    ).reset_index()
+    wide.columns.name = None
+    return wide.reindex(columns=columns + measures)
+
+
+def privacy_metrics(events: pd.DataFrame) -> dict[str, float]:
+    """``epsilon_spent`` and the ``mia_*`` metrics (see ``METRICS``); NaN where unmeasured."""
+    audits = membership_audits(events)
+    models = audits[audits["role"] == "contributor"]
+    fused = audits[audits["role"] == "initiator"]
+    out = {"epsilon_spent": _mean(_rows(events, "privacy_spent")["value"])}
+    for attack, short in ATTACK_SHORT.items():
+        mine = models[models["attack"] == attack]
+        out[f"mia_auc_{short}"] = _mean(mine["auc"])
+        out[f"mia_tpr_at_1pct_{short}"] = _mean(mine["tpr_at_1pct"])
+        out[f"mia_auc_fused_{short}"] = _mean(fused[fused["attack"] == attack]["auc"])
+    for measure in ("tpr_at_1pct", "tpr_at_01pct"):
+        values = [float(v) for v in models[measure] if not math.isnan(float(v))]
+        out[f"mia_{measure}_max"] = max(values) if values else math.nan
+    return out
+
+
+def _audit_entry(r: dict[Any, Any]) -> dict[str, Any]:
+    return {
+        "task": int(r["task"]),
+        "agent": r["agent"],
+        "behaviour": r["behaviour"],
+        "model": "fused" if r["role"] == "initiator" else r["cid"],
+        "attack": r["attack"],
+        "auc": _num(r["auc"]),
+        "tpr_at_1pct": _num(r["tpr_at_1pct"]),
+        "tpr_at_01pct": _num(r["tpr_at_01pct"]),
+        "candidates": None if _num(r["candidates"]) is None else int(r["candidates"]),
+    }
+
+
+def _privacy_entries(events: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = _rows(events, "privacy_spent")
+    return [
+        {"task": int(r["task"]), "agent": r["agent"], "epsilon": _num(r["value"])}
+        for r in rows.to_dict("records")
+    ]
+
+
 def summarize(events: pd.DataFrame) -> dict[str, Any]:
     """The metrics every run's summary.json carries (``METRICS`` and ``FAMILIES``)."""
     t = tasks(events)
@@ -766,6 +920,7 @@ def summarize(events: pd.DataFrame) -> dict[str, Any]:
         "oracle_fused_accuracy": oracle_fused_accuracy(events),
         "oracle_fused_accuracy_accepted": oracle_fused_accuracy(events, accepted_only=True),
         "gas_per_task": gas_per_task(events),
+        "initiator_cost_per_accepted_task": initiator_cost(a, t),
         "gas_unattributed": gas_unattributed(events),
         "payout_time_first": payout_time(events, "first"),
         "payout_time_last": payout_time(events, "last"),
@@ -780,9 +935,24 @@ def summarize(events: pd.DataFrame) -> dict[str, Any]:
             + _rows(events, "model_fetched")["bytes"].fillna(0).sum()
             + _rows(events, "data_received")["bytes"].fillna(0).sum()
         ),
+        **privacy_metrics(events),
         "task_outcomes": [_task_outcome(r) for r in t.to_dict("records")],
+        "membership_audits": [
+            _audit_entry(r) for r in membership_audits(events).to_dict("records")
+        ],
+        "privacy_spent": _privacy_entries(events),
         "agents": {str(r["agent"]): _agent_entry(r) for r in a.to_dict("records")},
     }
+
+
+def initiator_cost(a: pd.DataFrame, t: pd.DataFrame) -> float:
+    """Wei the initiators spent in all per accepted task (``initiator_cost_per_accepted_task``;
+    ``a`` from ``agents``, ``t`` from ``tasks``)."""
+    accepted = int(t["accepted"].fillna(False).astype(bool).sum()) if len(t) else 0
+    if accepted == 0:
+        return math.nan
+    spent = -sum(_int(v) for v in a[a["role"] == "initiator"]["net_profit_wei"])
+    return spent / accepted
 
 
 def _task_outcome(r: dict[Any, Any]) -> dict[str, Any]:

@@ -48,6 +48,15 @@ _CONTRIBUTORS = re.compile(r"population\.contributors")
 _DISHONEST = re.compile(r"population\.(verifier|contributor)_behaviours\.\w+")
 _STAKE = re.compile(r"tasks\[\d+\]\.verifier_stake_ether")
 _CHURN = re.compile(r"churn\.\w+\.(arrivals_per_hour|session_s(\.\w+)?)")
+_EPSILON = re.compile(r"(training\.privacy|behaviours\.private)\.epsilon")
+PRIVACY = (
+    "mia_auc_loss",
+    "mia_auc_lira",
+    "mia_tpr_at_1pct_loss",
+    "mia_tpr_at_1pct_lira",
+    "initiator_accuracy",
+)
+"""The price of privacy on one axis: the leak the audits measure, the initiator's accuracy."""
 HEADLINE = ("task_success_rate", "initiator_accuracy")
 PAYOUT = ("payout_time_first.", "payout_time_last.")
 
@@ -158,6 +167,8 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
                     scale=scale,
                 )
             )
+    if _EPSILON.fullmatch(x):
+        out += _privacy_figures(x, slug, have, metrics)
     if _CHURN.fullmatch(x):
         times = tuple(m for m in metrics if m.startswith(PAYOUT) and not m.endswith(".initiator"))
         if times:
@@ -171,6 +182,32 @@ def _rules(x: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
             out.append(
                 FigureSpec(f"unclaimed-credit-vs-{slug}", title, x, unclaimed, "share of credit")
             )
+    return out
+
+
+def _privacy_figures(x: str, slug: str, have: set[str], metrics: Sequence[str]) -> list[FigureSpec]:
+    """Against a privacy budget ε: the membership leak beside the initiator's accuracy, and
+    contributors' net profit by behaviour (what privacy costs the one who keeps it)."""
+    out = []
+    leak = tuple(m for m in PRIVACY if m in have)
+    if leak:
+        title = (
+            f"The price of privacy: membership-inference leak and the initiator's accuracy vs {x}"
+        )
+        out.append(FigureSpec(f"privacy-price-vs-{slug}", title, x, leak, "AUC / TPR / accuracy"))
+    pay = tuple(m for m in metrics if m.startswith(f"{PROFIT_PREFIX}contributor."))
+    if pay:
+        out.append(
+            FigureSpec(
+                f"contributor-pay-vs-{slug}",
+                f"Contributors' net profit per agent vs {x}",
+                x,
+                pay,
+                "net profit per agent (ether)",
+                zero_line=True,
+                scale=1 / WEI_PER_ETHER,
+            )
+        )
     return out
 
 

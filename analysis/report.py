@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.adaptation import sweep_shares
 from analysis.metrics import metric_info
 from analysis.plots import FigureSpec, band_note, choose_figures, draw, label, unit
 from analysis.runs import FINISHED, axes_of, metric_columns, read_sweep, runs_table
@@ -109,7 +110,9 @@ def render_report(root: str | Path, out_dir: str | Path, level: float = 0.95) ->
             name = f"{spec.name}.png"
             files[name] = draw(spec, stats, level)
             figures.append((spec, name))
-    page = _page(sweep, runs, stats, contrasts, figures, root, out_dir, level)
+    shares_html, share_files = sweep_shares(root, sweep, level)
+    files.update(share_files)
+    page = _page(sweep, runs, stats, contrasts, figures, root, out_dir, level, shares_html)
     files["index.html"] = page.encode()
     return Report(files)
 
@@ -131,6 +134,7 @@ def _page(
     root: Path,
     out_dir: Path,
     level: float,
+    shares_html: str = "",
 ) -> str:
     params: list[str] = list(sweep["parameters"])
     name = str(sweep.get("name", root.name))
@@ -145,6 +149,7 @@ def _page(
     parts.append(_overview(sweep, runs, root))
     parts.append(_deviations_link(root, out_dir))
     parts.append(_figures(figures, stats, params, level))
+    parts.append(shares_html)
     parts.append(_metrics(stats, params, runs, level))
     parts.append(_contrasts(contrasts, stats, params, level))
     parts.append(_definitions(list(dict.fromkeys(stats["metric"]))))

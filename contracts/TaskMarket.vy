@@ -1,5 +1,5 @@
 # pragma version 0.4.3
-# pragma evm-version prague
+# pragma evm-version cancun
 # pragma optimize codesize
 """
 @title TaskMarket
@@ -100,18 +100,25 @@
         credits submission i's contributor pool * S_i // sum of positive S (S_i its
         sum over the winning reports; the paper's rule without truncating each
         mean), and the last claim returns the rounding dust to the initiator. Needs
-        tolerance_ppm 0. Reports are not stored (get_report returns no scores; the
-        ReportRevealed event carries them); accepted_mask stays 0 (score_sum > 0
+        tolerance_ppm 0. A claim task's reports go through report_claim (a report,
+        or with commit-reveal the reveal: same commitment, same checks and
+        messages under its name); report and reveal refuse it, and report_claim
+        refuses a paper task. Reports are not stored (get_report returns no scores;
+        the ReportRevealed event carries them); accepted_mask stays 0 (score_sum > 0
         marks the paid submissions).
 
-        Capacity: MAX_SUBMISSIONS (1,024) bounds the types and a claim task;
-        a paper task takes PAPER_SUBMISSIONS (64): its finalize is
-        O(submissions x committee) (BENCHMARKS.md, "Gas per task").
+        Capacity: MAX_SUBMISSIONS (1,024) bounds a claim task (submissions, the
+        report_claim path); a paper task takes PAPER_SUBMISSIONS (64): its finalize
+        is O(submissions x committee) (BENCHMARKS.md, "Gas per task"). Everything on
+        the paper's path (report, reveal, stored reports, finalize) is typed 64 wide:
+        memory expansion is charged for the space a variable sits behind, so a
+        1,024-wide frame anywhere in a call's graph costs a small task ~70 k gas.
 
         Contract size: the runtime stays under EIP-170's 24,576 bytes
         (tests/contracts/test_create.py); hence the shared _check for the
         "<call>: <reason>" messages, the call's name pushed once per function
-        (cn), and no on-chain access view.
+        (cn, also given to _require_open), one report_claim for both claim
+        report kinds, and no on-chain access view.
 """
 
 # Capacity (issue 15; BENCHMARKS.md "Gas per task"): MAX_SUBMISSIONS bounds the types
@@ -323,7 +330,7 @@ commitments: public(HashMap[uint256, HashMap[address, bytes32]])
 model_commitments: public(HashMap[uint256, HashMap[address, bytes32]])
 has_revealed: public(HashMap[uint256, HashMap[address, bool]])
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
-report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
+report_scores: HashMap[uint256, HashMap[address, DynArray[int256, PAPER_SUBMISSIONS]]]
 
 # claim settlement (aggregation AGG_CLAIM): the tally, the packed score sums of the reports at
 # or above the MAFR (word m // LANES of task t), and the submissions already paid
@@ -383,7 +390,7 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
 @external
 def submit_model(task_id: uint256, cid: String[MAX_CID]):
     cn: String[32] = "submit_model"
-    self._require_open(task_id, "submit_model")
+    self._require_open(task_id, cn)
     self._check(self.tasks[task_id].params.sealed_window_s == 0, cn, "this task takes sealed submissions")
     self._enter(task_id)
     self._check(len(cid) > 0, cn, "empty cid")
@@ -395,7 +402,7 @@ def commit_model(task_id: uint256, commitment: bytes32):
     """@notice Sealed submit_model (same checks, same revert reasons): commit
     keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))."""
     cn: String[32] = "commit_model"
-    self._require_open(task_id, "commit_model")
+    self._require_open(task_id, cn)
     self._check(self.tasks[task_id].params.sealed_window_s > 0, cn, "this task takes plain submissions")
     self._enter(task_id)
     self._check(commitment != empty(bytes32), cn, "empty commitment")
@@ -407,7 +414,7 @@ def commit_model(task_id: uint256, commitment: bytes32):
 def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
     """@notice Publish a committed CID, in the sealed window after the submission deadline."""
     cn: String[32] = "reveal_model"
-    self._require_open(task_id, "reveal_model")
+    self._require_open(task_id, cn)
     w: uint256 = self.tasks[task_id].params.sealed_window_s
     sd: uint256 = self.tasks[task_id].params.submission_deadline
     self._check(w > 0, cn, "this task takes plain submissions")
@@ -457,7 +464,7 @@ def _add_submission(task_id: uint256, cid: String[MAX_CID]):
 @payable
 def register_verifier(task_id: uint256):
     cn: String[32] = "register_verifier"
-    self._require_open(task_id, "register_verifier")
+    self._require_open(task_id, cn)
     self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "registration closed")
     self._check(msg.sender != self.tasks[task_id].initiator, cn, "initiator cannot verify its own task")
     self._check(not self.is_registered[task_id][msg.sender], cn, "already registered")
@@ -476,7 +483,7 @@ def register_verifier(task_id: uint256):
 @external
 def cancel(task_id: uint256):
     cn: String[32] = "cancel"
-    self._require_open(task_id, "cancel")
+    self._require_open(task_id, cn)
     initiator: address = self.tasks[task_id].initiator
     self._check(msg.sender == initiator, cn, "only the initiator can cancel")
     self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "submission deadline passed")
@@ -495,7 +502,7 @@ def cancel(task_id: uint256):
 @external
 def draw_committee(task_id: uint256):
     cn: String[32] = "draw_committee"
-    self._require_open(task_id, "draw_committee")
+    self._require_open(task_id, cn)
     p: TaskParams = self.tasks[task_id].params
     self._check(block.timestamp >= p.submission_deadline + p.sealed_window_s, cn, "submissions still open")
     self._check(block.timestamp < self._report_deadline(p), cn, "reporting window closed")
@@ -546,19 +553,16 @@ def draw_committee(task_id: uint256):
 
 
 @external
-def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS]):
-    cn: String[32] = "report"
-    self._require_open(task_id, "report")
-    self._check(not self.tasks[task_id].params.commit_reveal, cn, "this task uses commit-reveal")
-    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
-    self._check(block.timestamp < self._deadlines(task_id)[1], cn, "reveal deadline passed")
+def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS]):
+    """@notice A paper-settled task's report (a claim-settled task's: report_claim)."""
+    self._open_report(task_id, "report", False)
     self._record_report(task_id, accuracy_ppm, scores_ppm, "report")
 
 
 @external
 def commit(task_id: uint256, commitment: bytes32):
     cn: String[32] = "commit"
-    self._require_open(task_id, "commit")
+    self._require_open(task_id, cn)
     self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
     self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
     self._check(block.timestamp < self._deadlines(task_id)[0], cn, "commit deadline passed")
@@ -570,20 +574,29 @@ def commit(task_id: uint256, commitment: bytes32):
 
 
 @external
-def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
-    """@notice Reveal a committed report; the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
-    cn: String[32] = "reveal"
-    self._require_open(task_id, "reveal")
-    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
-    cd: uint256 = 0
-    rd: uint256 = 0
-    cd, rd = self._deadlines(task_id)
-    self._check(block.timestamp >= cd, cn, "commit phase still open")
-    self._check(block.timestamp < rd, cn, "reveal deadline passed")
-    c: bytes32 = self.commitments[task_id][msg.sender]
-    self._check(c != empty(bytes32), cn, "no commitment")
-    self._check(c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), cn, "does not match commitment")
+def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS], salt: bytes32):
+    """@notice Reveal a committed report of a paper-settled task (claim-settled: report_claim);
+    the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
+    self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal", False)
     self._record_report(task_id, accuracy_ppm, scores_ppm, "reveal")
+
+
+@external
+def report_claim(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
+    """@notice A claim-settled task's report, or with commit-reveal its reveal (`salt` opens
+    the commitment, the same as reveal's; without commit-reveal it is ignored). Its own entry
+    point, so that the paper's report and reveal keep 64-wide memory frames (a 1,024-wide one
+    cost a small task's reveal ~70 k gas of memory expansion)."""
+    if self.tasks[task_id].params.commit_reveal:
+        self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "report_claim", True)
+    else:
+        self._open_report(task_id, "report_claim", True)
+    # not stored: added to the tally
+    self._admit(task_id, accuracy_ppm, len(scores_ppm), "report_claim")
+    for s: int256 in scores_ppm:
+        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), "report_claim", "score outside [-1e6, 1e6] ppm")
+    self._tally(task_id, accuracy_ppm, scores_ppm)
+    log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
 
 
 # ---------------------------------------------------------------- outcome
@@ -616,7 +629,7 @@ def finalize(task_id: uint256):
 
     accepted: bool = False
     agg_acc: uint256 = 0
-    agg_scores: DynArray[int256, MAX_SUBMISSIONS] = []
+    agg_scores: DynArray[int256, PAPER_SUBMISSIONS] = []
     claim: bool = t.params.aggregation == AGG_CLAIM
     if claim and len(reps) > 0:
         # majority over the tally, O(1): the winning side's mean accuracy
@@ -752,7 +765,7 @@ def get_committee(task_id: uint256) -> DynArray[address, MAX_COMMITTEE]:
 
 @external
 @view
-def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, PAPER_SUBMISSIONS]):
     self._check(self.tasks[task_id].initiator != empty(address), "get_report", "unknown task")
     return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
 
@@ -860,20 +873,59 @@ def _deadlines(task_id: uint256) -> (uint256, uint256):
 
 
 @internal
-def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], call: String[32]):
+@view
+def _open_report(task_id: uint256, cn: String[32], claim: bool):
+    """The checks of report and report_claim, before the report's own."""
+    self._require_open(task_id, cn)
+    self._settled_by(task_id, cn, claim)
+    self._check(not self.tasks[task_id].params.commit_reveal, cn, "this task uses commit-reveal")
+    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
+    self._check(block.timestamp < self._deadlines(task_id)[1], cn, "reveal deadline passed")
+
+
+@internal
+@view
+def _open_reveal(task_id: uint256, h: bytes32, cn: String[32], claim: bool):
+    """The checks of reveal and reveal_claim (h: the revealed report's commitment)."""
+    self._require_open(task_id, cn)
+    self._settled_by(task_id, cn, claim)
+    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
+    cd: uint256 = 0
+    rd: uint256 = 0
+    cd, rd = self._deadlines(task_id)
+    self._check(block.timestamp >= cd, cn, "commit phase still open")
+    self._check(block.timestamp < rd, cn, "reveal deadline passed")
+    c: bytes32 = self.commitments[task_id][msg.sender]
+    self._check(c != empty(bytes32), cn, "no commitment")
+    self._check(c == h, cn, "does not match commitment")
+
+
+@internal
+@view
+def _settled_by(task_id: uint256, cn: String[32], claim: bool):
+    """A claim-settled task takes its reports through report_claim, and only it."""
+    self._check((self.tasks[task_id].params.aggregation == AGG_CLAIM) == claim, cn, "wrong call for the task's settlement")
+
+
+@internal
+def _admit(task_id: uint256, accuracy_ppm: uint256, n_scores: uint256, call: String[32]):
+    """The checks and records shared by both kinds of report (scores aside)."""
     self._check(self.is_member[task_id][msg.sender], call, "not a committee member")
     self._check(not self.has_revealed[task_id][msg.sender], call, "already reported")
     self._check(accuracy_ppm <= PPM, call, "accuracy above 1e6 ppm")
-    self._check(len(scores_ppm) == self.tasks[task_id].n_submissions, call, "one score per submitted model needed")
-    for s: int256 in scores_ppm:
-        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
+    self._check(n_scores == self.tasks[task_id].n_submissions, call, "one score per submitted model needed")
     self.has_revealed[task_id][msg.sender] = True
     self.report_accuracy[task_id][msg.sender] = accuracy_ppm
-    if self.tasks[task_id].params.aggregation == AGG_CLAIM:
-        self._tally(task_id, accuracy_ppm, scores_ppm)
-    else:
-        self.report_scores[task_id][msg.sender] = scores_ppm
     self.tasks[task_id].n_revealed += 1
+
+
+@internal
+def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS], call: String[32]):
+    """A paper report: stored whole (paper-bounded types keep the memory frames small)."""
+    self._admit(task_id, accuracy_ppm, len(scores_ppm), call)
+    for s: int256 in scores_ppm:
+        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
+    self.report_scores[task_id][msg.sender] = scores_ppm
     log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
 
 
@@ -942,10 +994,10 @@ def _robust_center(xs: DynArray[int256, MAX_COMMITTEE], aggregation: uint8, trim
 
 @internal
 @view
-def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMMITTEE], accs: DynArray[uint256, MAX_COMMITTEE], n_sub: uint256) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMMITTEE], accs: DynArray[uint256, MAX_COMMITTEE], n_sub: uint256) -> (bool, uint256, DynArray[int256, PAPER_SUBMISSIONS]):
     threshold: uint256 = p.mafr_bps * (PPM // BPS)
     agg: uint8 = p.aggregation
-    scores: DynArray[int256, MAX_SUBMISSIONS] = []
+    scores: DynArray[int256, PAPER_SUBMISSIONS] = []
     if agg == AGG_MAJORITY:
         n_above: uint256 = 0
         for a: uint256 in accs:
@@ -955,8 +1007,8 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
         # aggregate = mean over the reports on the winning side
         acc_sum: uint256 = 0
         n_win: uint256 = 0
-        sums: DynArray[int256, MAX_SUBMISSIONS] = []
-        for m: uint256 in range(MAX_SUBMISSIONS):
+        sums: DynArray[int256, PAPER_SUBMISSIONS] = []
+        for m: uint256 in range(PAPER_SUBMISSIONS):
             if m >= n_sub:
                 break
             sums.append(0)
@@ -966,12 +1018,12 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
             if (accs[i] >= threshold) == accepted:
                 n_win += 1
                 acc_sum += accs[i]
-                rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][reps[i]]
-                for m: uint256 in range(MAX_SUBMISSIONS):
+                rs: DynArray[int256, PAPER_SUBMISSIONS] = self.report_scores[task_id][reps[i]]
+                for m: uint256 in range(PAPER_SUBMISSIONS):
                     if m >= n_sub:
                         break
                     sums[m] += rs[m]
-        for m: uint256 in range(MAX_SUBMISSIONS):
+        for m: uint256 in range(PAPER_SUBMISSIONS):
             if m >= n_sub:
                 break
             scores.append(sums[m] // convert(n_win, int256))
@@ -981,7 +1033,7 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
     for a: uint256 in accs:
         acc_col.append(convert(a, int256))
     agg_acc: uint256 = convert(self._robust_center(acc_col, agg, p.trim_bps), uint256)
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= n_sub:
             break
         col: DynArray[int256, MAX_COMMITTEE] = []
@@ -993,7 +1045,7 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
 
 @internal
 @view
-def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> bool:
+def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS]) -> bool:
     if not self.has_revealed[task_id][v]:
         return False
     acc: uint256 = self.report_accuracy[task_id][v]
@@ -1004,8 +1056,8 @@ def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc
         return True
     if max(acc, agg_acc) - min(acc, agg_acc) > tol:
         return False
-    rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][v]
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    rs: DynArray[int256, PAPER_SUBMISSIONS] = self.report_scores[task_id][v]
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= len(agg_scores):
             break
         if abs(rs[m] - agg_scores[m]) > convert(tol, int256):
@@ -1014,7 +1066,7 @@ def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc
 
 
 @internal
-def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address, MAX_COMMITTEE], accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> (DynArray[address, MAX_COMMITTEE], uint256):
+def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address, MAX_COMMITTEE], accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS]) -> (DynArray[address, MAX_COMMITTEE], uint256):
     """Return the stakes of agreeing members, slash the others; the agreeing members and the slashed sum."""
     agreeing: DynArray[address, MAX_COMMITTEE] = []
     slashed: uint256 = 0
@@ -1039,7 +1091,7 @@ def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address,
 
 
 @internal
-def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS], n_sub: uint256) -> uint256:
+def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS], n_sub: uint256) -> uint256:
     """Pay cpool in proportion to the positive aggregate scores; return the undistributed rest."""
     total: uint256 = 0
     for s: int256 in agg_scores:
@@ -1049,7 +1101,7 @@ def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int
         return cpool
     paid: uint256 = 0
     mask: uint256 = 0
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= n_sub:
             break
         s: int256 = agg_scores[m]

@@ -6,7 +6,8 @@ the typed bindings of ``TaskMarket.vy``, ``contracts.settlement`` the contract's
 arithmetic in Python, ``contracts.units`` the chain's units and ``contracts.errors`` the root
 of the exception hierarchy.
 
-Sources live beside this file (``*.vy``), each with its compiled artifact (``<name>.json``:
+Sources live beside this file (``*.vy``; an attacker's helper contracts, which are no part
+of the market, in ``attacks/``), each with its compiled artifact (``<name>.json``:
 ABI, creation bytecode, runtime size, the source's SHA-256 and the compiler version),
 committed so that no process compiles at start-up and this layer writes no files.
 ``compile_contract`` uses the artifact when it matches the source and the installed
@@ -52,6 +53,16 @@ class CompiledContract:
             "abi": list(self.abi),
             "bytecode": "0x" + self.bytecode.hex(),
         }
+
+
+def contract_names() -> tuple[str, ...]:
+    """Every Vyper source under this package, as ``compile_contract`` names it: the path
+    relative to this directory without ``.vy`` (``TaskMarket``, ``attacks/Grinder``)."""
+    return tuple(
+        sorted(
+            p.relative_to(SOURCE_DIR).with_suffix("").as_posix() for p in SOURCE_DIR.rglob("*.vy")
+        )
+    )
 
 
 def source_path(name: str) -> Path:

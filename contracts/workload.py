@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.chain import Account, Block, Chain, ChainConfig, Engine, Receipt
 from contracts.errors import InvariantViolation
 from contracts.units import ETHER, Cid, TaskId, Wei
 
@@ -179,10 +179,14 @@ def check_conservation(chain: Chain, accounts: list[Account], market: TaskMarket
         )
 
 
-def fresh_market(shape: WorkloadShape, seed: int) -> tuple[Chain, list[Account], TaskMarket]:
-    """A new chain with an account per participant of ``shape`` and a deployed market."""
+def fresh_market(
+    shape: WorkloadShape, seed: int, engine: Engine = "py-evm"
+) -> tuple[Chain, list[Account], TaskMarket]:
+    """A new chain (on ``engine``) with an account per participant of ``shape`` and a
+    deployed market."""
     n = 1 + shape.contributors + shape.verifiers
-    chain = Chain(ChainConfig(), np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
+    config = ChainConfig(engine=engine)
+    chain = Chain(config, np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
     accounts = chain.genesis_accounts
     return chain, accounts, TaskMarket.deploy_now(chain, accounts[0])
 

@@ -82,8 +82,24 @@ MUTANTS = [
     Mutant(
         "reveal_not_bound_to_sender",
         "a report's commitment leaves out the sender (copyable by another member)",
-        "c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))",
-        "c == keccak256(abi_encode(task_id, accuracy_ppm, scores_ppm, salt))",
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, "
+        'scores_ppm, salt)), "reveal", False)',
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, accuracy_ppm, "
+        'scores_ppm, salt)), "reveal", False)',
+    ),
+    Mutant(
+        "claim_reveal_not_bound_to_sender",
+        "claim settlement: a revealed report's commitment leaves out the sender",
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, "
+        'scores_ppm, salt)), "report_claim", True)',
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, accuracy_ppm, "
+        'scores_ppm, salt)), "report_claim", True)',
+    ),
+    Mutant(
+        "settlement_entry_unchecked",
+        "a claim task's report through the paper's entry point (stored, never tallied)",
+        "    self._check((self.tasks[task_id].params.aggregation == AGG_CLAIM) == claim, cn, ",
+        "    self._check(True, cn, ",
     ),
     Mutant(
         "model_reveal_not_bound_to_sender",

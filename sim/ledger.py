@@ -3,7 +3,8 @@
 Subscribes to the market's payment events and records them against the agents they concern
 (contributors paid, verifiers paid, slashed or refunded their stake, initiators refunded), the
 committee draws (with the on-chain seed) and the task outcomes. Money is taken from the chain's
-own events, never computed off-chain.
+own events, never computed off-chain. Money to or from a Sybil account (``Directory.add_alias``)
+is booked to the participant that controls it, its ``detail`` naming the account.
 """
 
 from __future__ import annotations
@@ -85,14 +86,18 @@ class Ledger:
         self._capital(e)
         if isinstance(e, (ContributorPaid, VerifierPaid, VerifierSlashed, StakeReturned, Refunded)):
             kind, who = _MONEY[type(e)]
+            address = getattr(e, who)
+            detail = _detail(e)
+            if self._directory.is_alias(address):  # booked to the Sybil's owner
+                detail = f"{detail}; Sybil account {address}" if detail else f"Sybil {address}"
             self._recorder.record(
                 kind,
-                self._name(getattr(e, who)),
+                self._name(address),
                 task=e.task_id,
                 wei=e.amount,
                 tx_hash=e.tx_hash,
                 value=e.score_ppm / PPM if isinstance(e, ContributorPaid) else None,
-                detail=_detail(e),
+                detail=detail,
             )
         elif isinstance(e, DuplicateSubmission):
             self._recorder.record(

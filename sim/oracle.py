@@ -13,7 +13,8 @@ held-out test set. It records, at no simulated cost:
 - ``true_contribution`` (one row per submission): ``value`` = the honest contribution score
   on the verification data (the task's own method), ``truth`` = the submission's Shapley
   value on the held-out test set whatever the task's method (one ruler for every scenario:
-  exact up to ``contribution.shapley_exact_max`` models, sampled above), ``wei`` = what the
+  exact up to ``contribution.shapley_exact_max`` models, sampled above; with
+  ``contribution.truth = "method"``, the task's own method on the test set), ``wei`` = what the
   contract would have paid it had the committee reported the honest scores
   (``contracts.settlement``, the contract's own arithmetic).
 """
@@ -23,10 +24,10 @@ from __future__ import annotations
 import dataclasses
 
 from contracts.settlement import contributor_shares
-from contracts.taskmarket import MarketEvent, TaskFinalized, TaskParams
+from contracts.taskmarket import CommitteeDrawn, MarketEvent, TaskFinalized, TaskParams
 from contracts.units import BPS, TaskId, meets_mafr, to_ppm
 from sim.recorder import Kind
-from sim.verification import VerificationInput, VerificationResult, verify
+from sim.verification import VerificationInput, VerificationResult, expect, verify
 from sim.world import World
 
 
@@ -35,13 +36,35 @@ class Oracle:
 
     def __init__(self, world: World):
         self.world = world
-        self.ruler = dataclasses.replace(world.scenario.contribution, method="shapley")
-        """How true contributions are measured on the test set: Shapley values."""
+        contribution = world.scenario.contribution
+        self.ruler = (
+            dataclasses.replace(contribution, method="shapley")
+            if contribution.truth == "shapley"
+            else contribution
+        )
+        """How true contributions are measured on the test set (``contribution.truth``):
+        Shapley values, or the task's own method."""
         world.watcher.subscribe(MarketEvent, self._on_event)
 
     def _on_event(self, e: MarketEvent) -> None:
         if isinstance(e, TaskFinalized):
             self.record(e.task_id)
+        elif isinstance(e, CommitteeDrawn) and self.world.learning.remote:
+            # the submissions are final once drawn: a cluster can start the oracle's work
+            self._expect(e.task_id)
+
+    def _inputs(self, task_id: TaskId) -> VerificationInput:
+        world = self.world
+        entry = world.watcher.tasks[task_id]
+        subs = world.market.submissions(task_id)
+        seed = entry.evaluation_seed(world.integer_seed("oracle", task_id))
+        return VerificationInput.of(task_id, subs, world.learning.verification_set(), seed)
+
+    def _expect(self, task_id: TaskId) -> None:
+        if task_id in self.world.watcher.tasks:
+            inputs = self._inputs(task_id)
+            files = self.world.stored_files(inputs.cids)
+            expect(self.world.learning, inputs, files, with_test=True, test_method=self.ruler)
 
     def record(self, task_id: TaskId) -> None:
         world = self.world
@@ -49,8 +72,7 @@ class Oracle:
         if entry is None:
             return
         subs = world.market.submissions(task_id)
-        seed = entry.evaluation_seed(world.integer_seed("oracle", task_id))
-        inputs = VerificationInput.of(task_id, subs, world.learning.verification_set(), seed)
+        inputs = self._inputs(task_id)
         files = world.stored_files(inputs.cids)
         result = verify(world.learning, inputs, files, with_test=True, test_method=self.ruler)
         accepted = bool(subs) and honest_outcome(result.accuracy, entry.params.mafr_bps)

@@ -59,3 +59,14 @@ def atomic_write(path: Path, data: bytes | str, prefix: str = ".tmp-") -> None:
     """Write ``data`` to ``path`` atomically (through ``atomic_path``)."""
     with atomic_path(path, prefix) as tmp:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def write_page(out_dir: Path, files: dict[str, bytes], index: str = "index.html") -> Path:
+    """Write a rendered page's ``files`` into ``out_dir``, each atomically, the ``index``
+    last (so its links resolve as soon as it exists); its path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        if name != index:
+            atomic_write(out_dir / name, data)
+    atomic_write(out_dir / index, files[index])
+    return out_dir / index

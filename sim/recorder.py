@@ -67,7 +67,12 @@ class Kind(StrEnum):
     CAPITAL_COST = "capital_cost"
     COPIED = "copied"
     ABANDONED = "abandoned"
+    ATTACK = "attack"
+    MODEL_TAKEN = "model_taken"
     BALANCE = "balance"
+    STRATEGY_REVISED = "strategy_revised"
+    PRIVACY_SPENT = "privacy_spent"
+    MEMBERSHIP_AUDIT = "membership_audit"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from contracts.chain import Engine
 from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, PAPER_SUBMISSIONS, Wei
+from sim.adaptation import AdaptationSection, check_adaptation
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
     FRACTION,
@@ -36,6 +38,7 @@ from sim.config import (
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
+    AuditConfig,
     ContributionConfig,
     DataConfig,
     FusionConfig,
@@ -71,6 +74,9 @@ class ChainSection(Checked):
     """Ether each agent's account holds at genesis."""
     chain_id: int = 1337
     """EIP-155 chain id used to sign transactions."""
+    engine: Engine = "py-evm"
+    """EVM that executes transactions: py-evm, or revm (pyrevm, much faster) with the same
+    receipts, gas, balances and event tables; not part of the scenario hash."""
 
     @property
     def gas_price(self) -> Wei:
@@ -203,6 +209,16 @@ class TaskSection(Checked):
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned instead of refunded to
     the initiator (closes the initiator's profit from absent members)."""
+    sealed_window_s: Annotated[float, NON_NEGATIVE] = 0.0
+    """> 0: sealed submissions: contributors commit a hash of their CID before the submission
+    deadline and reveal the CID within this many seconds after it; the committee is drawn when
+    the window closes, and the initiator records its access after payment (claim_access).
+    Must be below commit_window_s. 0: off (CIDs public as they are submitted)."""
+    encrypted_models: bool = False
+    """Contributors upload their models encrypted (AES-256-GCM, one key per model) and hand
+    the key only to the committee members, once drawn, and to the initiator after payment
+    (its claim_access): fetching a CID before payment gives ciphertext (closes free access
+    to the models; an off-chain switch, the contract does not see it)."""
 
     @property
     def reward(self) -> Wei:
@@ -320,6 +336,8 @@ class Scenario(Checked):
     training: TrainConfig = field(default_factory=TrainConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     contribution: ContributionConfig = field(default_factory=ContributionConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    """Membership-inference audits of published models (off by default)."""
     population: PopulationSection = field(default_factory=PopulationSection)
     behaviours: Behaviours = field(default_factory=Behaviours)
     plugins: tuple[str, ...] = ()
@@ -329,6 +347,8 @@ class Scenario(Checked):
     hash covers the plugins' code; a file that changed since is refused."""
     churn: ChurnSection = field(default_factory=ChurnSection)
     costs: CostSection = field(default_factory=CostSection)
+    adaptation: AdaptationSection = field(default_factory=AdaptationSection)
+    """Strategy revision per role (README, "Adaptive agents"); off unless a rule is set."""
     tasks: Annotated[tuple[TaskSection, ...], Items(min_len=1, what="[[tasks]] table")] = (
         TaskSection(),
     )
@@ -367,6 +387,8 @@ class Scenario(Checked):
                 raise ValueError(
                     f"population.assign.{name}: expected an agent name such as verifier-2"
                 )
+        pop = self.population
+        check_adaptation(self.adaptation, registry, pop.mixes(), pop.assign, pop.deviants)
         for name, params in self.behaviours.items():
             check = getattr(params, "check_scenario", None)
             if check is None:
@@ -408,16 +430,13 @@ class Scenario(Checked):
                 f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
             )
-        if task.settlement == "paper" and task.max_contributors > PAPER_SUBMISSIONS:
+        _check_settlement(key, task)
+        if task.future_seed and self.chain.engine == "revm":
+            # pyrevm gives no way to set the hashes BLOCKHASH returns: revm's are keccak of
+            # the block number, known in advance, which would void the defence
             raise ValueError(
-                f"{key}.max_contributors: expected at most {PAPER_SUBMISSIONS} with the paper's "
-                f'settlement (settlement = "claim" takes {MAX_SUBMISSIONS}), '
-                f"got {task.max_contributors}"
-            )
-        if task.settlement == "claim" and (task.aggregation != "majority" or task.tolerance):
-            raise ValueError(
-                f'{key}.settlement: "claim" needs aggregation = "majority" and tolerance = 0, '
-                f"got {task.aggregation!r} and {task.tolerance}"
+                f'{key}.future_seed: needs chain.engine = "py-evm" (revm\'s BLOCKHASH is '
+                "predictable, so a future seed would be too)"
             )
         if task.slash_fraction > 0 and task.verifier_stake_ether == 0:
             raise ValueError(
@@ -427,6 +446,12 @@ class Scenario(Checked):
             raise ValueError(
                 f"{key}.verifier_stake_ether: expected at least {key}.min_stake_ether "
                 f"({task.min_stake_ether}), got {task.verifier_stake_ether}"
+            )
+        sealed = task.sealed_window_s
+        if sealed > 0 and (sealed < 2 * block or sealed >= task.commit_window_s):
+            raise ValueError(
+                f"{key}.sealed_window_s: expected 0 (off) or at least two blocks ({2 * block} s) "
+                f"and below {key}.commit_window_s ({task.commit_window_s}), got {sealed}"
             )
         if 0 < task.report_window_s < 2 * block:
             raise ValueError(
@@ -444,12 +469,25 @@ class Scenario(Checked):
             data.shard_sizes(self.population.contributors, size)
         except ValueError as err:
             raise ValueError(f"data.{err}") from None
+        audit = self.audit
+        if audit.enabled and audit.reference_size > data.verification_size:
+            raise ValueError(
+                f"audit.reference_size: expected at most data.verification_size "
+                f"({data.verification_size}), got {audit.reference_size}"
+            )
 
     @property
     def digest(self) -> str:
         """SHA-256 of the scenario's canonical JSON (seeds excluded): the scenario hash."""
         table = to_table(self)
         table["run"] = {k: v for k, v in table["run"].items() if k != "seeds"}
+        # the engine changes how fast a run goes, never what it records (tests/scenario/
+        # test_engines.py): both engines give the same run id and scenario hash
+        table["chain"] = {k: v for k, v in table["chain"].items() if k != "engine"}
+        if table["adaptation"] == to_table(AdaptationSection()):
+            del table["adaptation"]  # off: the hash (and every run id) is as before the key
+        if self.audit == AuditConfig():
+            del table["audit"]  # scenarios without audits keep their hash
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -587,3 +625,18 @@ def _assign(table: dict[str, Any], key: str, value: Any, where: str) -> None:
                 node = node[part]
         else:
             raise ConfigError(f"{where}: {key}: {'.'.join(parts[:i])} is not a table")
+
+
+def _check_settlement(key: str, task: TaskSection) -> None:
+    """The paper's settlement keeps its cap; claim settlement needs a tolerance-free majority."""
+    if task.settlement == "paper" and task.max_contributors > PAPER_SUBMISSIONS:
+        raise ValueError(
+            f"{key}.max_contributors: expected at most {PAPER_SUBMISSIONS} with the paper's "
+            f'settlement (settlement = "claim" takes {MAX_SUBMISSIONS}), '
+            f"got {task.max_contributors}"
+        )
+    if task.settlement == "claim" and (task.aggregation != "majority" or task.tolerance):
+        raise ValueError(
+            f'{key}.settlement: "claim" needs aggregation = "majority" and tolerance = 0, '
+            f"got {task.aggregation!r} and {task.tolerance}"
+        )

@@ -10,7 +10,8 @@
    (the learning computation, ``sim.learning.evaluation``, through the run's caches in
    ``LearningService.evaluate``); refused and copied submissions score 0.
 
-``verify`` is the one call for all of it. An honest committee member makes it with the files
+``verify`` is the one call for all of it (``expect`` announces its evaluations ahead, for a
+run whose learning work runs on a cluster). An honest committee member makes it with the files
 it downloaded; a dishonest one's ``Verifier.truth`` and the oracle make it with the files as
 stored (no simulated time), the oracle also scoring on the held-out test set.
 """
@@ -122,15 +123,13 @@ def verify(
     if not keep:
         return base
     kept = [models[i] for i in keep]
-    other_ruler = test_method is not None and test_method != learning.scenario.contribution
-    # with another ruler for the test set, only its evaluation scores the test set (the
-    # fused head, and so the fused test accuracy, is the same in both)
-    ev = learning.evaluate(kept, inputs.data, inputs.seed, with_test=with_test and not other_ruler)
+    plan = _plan(learning, with_test, test_method)
+    ev = learning.evaluate(kept, inputs.data, inputs.seed, with_test=plan[0][0])
     scores = _spread(ev.contributions, keep, n)
     test = ev.test
-    if with_test and other_ruler:
+    if len(plan) > 1:
         test = learning.evaluate(
-            kept, inputs.data, inputs.seed, with_test=True, contribution=test_method
+            kept, inputs.data, inputs.seed, with_test=True, contribution=plan[1][1]
         ).test
     return dataclasses.replace(
         base,
@@ -144,15 +143,50 @@ def verify(
     )
 
 
+def expect(
+    learning: LearningService,
+    inputs: VerificationInput,
+    files: Sequence[bytes | None],
+    *,
+    with_test: bool = False,
+    test_method: ContributionConfig | None = None,
+) -> None:
+    """Announce the evaluations ``verify`` of the same arguments will ask for, so that a
+    run's cluster (``LearningService.expect_evaluation``) starts them now; nothing happens
+    without one. The files are admitted (refused, copies dropped) as ``verify`` admits them."""
+    if not learning.remote:
+        return
+    blobs = tuple(files)
+    models = _admit(learning, inputs.cids, blobs)[0]
+    kept = [data for i, data in enumerate(blobs) if i in models and data is not None]
+    if not kept:
+        return
+    for on_test, method in _plan(learning, with_test, test_method):
+        learning.expect_evaluation(
+            kept, inputs.data, inputs.seed, with_test=on_test, contribution=method
+        )
+
+
+def _plan(
+    learning: LearningService, with_test: bool, test_method: ContributionConfig | None
+) -> list[tuple[bool, ContributionConfig | None]]:
+    """The evaluations ``verify`` makes: (with the test set, by which method; None = the
+    scenario's). With another ruler for the test set, only its evaluation scores the test
+    set (the fused head, and so the fused test accuracy, is the same in both)."""
+    other_ruler = test_method is not None and test_method != learning.scenario.contribution
+    if with_test and other_ruler:
+        return [(False, None), (True, test_method)]
+    return [(with_test, None)]
+
+
 def _admit(
     learning: LearningService, cids: tuple[Cid, ...], blobs: tuple[bytes | None, ...]
 ) -> tuple[dict[int, Net], dict[int, str], dict[int, int], float]:
     """Loaded non-duplicate models by index, refusals, copies, and the seconds it took."""
-    models: dict[int, Net] = {}
+    loaded: dict[int, Net] = {}
     rejected: dict[int, str] = {}
     duplicates: dict[int, int] = {}
     first_with_cid: dict[Cid, int] = {}
-    seconds = 0.0
     for i, (cid, data) in enumerate(zip(cids, blobs, strict=True)):
         if cid in first_with_cid:
             duplicates[i] = first_with_cid[cid]
@@ -162,27 +196,23 @@ def _admit(
             rejected[i] = "could not be fetched"
             continue
         try:
-            model = learning.load(data)
+            loaded[i] = learning.load(data)
         except ModelRejected as err:
             rejected[i] = f"refused: {err}"
-            continue
-        original = _similar_to(model, models)
+    # Each loaded model is compared with the earlier ones that were kept, in submission
+    # order (the first of a family keeps its place); one similarity matrix serves them all.
+    order = list(loaded)
+    originals = learning.near_duplicates([loaded[i] for i in order])
+    models: dict[int, Net] = {}
+    seconds = 0.0
+    for i, original in zip(order, originals, strict=True):
         seconds += learning.similarity_seconds(len(models))
         if original is not None:
-            duplicates[i] = original
-            continue
-        models[i] = model
-    return models, rejected, duplicates, seconds
-
-
-def _similar_to(model: Net, earlier: dict[int, Net]) -> int | None:
-    """The first earlier model that ``model`` is a (possibly perturbed) copy of."""
-    from sim.learning.safety import is_near_duplicate
-
-    for j, other in earlier.items():
-        if is_near_duplicate(model, other):
-            return j
-    return None
+            duplicates[i] = order[original]
+        else:
+            models[i] = loaded[i]
+    # in submission order, as a single pass over the submissions would have listed them
+    return models, rejected, dict(sorted(duplicates.items())), seconds
 
 
 def _errors(errors: tuple[float, ...] | None, keep: list[int], n: int) -> tuple[float, ...] | None:

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
-from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
+from contracts.chain import Account, Block, Chain, ChainConfig, Receipt, derive_account
 from contracts.taskmarket import TaskMarket
 from contracts.units import Address, Cid, Wei
 from sim.directory import Directory
@@ -36,9 +36,12 @@ from sim.network import CHAIN_ENDPOINT, STORAGE_ENDPOINT, LinkClass, Network
 from sim.recorder import Kind, Recorder
 from sim.rng import RngStreams
 from sim.scenario import Scenario
+from sim.sealing import open_sealed
 from sim.storage import Store, open_store
 from sim.watcher import ChainWatcher
 
+TRANSFER_GAS = 21_000
+"""Gas of a plain ether transfer (what it costs exactly: an account can be emptied)."""
 EPOCH = 1_700_000_000
 """Block timestamp of simulated time 0 (the block that deploys the market)."""
 
@@ -81,6 +84,7 @@ class World:
     _mailboxes: dict[str, simpy.FilterStore] = field(default_factory=dict)
     _tx_arrived: simpy.Event = field(init=False)
     _funding: dict[Address, simpy.Event] = field(default_factory=dict)
+    _model_keys: dict[Cid, tuple[int, bytes]] = field(default_factory=dict)
     blocks: int = 0
 
     # ---------------------------------------------------------------- time
@@ -152,6 +156,31 @@ class World:
         account, ticket = self.chain.new_account(self.scenario.chain.genesis_balance)
         self._funding[account.address] = self._queued(ticket)
         return account
+
+    def open_sybil(self, owner: str, rng: np.random.Generator) -> Account:
+        """A further account of participant ``owner`` with a key from ``rng`` and no ether
+        (its owner funds it by ``transfer``); the directory books it to ``owner``."""
+        account = derive_account(rng)
+        self.directory.add_alias(owner, account.address)
+        return account
+
+    def adopt(self, owner: str, address: Address) -> None:
+        """Book ``address`` (e.g. a contract ``owner`` deployed) to ``owner``, like a Sybil:
+        counted in its balance and in the ether check, its rows labelled with ``owner``."""
+        self.directory.add_alias(owner, address)
+
+    def transfer(
+        self, agent: str, sender: Account, to: Address, amount: Wei, task: int | None = None
+    ) -> Process:
+        """Send ``amount`` wei from ``sender`` (an account of ``agent``) to ``to``; the
+        receipt."""
+        chain = self.chain
+        receipt: Receipt = yield from self.transact(
+            agent,
+            lambda: chain.send(sender, to, value=amount, gas=TRANSFER_GAS, label="transfer"),
+            task=task,
+        )
+        return receipt
 
     def await_funding(self, account: Account) -> Process:
         """Wait until ``account``'s funding transaction is in a block (at once if it is)."""
@@ -234,6 +263,10 @@ class World:
 
         self.env.process(deliver())
 
+    def message_delay(self, src: str, dst: str, size: int = 0) -> float:
+        """How long a message of ``size`` bytes from ``src`` takes to reach ``dst``."""
+        return self.network.transfer_time(LinkClass.MESSAGE, src, dst, size)
+
     # ---------------------------------------------------------------- agents' helpers
 
     def record(self, kind: Kind | str, agent: str | None, **values: Any) -> None:
@@ -256,15 +289,30 @@ class World:
         return self.chain.balance(address)
 
     def name_of(self, address: Address) -> str | None:
-        """The participant's name at ``address`` (None for an outsider)."""
+        """The participant's name at ``address`` (None for an outsider); for a Sybil account
+        or a contract booked to a participant (``open_sybil``, ``adopt``), its owner: who
+        acts for it and receives what is sent to it."""
         return self.directory.name_of(address)
 
     def address_of(self, name: str) -> Address | None:
         return self.directory.address_of(name)
 
+    def escrow_key(self, cid: Cid, task: int, key: bytes) -> None:
+        """Tell the run (never the agents) the key of the sealed model ``cid``, so that
+        ground truth (``stored_files``) reads the plaintext."""
+        self._model_keys[cid] = (task, key)
+
     def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]:
-        """The files as stored, read at no simulated cost: for ground truth only."""
-        return [self.store.get(c) if self.store.has(c) else None for c in cids]
+        """The files as stored, read at no simulated cost: for ground truth only (a sealed
+        model is opened with the key its contributor escrowed)."""
+        out: list[bytes | None] = []
+        for c in cids:
+            data = self.store.get(c) if self.store.has(c) else None
+            if data is not None and c in self._model_keys:
+                task, key = self._model_keys[c]
+                data = open_sealed(data, key, task)
+            out.append(data)
+        return out
 
 
 class AgentWorld(Protocol):
@@ -284,6 +332,11 @@ class AgentWorld(Protocol):
 
     def notice(self, agent: str) -> simpy.Event: ...
     def await_funding(self, account: Account) -> Process: ...
+    def open_sybil(self, owner: str, rng: np.random.Generator) -> Account: ...
+    def adopt(self, owner: str, address: Address) -> None: ...
+    def transfer(
+        self, agent: str, sender: Account, to: Address, amount: Wei, task: int | None = None
+    ) -> Process: ...
     def transact(self, agent: str, send: Callable[[], int], task: int | None = None) -> Process: ...
     def balance_of(self, address: Address) -> Wei: ...
 
@@ -292,8 +345,10 @@ class AgentWorld(Protocol):
     def download(self, agent: str, cid: Cid) -> Process: ...
     def mailbox(self, agent: str) -> simpy.FilterStore: ...
     def send_message(self, src: str, dst: str, message: Message) -> None: ...
+    def message_delay(self, src: str, dst: str, size: int = 0) -> float: ...
     def connect(self, agent: str, bandwidth_mbps: float) -> None: ...
     def stored_files(self, cids: Sequence[Cid]) -> list[bytes | None]: ...
+    def escrow_key(self, cid: Cid, task: int, key: bytes) -> None: ...
 
     # Training and evaluation.
     learning: LearningService
@@ -329,6 +384,7 @@ def build_world(scenario: Scenario, seed: int, run_dir: Path) -> World:
             gas_price=chain_cfg.gas_price,
             block_gas_limit=chain_cfg.block_gas_limit,
             genesis_timestamp=EPOCH - 1,
+            engine=chain_cfg.engine,
         ),
         streams.numpy("chain"),
         [chain_cfg.genesis_balance] * (n_agents + 1),

@@ -29,7 +29,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("contracts", "analysis", "sim", "agents")
-FRONT_END = ("sim.runner", "sim.cli", "sim.sweep", "sim.__main__")
+FRONT_END = (
+    "sim.runner",
+    "sim.cli",
+    "sim.sweep",
+    "sim.dashboard",
+    "sim.dashboard_app",
+    "sim.__main__",
+)
 
 
 def module_name(path: Path) -> str:

@@ -15,7 +15,9 @@ from .base import ContributorStrategy, InitiatorStrategy, Report, VerifierStrate
 from .colluding import Colluding, ColludingParams
 from .copycat import Copycat, CopycatParams
 from .dropout import Dropout, DropoutParams
+from .free_access import FreeAccess
 from .free_rider import FreeRider, FreeRiderParams
+from .grinder import Grinder, GrinderParams
 from .honest_contributor import HonestContributor
 from .honest_initiator import HonestInitiator
 from .honest_verifier import HonestVerifier
@@ -25,6 +27,10 @@ from .offline import OfflineVerifier
 from .peek_and_cancel import PeekAndCancel, PeekParams
 from .plagiarist import Plagiarist, PlagiaristParams
 from .poisoner import Poisoner, PoisonerParams
+from .private import PrivateContributor, PrivateParams
+from .registrant_flood import FloodParams, RegistrantFlood
+from .selective_revealer import SelectiveParams, SelectiveRevealer
+from .self_verifier import SelfVerifier, SelfVerifierParams
 
 __all__ = [
     "ContributorStrategy",
@@ -40,6 +46,8 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("contributor", "plagiarist", Plagiarist, PlagiaristParams),
     ("contributor", "poisoner", Poisoner, PoisonerParams),
     ("contributor", "dropout", Dropout, DropoutParams),
+    ("contributor", "self_verifier", SelfVerifier, SelfVerifierParams),
+    ("contributor", "private", PrivateContributor, PrivateParams),
     ("verifier", "honest", HonestVerifier, NoParams),
     ("verifier", "lazy", LazyVerifier, LazyParams),
     ("verifier", "always_approve", AlwaysApprove, AlwaysApproveParams),
@@ -47,9 +55,13 @@ BUILTIN: tuple[tuple[str, str, type, type], ...] = (
     ("verifier", "colluding", Colluding, ColludingParams),
     ("verifier", "copycat", Copycat, CopycatParams),
     ("verifier", "offline", OfflineVerifier, NoParams),
+    ("verifier", "registrant_flood", RegistrantFlood, FloodParams),
+    ("verifier", "selective_revealer", SelectiveRevealer, SelectiveParams),
     ("initiator", "honest", HonestInitiator, NoParams),
     ("initiator", "late_draw", LateDraw, LateDrawParams),
     ("initiator", "peek_and_cancel", PeekAndCancel, PeekParams),
+    ("initiator", "grinder", Grinder, GrinderParams),
+    ("initiator", "free_access", FreeAccess, NoParams),
 )
 """(role, name, strategy class, parameters class) of every built-in kind."""
 

@@ -29,7 +29,8 @@ from sim.watcher import TaskEntry
 if TYPE_CHECKING:
     from agents.contributor import Contributor
     from agents.initiator import Initiator
-    from agents.verifier import Verifier
+    from agents.verifier import Verifier, VerifierDuties
+    from sim.learning.config import PrivacyConfig
 
 Process = Generator[simpy.Event, Any, Any]
 P = TypeVar("P")
@@ -74,11 +75,26 @@ class ContributorStrategy(Strategy[P], ABC):
     def produce(self, agent: Contributor, task: TaskEntry) -> Process:
         """Return the model file (bytes) to submit, or None; spend the compute it needs."""
 
-    def train(self, agent: Contributor, task: TaskEntry, label_flip_rate: float) -> Process:
+    def planned_training(self, agent: Contributor) -> float | None:
+        """The label-flip rate of the training ``produce`` will ask for, None if it trains
+        nothing: told to the learning layer when the agent joins a task, so it can start the
+        training early (on a cluster) or batch it (``training.batched``)."""
+        return None
+
+    def train(
+        self,
+        agent: Contributor,
+        task: TaskEntry,
+        label_flip_rate: float,
+        privacy: PrivacyConfig | None = None,
+    ) -> Process:
         """Train the recommended model on the agent's shard (``label_flip_rate`` of its labels
-        flipped), spending the training time; return the weights."""
+        flipped; ``privacy``: DP-SGD settings replacing the scenario's), spending the training
+        time; return the weights. A DP model's spent ε is recorded (``privacy_spent``)."""
         learning = agent.world.learning
-        trained = learning.train(agent.index, agent.training_seed, label_flip_rate=label_flip_rate)
+        trained = learning.train(
+            agent.index, agent.training_seed, label_flip_rate=label_flip_rate, privacy=privacy
+        )
         tid = task.created.task_id
         yield from agent.compute(learning.train_seconds(trained.samples_processed), tid, "training")
         agent.record(
@@ -88,7 +104,22 @@ class ContributorStrategy(Strategy[P], ABC):
             bytes=len(trained.weights),
             detail=f"{trained.samples_processed} samples processed",
         )
+        settings = privacy or agent.world.scenario.training.privacy
+        if trained.epsilon is not None and settings is not None:
+            agent.record(
+                Kind.PRIVACY_SPENT,
+                task=tid,
+                value=trained.epsilon,
+                detail=f"{settings.mechanism} at δ = {settings.delta:g}, "
+                f"clipping norm {settings.max_grad_norm}",
+            )
         return trained.weights
+
+    def after_submit(self, agent: Contributor, task: TaskEntry) -> Process:
+        """What the contributor does once its model is on chain, before it waits for the
+        outcome; nothing (no simulated time) by default."""
+        return None
+        yield  # a generator that returns at once
 
 
 # ====================================================================== verifiers
@@ -98,22 +129,42 @@ class VerifierStrategy(Strategy[P], ABC):
     """What a committee member reports.
 
     The process waits for the verification data and the submissions before, and reports (or
-    commits, then reveals) what ``evaluate`` returns after.
+    commits, then reveals at ``reveal_at`` if ``reveals``) what ``evaluate`` returns after.
     """
 
     @abstractmethod
     def evaluate(self, agent: Verifier, task: TaskEntry, inputs: VerificationInput) -> Process:
         """Return the ``Report`` to put on chain, or None to stay silent."""
 
+    def work(self, agent: Verifier, task: TaskEntry) -> Process | None:
+        """A protocol of the strategy's own for ``task`` (a process), or None: the standard
+        one (stake, serve if drawn, settle)."""
+        return None
+
+    def reveal_at(self, agent: Verifier, task: TaskEntry) -> int:
+        """The chain time at which a committed report is revealed: once commits close."""
+        return task.deadlines()[0]
+
+    def reveals(self, agent: Verifier, task: TaskEntry, report: Report) -> bool:
+        """Whether to reveal the committed ``report`` at ``reveal_at``; always, by default."""
+        return True
+
     def verify_honestly(
-        self, agent: Verifier, task: TaskEntry, inputs: VerificationInput
+        self, agent: VerifierDuties, task: TaskEntry, inputs: VerificationInput
     ) -> Process:
         """The real work: download, inspect, fuse and score (spending its compute time)."""
-        blobs = yield from agent.fetch_models(task, inputs.cids)
-        result = verify(agent.world.learning, inputs, blobs)
-        yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
-        agent.record_evaluation(task, result)
+        result: VerificationResult = yield from verify_honestly(agent, task, inputs)
         return result
+
+
+def verify_honestly(agent: VerifierDuties, task: TaskEntry, inputs: VerificationInput) -> Process:
+    """The real work of a committee member: download, inspect, fuse and score (spending its
+    compute time); the ``VerificationResult``."""
+    blobs = yield from agent.fetch_models(task, inputs.cids)
+    result = verify(agent.world.learning, inputs, blobs)
+    yield from agent.compute(result.reference_seconds, task.created.task_id, "verification")
+    agent.record_evaluation(task, result)
+    return result
 
 
 # ====================================================================== initiators
@@ -122,11 +173,32 @@ class VerifierStrategy(Strategy[P], ABC):
 class InitiatorStrategy(Strategy[P], ABC):
     """How an initiator runs a task it created; each default is what an honest one does.
 
-    The process publishes the spec and creates the task; if ``cancel_at`` names a time it
-    waits until then, fetches the submitted models first when ``peek`` says so, and cancels
-    (when the contract refuses, it carries on); it draws the committee at ``draw_at``, sends
-    the verification data to ``hand_out``'s members, then finalizes.
+    The process publishes the spec and creates the task, then runs ``prepare``; if
+    ``cancel_at`` names a time it waits until then, fetches the submitted models first when
+    ``peek`` says so, and cancels (when the contract refuses, it carries on); ``draw`` gets
+    the committee (by default: ``agent.draw`` at ``draw_at``), the process sends the
+    verification data to ``hand_out``'s members and runs ``after_draw``; it finalizes,
+    withdraws, runs ``after_finalize`` and, when the task was accepted, takes its models.
     """
+
+    def prepare(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Work between creating the task and its submission deadline (an attacker's setup)."""
+        yield from ()
+
+    def draw(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Get the committee drawn; its members' addresses (empty: no committee)."""
+        members: tuple[Address, ...] = yield from agent.draw(entry)
+        return members
+
+    def after_draw(
+        self, agent: Initiator, entry: TaskEntry, members: tuple[Address, ...]
+    ) -> Process:
+        """Work while the committee reports (an attacker's own members report here)."""
+        yield from ()
+
+    def after_finalize(self, agent: Initiator, entry: TaskEntry) -> Process:
+        """Work once the task is finalized and the initiator's credit withdrawn."""
+        yield from ()
 
     def cancel_at(self, agent: Initiator, entry: TaskEntry) -> int | None:
         """The chain time at which to cancel the task (refunding the escrow); None: never."""
@@ -138,8 +210,8 @@ class InitiatorStrategy(Strategy[P], ABC):
 
     def draw_at(self, agent: Initiator, entry: TaskEntry) -> int:
         """The chain time at which to ask for the committee draw (the contract refuses any
-        time before the submission deadline)."""
-        return entry.params.submission_deadline
+        time before the submission deadline, or before the sealed window closes)."""
+        return entry.params.draw_opens()
 
     def hand_out(
         self, agent: Initiator, entry: TaskEntry, members: tuple[Address, ...]

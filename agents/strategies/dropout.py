@@ -35,3 +35,6 @@ class Dropout(ContributorStrategy[DropoutParams]):
         )
         agent.leave_for_good()
         return None
+
+    def planned_training(self, agent: Contributor) -> float | None:
+        return 0.0

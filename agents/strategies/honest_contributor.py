@@ -18,3 +18,6 @@ class HonestContributor(ContributorStrategy[NoParams]):
 
     def produce(self, agent: Contributor, task: TaskEntry) -> Process:
         return (yield from self.train(agent, task, label_flip_rate=0.0))
+
+    def planned_training(self, agent: Contributor) -> float | None:
+        return 0.0

@@ -39,4 +39,4 @@ class LateDraw(InitiatorStrategy[LateDrawParams]):
         deadline = p.commit_deadline if p.commit_reveal else p.reveal_deadline
         block = agent.world.scenario.chain.block_interval_s
         # the transaction lands in the next block: aim for the last block before the deadline
-        return max(p.submission_deadline, deadline - block - self.params.margin_s)
+        return max(p.draw_opens(), deadline - block - self.params.margin_s)

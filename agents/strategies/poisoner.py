@@ -27,3 +27,6 @@ class Poisoner(ContributorStrategy[PoisonerParams]):
 
     def produce(self, agent: Contributor, task: TaskEntry) -> Process:
         return (yield from self.train(agent, task, label_flip_rate=self.params.rate))
+
+    def planned_training(self, agent: Contributor) -> float | None:
+        return self.params.rate

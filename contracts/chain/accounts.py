@@ -1,12 +1,22 @@
-"""Externally owned accounts: private keys drawn from a run's RNG stream."""
+"""Externally owned accounts: private keys drawn from a run's RNG stream.
+
+An account's address is fixed by its key (the last 20 bytes of the Keccak hash of the public
+key), so creating one costs one elliptic-curve multiplication, done here directly with
+coincurve. The ``eth_keys`` ``PrivateKey`` a transaction is signed with is built only when the
+account first signs: most agents of a large population never do, and the key objects (a
+private and a public key object each) are most of an idle account's memory and of its
+creation time. Addresses and signatures are the same as with the key built at once.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from coincurve import PublicKey
 from eth_keys.datatypes import PrivateKey
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from contracts.units import Address
 
@@ -19,18 +29,31 @@ class Account:
     """An account the simulator can sign for."""
 
     address: Address
-    key: PrivateKey = field(repr=False, compare=False)
+    secret: bytes = field(repr=False, compare=False)
+    """The 32-byte private key."""
+    canonical: bytes = field(repr=False, compare=False)
+    """The 20-byte address."""
 
-    @property
-    def canonical(self) -> bytes:
-        """The 20-byte address."""
-        return bytes(self.key.public_key.to_canonical_address())
+    @cached_property
+    def key(self) -> PrivateKey:
+        """The signing key, built on first use (cached_property writes the instance's
+        ``__dict__`` directly, which a frozen dataclass allows)."""
+        return PrivateKey(self.secret)
+
+
+def canonical_address_of(key_bytes: bytes) -> bytes:
+    """The 20-byte address of a 32-byte private key: Keccak-256 of the uncompressed public
+    key (without its 0x04 prefix), last 20 bytes, as ``eth_keys`` computes it."""
+    public = PublicKey.from_secret(key_bytes).format(compressed=False)[1:]
+    return bytes(keccak(public)[-20:])
 
 
 def account_from_key(key_bytes: bytes) -> Account:
     """The account of a 32-byte private key."""
-    key = PrivateKey(key_bytes)
-    return Account(Address(to_checksum_address(key.public_key.to_canonical_address())), key)
+    if len(key_bytes) != 32 or not 0 < int.from_bytes(key_bytes, "big") < _SECP256K1_N:
+        raise ValueError("account_from_key: expected a 32-byte secp256k1 private key")
+    canonical = canonical_address_of(key_bytes)
+    return Account(Address(to_checksum_address(canonical)), bytes(key_bytes), canonical)
 
 
 def derive_account(rng: np.random.Generator) -> Account:

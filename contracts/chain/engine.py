@@ -1,4 +1,4 @@
-"""The in-process Ethereum chain: py-evm (Prague rules), a pending pool, sealing on demand.
+"""The in-process Ethereum chain: py-evm (Cancun rules), a pending pool, sealing on demand.
 
 This is the only module that touches py-evm. Transactions wait in a FIFO pool as
 *intents* (sender, recipient, data, value, gas); nonces are assigned and transactions
@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from eth._utils.address import generate_contract_address
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
-from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import to_canonical_address, to_checksum_address
 from eth_utils.exceptions import ValidationError as EvmValidationError
@@ -34,6 +34,10 @@ from contracts.units import ETHER, GWEI, Address, TxHash, Wei
 
 _ZERO32 = b"\x00" * 32
 _ZERO_ADDRESS = b"\x00" * 20
+
+
+Engine = Literal["py-evm", "revm"]
+"""The EVMs a chain can run on."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,18 @@ class ChainConfig:
     initial_base_fee: Wei = Wei(7)
     faucet_balance: Wei = Wei(10**9 * ETHER)
     """Ether the faucet holds at genesis to fund accounts created later."""
+    engine: Engine = "py-evm"
+    """The EVM that executes transactions: py-evm, or revm (``pyrevm``) behind the same
+    interface with the same receipts, gas, logs, balances and nonces."""
+
+
+ENGINES: tuple[Engine, ...] = ("py-evm", "revm")
+_ENGINE_CLASSES: dict[str, type[Chain]] = {}
+
+
+def register_engine(name: str, cls: type[Chain]) -> None:
+    """Make ``Chain(ChainConfig(engine=name), ...)`` construct ``cls``."""
+    _ENGINE_CLASSES[name] = cls
 
 
 @dataclass(frozen=True)
@@ -73,7 +89,22 @@ class _Applied:
 
 
 class Chain:
-    """A private chain run in-process; the simulator decides when blocks are sealed."""
+    """A private chain run in-process; the simulator decides when blocks are sealed.
+
+    ``Chain(config, ...)`` opens the engine ``config.engine`` names: this class runs
+    py-evm; ``contracts.chain.revm.RevmChain`` (a subclass, registered by
+    ``register_engine`` when ``contracts.chain`` is imported) runs revm.
+    """
+
+    def __new__(
+        cls,
+        config: ChainConfig,
+        rng: np.random.Generator,
+        genesis_balances: Sequence[Wei] = (),
+    ) -> Chain:
+        if config.engine not in ENGINES:
+            raise ChainError(f"chain engine must be one of {ENGINES}, got {config.engine!r}")
+        return super().__new__(_ENGINE_CLASSES[config.engine] if cls is Chain else cls)
 
     def __init__(
         self,
@@ -81,18 +112,12 @@ class Chain:
         rng: np.random.Generator,
         genesis_balances: Sequence[Wei] = (),
     ):
-        self.config = config
-        self._rng = rng
-        self.faucet = derive_account(rng)
-        self.coinbase = derive_account(rng).address
-        self.genesis_accounts = [derive_account(rng) for _ in genesis_balances]
-        alloc = {self.faucet.canonical: config.faucet_balance}
-        for account, balance in zip(self.genesis_accounts, genesis_balances, strict=True):
-            alloc[account.canonical] = balance
-        self.genesis_supply = Wei(sum(alloc.values()))
+        alloc = self._genesis(config, rng, genesis_balances)
         self._chain_class = MiningChain.configure(
             __name__="BaasimChain",
-            vm_configuration=((0, PragueVM),),
+            # Cancun, not Prague: revm 8 (pyrevm 0.3.7, the other engine) has no Prague, and
+            # TaskMarket.vy is compiled for Cancun so both engines run one fork exactly
+            vm_configuration=((0, CancunVM),),
             chain_id=config.chain_id,
         )
         self._kv = MemoryDB()
@@ -110,13 +135,28 @@ class Chain:
             for addr, bal in alloc.items()
         }
         self._chain = self._chain_class.from_genesis(AtomicDB(self._kv), params, state)
+        self._view: Any = None
+        self._chain.header = self._next_header(self._chain.get_canonical_head())
+
+    def _genesis(
+        self, config: ChainConfig, rng: np.random.Generator, genesis_balances: Sequence[Wei]
+    ) -> dict[bytes, int]:
+        """Draw the faucet, coinbase and genesis accounts (same draws on every engine)."""
+        self.config = config
+        self._rng = rng
+        self.faucet = derive_account(rng)
+        self.coinbase = derive_account(rng).address
+        self.genesis_accounts = [derive_account(rng) for _ in genesis_balances]
+        alloc = {self.faucet.canonical: int(config.faucet_balance)}
+        for account, balance in zip(self.genesis_accounts, genesis_balances, strict=True):
+            alloc[account.canonical] = int(balance)
+        self.genesis_supply = Wei(sum(alloc.values()))
         self._pending: list[_Intent] = []
         self._next_ticket = 0
         self._abis: dict[bytes, ContractAbi] = {}
         self._burned = 0
         self._tx_count = 0
-        self._view: Any = None
-        self._chain.header = self._next_header(self._chain.get_canonical_head())
+        return alloc
 
     # ------------------------------------------------------------------ reads
 
@@ -464,3 +504,6 @@ class Chain:
             self._tx_count, self._abis = count, abis
             self._rng.bit_generator.state = saved_rng
             self._view = None
+
+
+register_engine("py-evm", Chain)

@@ -42,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = Path(args.scenario) if args.scenario else default_scenario()
     print(f"baasim demo: running {scenario}")
-    ns = argparse.Namespace(
-        file=str(scenario), seed=args.seed, out=args.out, overrides=[], quiet=False
-    )
-    return run_cmd.run(ns)
+    # the run command's own parser gives every option its default (a new option of
+    # `baasim run` cannot leave the demo without it)
+    parser = argparse.ArgumentParser(prog="baasim")
+    run_cmd.register(parser.add_subparsers())
+    argv = ["run", str(scenario)]
+    argv += ["--seed", str(args.seed)] if args.seed is not None else []
+    argv += ["--out", str(args.out)] if args.out else []
+    status: int = run_cmd.run(parser.parse_args(argv))
+    return status

@@ -112,6 +112,65 @@ class ModelConfig(Checked):
 
 
 @dataclass(frozen=True)
+class PrivacyConfig(Checked):
+    """``training.privacy``: differentially private training (DP-SGD, with Opacus).
+
+    Each step clips every sample's gradient to ``max_grad_norm`` and adds Gaussian noise
+    calibrated (Opacus's RDP accountant) so that the whole training is
+    (``epsilon``, ``delta``)-differentially private with respect to one sample of the
+    contributor's shard; minibatches are Poisson-sampled at rate batch_size / shard size.
+    """
+
+    mechanism: Literal["dp_sgd"] = "dp_sgd"
+    """The mechanism: DP-SGD."""
+    epsilon: Annotated[float, POSITIVE] = 8.0
+    """The privacy budget ε to spend over the whole training (> 0; smaller is more private)."""
+    delta: Annotated[float, Interval(0, 1, closed="neither")] = 1e-5
+    """δ, the probability the ε bound may fail: in (0, 1), well below 1 / shard size."""
+    max_grad_norm: Annotated[float | None, POSITIVE] = None
+    """Per-sample gradient clipping norm C (required: the noise scales with it)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_grad_norm is None:
+            raise ValueError("max_grad_norm: expected the clipping norm, a number > 0")
+
+
+AttackName = Literal["loss", "lira_offline"]
+
+
+@dataclass(frozen=True)
+class AuditConfig(Checked):
+    """``[audit]``: membership-inference audits of every published model (off by default).
+
+    When a task is finalized the auditor — an outsider who reads the submissions' CIDs from
+    the chain and fetches the files from storage, as anyone can — attacks each published
+    model and the fused model the initiator obtains (``fused``). Members: the submitting
+    contributor's training shard; non-members: as many held-out test samples (no agent
+    trained on them), at most ``candidates`` of each. The offline likelihood-ratio attack
+    uses ``reference_models`` models the auditor trains itself, each on ``reference_size``
+    samples drawn from the initiator's verification set (public to the committee, disjoint
+    from every shard and from the test set), with the task's architecture and training.
+    """
+
+    enabled: bool = False
+    """Run the audits (events ``membership_audit``; metrics ``mia_*``)."""
+    attacks: Annotated[tuple[AttackName, ...], Items(min_len=1, what="attack")] = (
+        "loss",
+        "lira_offline",
+    )
+    """Attacks to run: ``loss`` (loss threshold), ``lira_offline`` (offline LiRA)."""
+    reference_models: Annotated[int, Interval(2, None)] = 4
+    """Reference (shadow) models of the offline LiRA (trained once per run, cached)."""
+    reference_size: Annotated[int, Interval(2, None)] = 500
+    """Training samples of each reference model (from the verification set)."""
+    candidates: Annotated[int, POSITIVE] = 1000
+    """At most this many members and as many non-members per audited model."""
+    fused: bool = True
+    """Also attack the fused model the initiator obtains (accepted tasks)."""
+
+
+@dataclass(frozen=True)
 class TrainConfig(Checked):
     """How a contributor trains its model. ``epochs = 0`` leaves the seeded initial weights."""
 
@@ -129,6 +188,11 @@ class TrainConfig(Checked):
     """L2 weight decay."""
     device: DeviceName = "auto"
     """Where to train: cuda when available (auto), or forced."""
+    batched: bool = False
+    """Train the contributors' models of one batch as one stacked computation (vmap)."""
+    privacy: PrivacyConfig | None = None
+    """Differentially private training (``{ mechanism = "dp_sgd", epsilon, delta,
+    max_grad_norm }``); none by default."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +261,11 @@ class ContributionConfig(Checked):
     """Sampling stops once every player's standard error is at most this."""
     shapley_confidence: Annotated[float, Interval(0, 1, closed="neither")] = 0.95
     """Confidence of the stated Hoeffding error bound of sampled Shapley values."""
+    truth: Literal["shapley", "method"] = "shapley"
+    """The oracle's ruler of true contributions on the held-out test set: Shapley values
+    (one ruler whatever ``method``), or ``method`` itself re-run on the test set. Sampled
+    Shapley values cost about 2n² fused heads per group of orders, so a market of 60
+    models per task (the scale check) measures by its own method instead."""
 
 
 @dataclass(frozen=True)

@@ -177,9 +177,7 @@ class SubsetFusion:
         if not todo:
             return
         members = [tuple(sorted(c)) for c in todo]
-        seeds = [
-            int(np.random.SeedSequence([self.seed, _mask(m)]).generate_state(1)[0]) for m in members
-        ]
+        seeds = [head_seed(self.seed, m) for m in members]
         outputs = [m.output for m in self.models]
         batches = train_heads(
             self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
@@ -193,6 +191,11 @@ class SubsetFusion:
                 self._values[frozenset(group)] = (e, t)
         self.heads_trained += len(members)
         self.head_samples += len(members) * len(self.y_fit) * _head_epochs(self.config)
+
+
+def head_seed(seed: int, members: tuple[int, ...]) -> int:
+    """The start seed of the head fused from ``members`` under the verifier's ``seed``."""
+    return int(np.random.SeedSequence([seed, _mask(members)]).generate_state(1)[0])
 
 
 def _mask(members: tuple[int, ...]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -41,19 +42,33 @@ def evaluation_key(
     """SHA-256 over everything that determines an evaluation."""
     if any(m.fingerprint is None for m in models):
         raise ValueError("evaluation_key: every model needs its file's fingerprint")
-    fusion_table = to_table(fusion)
-    fusion_table.pop("device")
     described = {
         "code": CODE_VERSION,
+        # not memoised: the thread count can change within a process (``torch_threads``)
         "env": numeric_environment(resolve_device(fusion.device)),
         "models": [m.fingerprint for m in models],
         "verification": verification.key,
         "test": test.key if test is not None else None,
-        "fusion": fusion_table,
-        "contribution": to_table(contribution),
+        "fusion": _fusion_table(fusion),
+        "contribution": _contribution_table(contribution),
         "seed": seed,
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _fusion_table(fusion: FusionConfig) -> dict[str, Any]:
+    """The fusion settings as the key describes them (the device aside), made once per
+    settings object: the tables are only serialised, never changed."""
+    table: dict[str, Any] = to_table(fusion)
+    table.pop("device")
+    return table
+
+
+@functools.lru_cache(maxsize=64)
+def _contribution_table(contribution: ContributionConfig) -> dict[str, Any]:
+    table: dict[str, Any] = to_table(contribution)
+    return table
 
 
 def _to_json(e: Evaluation) -> dict[str, Any]:
@@ -108,6 +123,10 @@ class EvaluationCache:
         else:
             self.hits += 1
         return found
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` is stored (not counted as a hit or a miss)."""
+        return self._read(key) is not None
 
     def _read(self, key: str) -> Evaluation | None:
         found = self._memory.get(key)

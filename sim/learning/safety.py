@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import OrderedDict
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -207,3 +209,90 @@ def weight_similarity(a: nn.Module, b: nn.Module) -> float:
 def is_near_duplicate(a: nn.Module, b: nn.Module, threshold: float = DUPLICATE_THRESHOLD) -> bool:
     """Whether ``b`` looks like a (possibly perturbed) copy of ``a``."""
     return weight_similarity(a, b) >= threshold
+
+
+def similarity_matrix(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Cosine similarities of every pair of flattened parameter vectors, all at once.
+
+    One float64 Gram matrix of the stacked vectors, divided by the outer product of their
+    norms: entry ``[i, j]`` is ``weight_similarity`` of models i and j (to the last bits of a
+    float64 sum, whose order BLAS chooses), with 0.0 for vectors of different lengths or of
+    zero norm, as there. n models cost one n × d by d × n product instead of n²/2 Python
+    calls that each flatten both models again.
+    """
+    n = len(vectors)
+    out = torch.zeros((n, n), dtype=torch.float64)
+    by_length: dict[int, list[int]] = {}
+    for i, v in enumerate(vectors):
+        by_length.setdefault(int(v.numel()), []).append(i)
+    for rows in by_length.values():
+        stacked = torch.stack([vectors[i].reshape(-1).double() for i in rows])
+        norms = stacked.norm(dim=1)
+        denominator = torch.outer(norms, norms)
+        gram = stacked @ stacked.T
+        sims = torch.where(denominator > 0, gram / denominator, torch.zeros_like(gram))
+        index = torch.tensor(rows)
+        out[index.unsqueeze(1), index.unsqueeze(0)] = sims
+    return out
+
+
+def first_duplicates(
+    vectors: Sequence[torch.Tensor], threshold: float = DUPLICATE_THRESHOLD
+) -> list[int | None]:
+    """For each model in order, the first earlier non-duplicate it is a near-copy of.
+
+    Model i is compared with the models before it that were not themselves flagged (the
+    first submission of a family keeps its place, a copy of a copy points at the original
+    it resembles first); ``None`` where model i is original. One similarity matrix serves
+    every comparison.
+    """
+    sims = similarity_matrix(vectors)
+    kept: list[int] = []
+    found: list[int | None] = []
+    for i in range(len(vectors)):
+        original = None
+        if kept:
+            hits = (sims[i, kept] >= threshold).nonzero()
+            if len(hits):
+                original = kept[int(hits[0, 0])]
+        found.append(original)
+        if original is None:
+            kept.append(i)
+    return found
+
+
+class FlatCache:
+    """Flattened parameter vectors by model content (the file's SHA-256), least recently used
+    evicted past ``max_bytes``: each model is flattened once per run, however many verifiers
+    (and the oracle) compare it."""
+
+    def __init__(self, max_bytes: int = 256 << 20):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def vector(self, model: nn.Module) -> torch.Tensor:
+        """``flat_parameters(model)``, computed once per fingerprint while it stays cached."""
+        key = getattr(model, "fingerprint", None)
+        if not isinstance(key, str):
+            return flat_parameters(model)
+        found = self._entries.get(key)
+        if found is not None:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return found
+        self.misses += 1
+        found = flat_parameters(model)
+        size = found.numel() * found.element_size()
+        if size <= self.max_bytes:
+            self._entries[key] = found
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.numel() * evicted.element_size()
+        return found
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -13,7 +13,9 @@ Training is plain minibatch SGD/Adam on cross-entropy: the shard is gathered ont
 device once, each epoch visits it in a fresh permutation drawn from a seeded
 ``torch.Generator``. Label flipping replaces the label y of a random ``label_flip_rate``
 fraction of training samples by C − 1 − y (no digit keeps its label). ``epochs = 0`` gives
-the seeded initial weights: a free-rider's untrained model.
+the seeded initial weights: a free-rider's untrained model. With ``training.privacy``
+the model is trained with DP-SGD instead (``fit_private``, Opacus) and the ε it spent is
+returned and cached with it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +45,10 @@ from sim.paths import atomic_write, cache_dir, exclusive
 
 CODE_VERSION = "train-1"
 """Bump when a change to this module (or the models) changes the weights it produces."""
+
+BATCHED_VERSION = "vmap-1"
+"""Key component of batched training (``sim.learning.batched``); bump when it changes the
+weights it produces."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,12 +87,31 @@ class TrainRequest:
             label_flip_rate,
         )  # fmt: skip
 
+    @property
+    def batched(self) -> bool:
+        """Whether this request is trained in a stacked batch (``training.batched``).
+
+        Untrained requests (``epochs = 0``) never are: their weights are the seeded
+        initialisation either way, so they keep the one-at-a-time key. Nor is differentially
+        private training (``training.privacy``): its per-sample clipping and noise are
+        Opacus's, one model at a time.
+        """
+        return self.training.batched and self.training.epochs > 0 and self.training.privacy is None
+
     def key(self, device: torch.device | None = None) -> str:
-        """SHA-256 over everything that determines the result, on ``device`` (default: auto)."""
+        """SHA-256 over everything that determines the result, on ``device`` (default: auto).
+
+        A batched request's key has one more component (``BATCHED_VERSION``): its weights
+        differ from one-at-a-time training in the last bits, so the two never share an entry.
+        One-at-a-time keys are those of before the switch existed.
+        """
         device = device or resolve_device(self.training.device)
         training = to_table(self.training)
         training.pop("device")
-        described = {
+        training.pop("batched")
+        if training.get("privacy") is None:
+            training.pop("privacy", None)  # models trained before the option keep their keys
+        described: dict[str, object] = {
             "code": CODE_VERSION,
             "env": numeric_environment(device),
             "dataset": self.dataset,
@@ -94,6 +120,8 @@ class TrainRequest:
             "seed": self.seed,
             "label_flip_rate": self.label_flip_rate,
         }
+        if self.batched:
+            described["batched"] = BATCHED_VERSION
         h = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
         for indices in (self.train_indices, self.validation_indices):
             array = np.ascontiguousarray(indices, dtype=np.int64)
@@ -111,6 +139,8 @@ class TrainedModel:
     samples_processed: int
     key: str
     from_cache: bool = False
+    epsilon: float | None = None
+    """The privacy budget spent (DP training, Opacus's accountant); None without DP."""
 
 
 class TrainingCache:
@@ -153,8 +183,12 @@ class TrainingCache:
             return None
         return TrainedModel(
             weights, float(note["validation_accuracy"]), int(note["samples_processed"]), key,
-            from_cache=True,
+            from_cache=True, epsilon=note.get("epsilon"),
         )  # fmt: skip
+
+    def has(self, key: str) -> bool:
+        """Whether both files of the entry under ``key`` exist (not checked against the hash)."""
+        return all(path.exists() for path in self._paths(key))
 
     def claim(self, key: str) -> contextlib.AbstractContextManager[None]:
         """Hold the lock on ``key`` across processes (an advisory ``flock`` beside the entry).
@@ -172,6 +206,8 @@ class TrainingCache:
             "validation_accuracy": result.validation_accuracy,
             "samples_processed": result.samples_processed,
         }
+        if result.epsilon is not None:
+            note["epsilon"] = result.epsilon
         atomic_write(weights_path, result.weights)
         atomic_write(note_path, json.dumps(note).encode())
 
@@ -202,9 +238,15 @@ def train(
 
 
 def _train(request: TrainRequest, dataset: Dataset, device: torch.device, key: str) -> TrainedModel:
-    model, processed = fit(request, dataset, device)
+    epsilon = None
+    if request.training.privacy is None:
+        model, processed = fit(request, dataset, device)
+    else:
+        model, processed, epsilon = fit_private(request, dataset, device)
     x_val, y_val = gather(dataset, request.validation_indices, device)
-    return TrainedModel(to_bytes(model), accuracy(model, x_val, y_val), processed, key)
+    return TrainedModel(
+        to_bytes(model), accuracy(model, x_val, y_val), processed, key, epsilon=epsilon
+    )
 
 
 def gather(
@@ -220,6 +262,13 @@ def _seeds(seed: int) -> tuple[int, int]:
     return int(init), int(order)
 
 
+def training_seeds(seed: int) -> tuple[int, int, int]:
+    """The initialisation, data-order and (DP) noise seeds of a training ``seed``; the
+    first two are those of non-private training."""
+    init, order, noise = np.random.SeedSequence(seed).generate_state(3, np.uint32)
+    return int(init), int(order), int(noise)
+
+
 def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[Net, int]:
     """The trained network and the number of samples processed (train size × epochs)."""
     init_seed, order_seed = _seeds(request.seed)
@@ -230,7 +279,7 @@ def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[
         flipped = torch.rand(len(y), generator=generator) < request.label_flip_rate
         y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
     config = request.training
-    optimiser = make_optimiser(model, config)
+    optimiser = make_optimiser(model.parameters(), config)
     model.train()
     for _ in range(config.epochs):
         order = torch.randperm(len(y), generator=generator).to(device)
@@ -244,13 +293,17 @@ def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[
     return model, len(y) * config.epochs
 
 
-def make_optimiser(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimiser(
+    parameters: Iterable[torch.Tensor], config: TrainConfig
+) -> torch.optim.Optimizer:
+    """The configured optimiser over ``parameters`` (elementwise: stacked models' parameters
+    are updated exactly as each model's own would be)."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(), lr=config.lr, momentum=config.momentum,
+            parameters, lr=config.lr, momentum=config.momentum,
             weight_decay=config.weight_decay,
         )  # fmt: skip
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def accuracy(
@@ -265,3 +318,66 @@ def accuracy(
             logits = model(x[start : start + batch])
             correct += int((logits.argmax(dim=1) == y[start : start + batch]).sum())
     return correct / len(y)
+
+
+def fit_private(
+    request: TrainRequest, dataset: Dataset, device: torch.device
+) -> tuple[Net, int, float]:
+    """The network trained with DP-SGD, the samples processed (expected: shard × epochs),
+    and the ε Opacus's accountant says was spent at the configured δ.
+
+    DP-SGD through Opacus: per-sample gradients clipped to ``max_grad_norm``, Gaussian noise
+    calibrated by Opacus's RDP accountant so the whole training spends the configured
+    (ε, δ), and Poisson-sampled minibatches (rate batch_size / shard size). Deterministic:
+    the data order and the noise come from generators seeded by the request's seed
+    (``training_seeds``), never the global RNG; Opacus's ``secure_mode`` (a cryptographic
+    noise source) is off, since a simulation must be repeatable."""
+    import warnings
+
+    from opacus import PrivacyEngine  # type: ignore[import-untyped]
+    from torch.utils.data import DataLoader, TensorDataset
+
+    privacy = request.training.privacy
+    if privacy is None or privacy.max_grad_norm is None:
+        raise ValueError("fit_private: the request has no privacy settings")
+    config = request.training
+    init_seed, order_seed, noise_seed = training_seeds(request.seed)
+    model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
+    x, y = gather(dataset, request.train_indices, device)
+    if request.label_flip_rate > 0:
+        order = torch.Generator().manual_seed(order_seed)
+        flipped = torch.rand(len(y), generator=order) < request.label_flip_rate
+        y = torch.where(flipped.to(device), dataset.n_classes - 1 - y, y)
+    loader = DataLoader(
+        TensorDataset(x, y),
+        batch_size=min(config.batch_size, len(y)),
+        generator=torch.Generator().manual_seed(order_seed),
+    )
+    optimiser = make_optimiser(model.parameters(), config)
+    with warnings.catch_warnings():
+        # Opacus warns that secure_mode is off: a simulation wants repeatable noise
+        warnings.simplefilter("ignore", UserWarning)
+        engine = PrivacyEngine(accountant="rdp")
+        private, dp_optimiser, dp_loader = engine.make_private_with_epsilon(
+            module=model,
+            optimizer=optimiser,
+            data_loader=loader,
+            target_epsilon=privacy.epsilon,
+            target_delta=privacy.delta,
+            epochs=max(1, config.epochs),
+            max_grad_norm=privacy.max_grad_norm,
+            noise_generator=torch.Generator(device=device).manual_seed(noise_seed),
+        )
+        private.train()
+        for _ in range(config.epochs):
+            for xb, yb in dp_loader:
+                if len(yb) == 0:  # Poisson sampling may draw an empty batch
+                    continue
+                loss = functional.cross_entropy(private(xb), yb)
+                dp_optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                dp_optimiser.step()
+        epsilon = float(engine.get_epsilon(privacy.delta)) if config.epochs else 0.0
+    private.remove_hooks()
+    model.eval()  # Opacus trained ``model`` in place, through hooks
+    return model, len(y) * config.epochs, epsilon

@@ -54,7 +54,7 @@ class DaskExecutor:
         if not jobs:
             return
         with contextlib.ExitStack() as stack:
-            client = stack.enter_context(self._client(stack))
+            client = self._client(stack)
             token = uuid.uuid4().hex[:8]
             futures = {
                 client.submit(run_job, job, key=f"baasim-{job.run_id}-{token}", pure=False): job
@@ -67,38 +67,7 @@ class DaskExecutor:
                     client.cancel(list(futures))
 
     def _client(self, stack: contextlib.ExitStack) -> Any:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as err:  # pragma: no cover - a dependency of baasim
-            raise ConfigError(
-                "--scheduler: Dask is not installed; pip install 'dask[distributed]'"
-            ) from err
-        if self.address is None:
-            import dask
-
-            environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
-            stack.enter_context(
-                dask.config.set({"distributed.nanny.pre-spawn-environ": environ | WORKER_ENV})
-            )
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                    # no dashboard; its health endpoints on a free loopback port, not :8787
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                )
-            )
-            return Client(cluster)
-        try:
-            return Client(self.address, timeout=f"{self.timeout_s}s")
-        except (OSError, TimeoutError) as err:
-            raise ConfigError(
-                f"--scheduler {self.address}: cannot reach the Dask scheduler: {err}"
-            ) from err
+        return dask_client(self.address, self.workers, stack, self.timeout_s)
 
     @staticmethod
     def _gather(futures: dict[Any, Job], on_outcome: OnOutcome) -> None:
@@ -112,3 +81,40 @@ class DaskExecutor:
                 outcome = Outcome.failure(job, err, traceback.format_exc())
             on_outcome(outcome)
             future.release()
+
+
+def dask_client(
+    address: str | None, workers: int, stack: contextlib.ExitStack, timeout_s: float = 20.0
+) -> Any:
+    """A Dask ``Client`` of the scheduler at ``address``, or of a LocalCluster of ``workers``
+    single-threaded worker processes on loopback (None), closed when ``stack`` closes."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - a dependency of baasim
+        raise ConfigError(
+            "--scheduler: Dask is not installed; pip install 'dask[distributed]'"
+        ) from err
+    if address is None:
+        import dask
+
+        environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
+        stack.enter_context(
+            dask.config.set({"distributed.nanny.pre-spawn-environ": environ | WORKER_ENV})
+        )
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                # no dashboard; its health endpoints on a free loopback port, not :8787
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.ERROR,
+            )
+        )
+        return stack.enter_context(Client(cluster))
+    try:
+        return stack.enter_context(Client(address, timeout=f"{timeout_s}s"))
+    except (OSError, TimeoutError) as err:
+        raise ConfigError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from err

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from analysis.report import render_report
 from analysis.runs import FINISHED, runs_table
-from sim.paths import atomic_path, atomic_write
+from sim.paths import atomic_path, atomic_write, write_page
 
 
 def write_tables(root: str | Path) -> tuple[Path, Path | None]:
@@ -66,3 +66,8 @@ def write_report(root: str | Path, out: str | Path | None = None, level: float =
             atomic_write(out_dir / name, data)
     atomic_write(out_dir / report.index, report.files[report.index])  # last: links resolve
     return out_dir / report.index
+
+
+def write_files(root: str | Path, out: str | Path | None, files: dict[str, bytes]) -> Path:
+    """Write rendered report ``files`` into ``out`` (default ``root/report``), index last."""
+    return write_page(Path(out) if out is not None else Path(root) / "report", files)

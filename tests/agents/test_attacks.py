@@ -4,6 +4,10 @@ The answers are known by construction: an initiator who draws in the last second
 member time to commit, so all are absent and slashed and the stakes flow to it — unless
 reporting time counts from the draw; an initiator who cancels after reading the submitted
 models pays nothing for them — unless the contract locks cancel once a model is submitted.
+A contributor that verifies its own task raises its own pay — unless roles are exclusive; a
+verifier that floods the registrant pool with Sybils takes the committee — unless a minimum
+stake makes every slot cost its stake; a member that withholds a dissenting reveal is slashed
+as much as a dissenter, saving only the reveal's gas.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ def run(kind: str, *settings: str) -> sim.RunResult:
     return sim.run(
         TINY, seed=0, overrides=[f"population.initiator_behaviours={{{kind}=1}}", *settings]
     )
+
+
+def run_with(*settings: str) -> sim.RunResult:
+    return sim.run(TINY, seed=0, overrides=list(settings))
 
 
 def rows(result: sim.RunResult, kind: str) -> pd.DataFrame:
@@ -63,3 +71,89 @@ def test_peeking_then_cancelling_gets_the_models_for_free_unless_cancel_is_locke
     assert "cancel: " in " ".join(rows(defended, "failed")["detail"])
     assert defended.summary["tasks_accepted"] == 1
     assert initiator_profit(defended, "peek_and_cancel") < -3.0 * ETH
+
+
+def agent_rows(result: sim.RunResult, kind: str, agent: str) -> pd.DataFrame:
+    found = rows(result, kind)
+    return found[found["agent"] == agent]
+
+
+def wei(frame: pd.DataFrame) -> int:
+    return sum(int(w) for w in frame["wei"])
+
+
+def the_agent(result: sim.RunResult, behaviour: str, role: str | None = None) -> str:
+    funded = rows(result, "funded")
+    funded = funded[funded["behaviour"] == behaviour]
+    if role is not None:
+        funded = funded[funded["role"] == role]
+    return str(funded["agent"].iloc[0])
+
+
+def test_a_self_verifier_raises_its_own_pay_unless_roles_are_exclusive() -> None:
+    # three honest verifiers and the Sybil: at seed 0 the committee of 3 draws it
+    sybil = ("population.contributor_behaviours={self_verifier=1}", "population.verifiers=3")
+    attacked = run_with(*sybil)
+    me = the_agent(attacked, "self_verifier")
+    assert not agent_rows(attacked, "reported", me).empty  # it served on its own task
+    paid = wei(agent_rows(attacked, "paid", me))
+    honest_pay = wei(agent_rows(attacked, "true_contribution", me))
+    assert paid > honest_pay + ETH // 10  # verifier pay and an inflated share
+    others = rows(attacked, "true_contribution")
+    others = others[others["agent"] != me]
+    paid_others = rows(attacked, "paid")
+    paid_others = paid_others[paid_others["agent"].isin(set(others["agent"]))]
+    assert wei(paid_others) < wei(others)  # taken from the other contributors
+    defended = run_with(*sybil, "tasks[0].exclusive_roles=true")
+    me = the_agent(defended, "self_verifier")
+    assert "contributor cannot verify" in " ".join(agent_rows(defended, "failed", me)["detail"])
+    assert agent_rows(defended, "reported", me).empty
+    paid = wei(agent_rows(defended, "paid", me))
+    assert abs(paid - wei(agent_rows(defended, "true_contribution", me))) < ETH // 100
+    # a second account it funds is unlinked on chain: role exclusion does not stop it
+    second = run_with(
+        *sybil, "tasks[0].exclusive_roles=true", "behaviours.self_verifier.second_account=true"
+    )
+    me = the_agent(second, "self_verifier")
+    assert "Sybil" in agent_rows(second, "registered", me)["detail"].iloc[0]
+    assert agent_rows(second, "failed", me).empty
+    assert wei(agent_rows(second, "paid", me)) > honest_pay + ETH // 10
+
+
+def test_a_registrant_flood_takes_the_committee_unless_slots_cost_stake() -> None:
+    flood = ("population.verifier_behaviours={registrant_flood=1}", "tasks[0].slash_fraction=0.0")
+    attacked = run_with(*flood, "tasks[0].verifier_stake_ether=0.0")
+    me = the_agent(attacked, "registrant_flood")
+    registered = rows(attacked, "registered")
+    assert len(registered) == 128  # the pool is full
+    drawn = rows(attacked, "committee_drawn")["detail"].iloc[0]
+    assert drawn.count(me) == 3  # every member is one of the flood's accounts
+    profits = attacked.summary["net_profit_by_behaviour"]["verifier"]
+    assert profits["registrant_flood"] > 1.0 * ETH > profits["honest"]
+    defended = run_with(
+        *flood, "tasks[0].verifier_stake_ether=30.0", "tasks[0].min_stake_ether=30.0"
+    )
+    me = the_agent(defended, "registrant_flood")
+    assert len(agent_rows(defended, "registered", me)) == 1  # 100 ether funds no Sybil beside it
+
+
+def test_a_selective_revealer_withholds_a_dissent_at_the_price_of_dissent() -> None:
+    # the committee is every verifier: the selective revealer and two that always reject
+    committee = ("population.verifiers=3", "tasks[0].committee_size=3")
+    attacked = run_with(
+        *committee, "population.verifier_behaviours={selective_revealer=1, always_reject=2}"
+    )
+    me = the_agent(attacked, "selective_revealer")
+    assert "withheld" in " ".join(agent_rows(attacked, "missed", me)["detail"])
+    assert list(agent_rows(attacked, "slashed", me)["detail"]) == ["absent"]
+    assert "2 reports" in rows(attacked, "task_finalized")["detail"].iloc[0]
+    dissent = run_with(*committee, "population.verifier_behaviours={always_reject=2}")
+    honest = the_agent(dissent, "honest", "verifier")
+    assert list(agent_rows(dissent, "slashed", honest)["detail"]) == ["disagree"]
+    assert "3 reports" in rows(dissent, "task_finalized")["detail"].iloc[0]
+    saved = agent_profit(attacked, me) - agent_profit(dissent, honest)
+    assert 0 < saved < ETH // 1000  # the reveal's gas, nothing more
+
+
+def agent_profit(result: sim.RunResult, agent: str) -> int:
+    return int(result.summary["agents"][agent]["net_profit_wei"])

@@ -23,7 +23,15 @@ README = ROOT / "README.md"
 TINY = ROOT / "tests" / "data" / "tiny.toml"
 
 BUILTIN_KINDS = {
-    "contributor": {"honest", "free_rider", "plagiarist", "poisoner", "dropout"},
+    "contributor": {
+        "honest",
+        "free_rider",
+        "plagiarist",
+        "poisoner",
+        "dropout",
+        "self_verifier",
+        "private",
+    },
     "verifier": {
         "honest",
         "lazy",
@@ -32,8 +40,10 @@ BUILTIN_KINDS = {
         "colluding",
         "copycat",
         "offline",
+        "registrant_flood",
+        "selective_revealer",
     },
-    "initiator": {"honest", "late_draw", "peek_and_cancel"},
+    "initiator": {"honest", "late_draw", "peek_and_cancel", "grinder", "free_access"},
 }
 
 

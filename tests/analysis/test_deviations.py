@@ -114,9 +114,11 @@ def test_chart_and_page_state_method_and_n() -> None:
 
 
 def test_the_region_marks_where_no_deviation_pays() -> None:
-    base = summary("b", False, 1.0, 0.5) | {"tasks_accepted": 2}
+    cost = {"tasks_accepted": 2, "initiator_cost_per_accepted_task": 2.5 * ETHER}
+    base = summary("b", False, 1.0, 0.5) | cost
     assert honesty_cost([base, base]) == pytest.approx(2.5)
-    assert honesty_cost([summary("b", False, 1.0, 0.5) | {"tasks_accepted": 0}]) is None
+    none = {"tasks_accepted": 0, "initiator_cost_per_accepted_task": float("nan")}
+    assert honesty_cost([summary("b", False, 1.0, 0.5) | none]) is None
     params = ("stake",)
     table = pairs_table(
         [Pair(p.role, p.kind, 1, p.seed, p.base, p.deviant, {"stake": 0.0}) for p in pairs([1, 2])]

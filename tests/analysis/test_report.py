@@ -99,6 +99,40 @@ def test_a_churn_sweep_draws_time_to_withdrawal_and_unclaimed_credit() -> None:
     assert times.metrics == ("payout_time_first.contributor", "payout_time_last.contributor")
 
 
+def test_a_privacy_budget_sweep_draws_the_price_of_privacy() -> None:
+    measured = [
+        "mia_auc_loss",
+        "mia_auc_lira",
+        "mia_tpr_at_1pct_lira",
+        "initiator_accuracy",
+        "task_success_rate",
+        "net_profit_by_behaviour.contributor.private",
+        "net_profit_by_behaviour.contributor.honest",
+        "net_profit_by_behaviour.verifier.honest",
+    ]
+    axes = [["behaviours.private.epsilon"], ["population.contributor_behaviours.private"]]
+    figures = {f.name: f for f in choose_figures(axes, measured)}
+    price = figures["privacy-price-vs-behaviours-private-epsilon"]
+    assert price.metrics == (
+        "mia_auc_loss",
+        "mia_auc_lira",
+        "mia_tpr_at_1pct_lira",
+        "initiator_accuracy",
+    )
+    assert price.lines_by == ("population.contributor_behaviours.private",)
+    pay = figures["contributor-pay-vs-behaviours-private-epsilon"]
+    assert pay.metrics == (
+        "net_profit_by_behaviour.contributor.private",
+        "net_profit_by_behaviour.contributor.honest",
+    )
+    # the accuracy is drawn with the leak; the headline figure keeps the success rate
+    outcomes = figures["outcomes-vs-behaviours-private-epsilon"]
+    assert outcomes.metrics == ("task_success_rate",)
+    assert names([["training.privacy.epsilon"]], ["mia_auc_loss"]) == [
+        "privacy-price-vs-training-privacy-epsilon"
+    ]
+
+
 def test_a_zipped_key_matches_and_its_partner_is_not_plotted_against_it() -> None:
     axes = [["tasks[0].max_contributors", "population.contributors"]]
     assert names(axes, ["oracle_fused_accuracy", "task_success_rate"]) == [

@@ -13,8 +13,14 @@ block per transaction), timed twice: with web3's default gas estimation and with
 explicit gas limits (the adapter's own limits). Each path is timed from the
 create_task transaction to the last withdrawal receipt; deployment is not timed.
 
+The adapter path runs on each EVM engine (``--engines py-evm,revm``): py-evm and revm
+(``contracts.chain.revm``), and the script prints, per call, the time per transaction on each
+engine side by side: a block's seal time divided among the transactions it holds (the
+workload seals one block per phase, so most blocks hold one kind of call), plus the view
+calls. ``--no-web3`` skips the web3 paths.
+
 Run:  .venv/bin/python tests/benchmarks/bench_chain.py [--contributors 50 --verifiers 60
-      --committee 20 --repeat 3]
+      --committee 20 --repeat 3 --engines py-evm,revm --no-web3]
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ import argparse
 import os
 import platform
 import time
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from contracts import compile_contract
+from contracts.chain import ENGINES, Block, Chain, Engine
 from contracts.taskmarket import _GAS, TaskParams, _report_gas, commitment, new_salt
 from contracts.units import ETHER
 from contracts.workload import WorkloadShape, check_conservation, fresh_market, run_workload
@@ -42,20 +50,51 @@ class Figures:
     path: str
     transactions: int
     seconds: float
+    per_call: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Call label -> (transactions, seconds of sealing attributed to them); "view" for calls."""
 
     @property
     def tx_per_second(self) -> float:
         return self.transactions / self.seconds
 
 
-def run_adapter(shape: WorkloadShape, seed: int) -> Figures:
-    """The workload through contracts.chain (the simulator's own path)."""
-    chain, accounts, market = fresh_market(shape, seed)
+def _timed(chain: Chain, per_call: dict[str, list[float]]) -> None:
+    """Time every seal and view of ``chain``, attributing a seal to its transactions."""
+    seal, call = chain.seal, chain.call
+
+    def timed_seal(timestamp: int, prevrandao: bytes | None = None) -> Block:
+        t = time.perf_counter()
+        block = seal(timestamp, prevrandao)
+        spent = time.perf_counter() - t
+        for r in block.receipts:
+            label = (r.label or "other").removeprefix("TaskMarket.")
+            per_call[label][0] += 1
+            per_call[label][1] += spent / len(block.receipts)
+        return block
+
+    def timed_call(*args: Any, **kw: Any) -> bytes:
+        t = time.perf_counter()
+        out = call(*args, **kw)
+        per_call["view"][0] += 1
+        per_call["view"][1] += time.perf_counter() - t
+        return out
+
+    chain.seal = timed_seal  # type: ignore[method-assign]
+    chain.call = timed_call  # type: ignore[method-assign]
+
+
+def run_adapter(shape: WorkloadShape, seed: int, engine: Engine = "py-evm") -> Figures:
+    """The workload through contracts.chain (the simulator's own path) on ``engine``."""
+    chain, accounts, market = fresh_market(shape, seed, engine)
+    per_call: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    _timed(chain, per_call)
     result = run_workload(chain, market, accounts, shape, seed)
     check_conservation(chain, accounts, market)
     if not result.accepted:
         raise RuntimeError("adapter: the benchmark task was not accepted")
-    return Figures("adapter (contracts.chain)", result.transactions, result.seconds)
+    calls = {k: (int(n), t) for k, (n, t) in per_call.items()}
+    path = f"adapter (contracts.chain, {engine})"
+    return Figures(path, result.transactions, result.seconds, calls)
 
 
 class _Web3Market:
@@ -186,30 +225,57 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--committee", type=int, default=20)
     p.add_argument("--repeat", type=int, default=3, help="best of this many runs per path")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--engines", default=",".join(ENGINES), help="comma-separated engines")
+    p.add_argument("--no-web3", action="store_true", help="time the adapter paths only")
     args = p.parse_args(argv)
+    engines: list[Engine] = [e for e in ENGINES if e in args.engines.split(",")]
     shape = WorkloadShape(args.contributors, args.verifiers, args.committee, commit_reveal=True)
     compile_contract("TaskMarket")  # compile (or load the cache) before timing anything
-    run_adapter(WorkloadShape(2, 2, 2), args.seed)  # warm imports and caches
-    adapter, web3_est, web3_gas = interleaved_best(
-        args.repeat,
-        [
-            lambda: run_adapter(shape, args.seed),
+    for engine in engines:
+        run_adapter(WorkloadShape(2, 2, 2), args.seed, engine)  # warm imports and caches
+    runs: list[Callable[[], Figures]] = [
+        lambda e=e: run_adapter(shape, args.seed, e)  # type: ignore[misc]
+        for e in engines
+    ]
+    if not args.no_web3:
+        runs += [
             lambda: run_web3(shape, args.seed, explicit_gas=False),
             lambda: run_web3(shape, args.seed, explicit_gas=True),
-        ],
-    )
+        ]
+    figures = interleaved_best(args.repeat, runs)
+    adapters, web3 = figures[: len(engines)], figures[len(engines) :]
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, python {platform.python_version()}")
     print(
         f"workload: {shape.contributors} contributors, {shape.verifiers} verifiers, "
         f"committee {shape.committee}, commit-reveal; best of {args.repeat}"
     )
-    for f in (adapter, web3_est, web3_gas):
+    for f in figures:
         print(
             f"  {f.path:<52} {f.transactions:>5} tx {f.seconds:8.3f} s {f.tx_per_second:9.1f} tx/s"
         )
-    for f in (web3_est, web3_gas):
-        print(f"  ratio adapter / {f.path}: {adapter.tx_per_second / f.tx_per_second:.1f}x")
+    for a in adapters:
+        for f in web3:
+            print(f"  ratio {a.path} / {f.path}: {a.tx_per_second / f.tx_per_second:.1f}x")
+    if len(adapters) > 1:
+        base = adapters[0]
+        for a in adapters[1:]:
+            print(f"  ratio {a.path} / {base.path}: {base.seconds / a.seconds:.1f}x")
+        print_per_call(adapters, engines)
     return 0
+
+
+def print_per_call(adapters: list[Figures], engines: list[Engine]) -> None:
+    """Milliseconds per transaction (per view call) of each call on each engine."""
+    labels = sorted({k for a in adapters for k in a.per_call}, key=lambda k: (k == "view", k))
+    print("  per transaction, ms: " + "  ".join(f"{e:>10}" for e in engines) + "  speed-up")
+    for label in labels:
+        ms = []
+        for a in adapters:
+            n, t = a.per_call.get(label, (0, 0.0))
+            ms.append(1e3 * t / n if n else float("nan"))
+        n = adapters[0].per_call.get(label, (0, 0.0))[0]
+        cells = "  ".join(f"{m:10.3f}" for m in ms)
+        print(f"  {label:<18} n={n:<4}{cells}  {ms[0] / ms[-1]:7.1f}x")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ CALLS = (
     "report",
     "commit",
     "reveal",
+    "report_claim",  # a claim task's report or reveal
     "finalize",
     "claim_pay",
     "withdraw",
@@ -177,6 +178,8 @@ def main() -> None:
         w.writeheader()
         w.writerows(rows)
     report_call = "report" if args.plain else "reveal"
+    if args.aggregation == "claim":
+        report_call = "report_claim"
     calls = [c for c in CALLS if any(r["call"] == c for r in rows)]
     md = table(rows, calls)
     (args.out / "gas.md").write_text(md)

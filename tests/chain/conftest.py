@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,11 +11,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from contracts.chain import Account, Block, Chain, ChainConfig, ContractAbi, Receipt
+from contracts.chain import (
+    ENGINES,
+    Account,
+    Block,
+    Chain,
+    ChainConfig,
+    ContractAbi,
+    Engine,
+    Receipt,
+)
 from contracts.units import ETHER, Address, Wei
 
 PROBE_SOURCE = """
 # pragma version 0.4.3
+# pragma evm-version cancun
 event Ping:
     n: indexed(uint256)
     who: indexed(address)
@@ -93,19 +105,29 @@ class Rig:
         return self.deploy_runtime(reverting_runtime(data))
 
 
-def make_rig(config: ChainConfig | None = None, seed: int = 0, n: int = 6) -> Rig:
-    chain = Chain(config or ChainConfig(), np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
+def make_rig(
+    config: ChainConfig | None = None, seed: int = 0, n: int = 6, engine: Engine = "py-evm"
+) -> Rig:
+    config = dataclasses.replace(config or ChainConfig(), engine=engine)
+    chain = Chain(config, np.random.default_rng(seed), [Wei(100 * ETHER)] * n)
     return Rig(chain, list(chain.genesis_accounts))
 
 
-@pytest.fixture
-def rig() -> Rig:
-    return make_rig()
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each test of the chain runs on every engine."""
+    found: Engine = request.param
+    return found
 
 
 @pytest.fixture
-def rig_factory() -> Callable[..., Rig]:
-    return make_rig
+def rig(engine: Engine) -> Rig:
+    return make_rig(engine=engine)
+
+
+@pytest.fixture
+def rig_factory(engine: Engine) -> Callable[..., Rig]:
+    return functools.partial(make_rig, engine=engine)
 
 
 @pytest.fixture(scope="session")

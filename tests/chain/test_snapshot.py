@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from contracts.chain import Chain, ChainConfig, account_from_key, derive_account
+from contracts.chain import Chain, ChainConfig, Engine, account_from_key, derive_account
 from contracts.units import ETHER, Address, Wei
 
 if TYPE_CHECKING:
@@ -116,8 +116,8 @@ def test_accounts_are_deterministic_for_a_seed(rig_factory: Callable[..., Rig]) 
     assert len(set(addresses(11))) == len(addresses(11))
 
 
-def test_genesis_supply_is_everything_allocated() -> None:
-    config = ChainConfig(faucet_balance=Wei(5 * ETHER))
+def test_genesis_supply_is_everything_allocated(engine: Engine) -> None:
+    config = ChainConfig(faucet_balance=Wei(5 * ETHER), engine=engine)
     chain = Chain(config, np.random.default_rng(0), [Wei(ETHER), Wei(2 * ETHER)])
     assert chain.genesis_supply == 8 * ETHER
     assert [chain.balance(a.address) for a in chain.genesis_accounts] == [ETHER, 2 * ETHER]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
-from contracts.settlement import Report
+from contracts.settlement import Aggregation, Report
 from contracts.taskmarket import TaskCreated, TaskMarket, TaskParams, commitment, typed_events
 from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
@@ -169,6 +169,7 @@ class Harness:
         if not reports:
             return
         p = ctx.params
+        claim = p.aggregation == Aggregation.CLAIM  # claim-settled: through report_claim
         members = [self.by_address(a) for a in reports]
         if not p.commit_reveal:
             tickets = [
@@ -177,6 +178,7 @@ class Harness:
                     ctx.task_id,
                     reports[v.address].accuracy_ppm,
                     list(reports[v.address].scores_ppm),
+                    claim,
                 )
                 for v in members
             ]
@@ -198,6 +200,7 @@ class Harness:
                 reports[v.address].accuracy_ppm,
                 list(reports[v.address].scores_ppm),
                 salt[v.address],
+                claim,
             )
             for v in members
         ]

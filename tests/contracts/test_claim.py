@@ -126,6 +126,28 @@ def test_claim_tasks_take_more_than_the_paper_cap(market: Harness) -> None:
     assert market.market.get_task(claim.task_id).n_submissions == PAPER_SUBMISSIONS + 1
 
 
+@pytest.mark.parametrize("commit_reveal", [False, True])
+def test_each_settlement_reports_through_its_own_entry_point(
+    market: Harness, commit_reveal: bool
+) -> None:
+    """report/reveal (64-wide frames) refuse a claim task; report_claim refuses a paper task."""
+    m = market.market
+    why = "wrong call for the task's settlement"
+    for claim in (True, False):
+        agg = Aggregation.CLAIM if claim else Aggregation.MAJORITY
+        ctx = market.task(
+            n_sub=2, n_reg=1, committee_size=1, aggregation=agg, commit_reveal=commit_reveal
+        )
+        v = ctx.committee[0]
+        wrong = not claim  # the binding's flag, set against the task
+        call = "report_claim" if wrong else ("reveal" if commit_reveal else "report")
+        if commit_reveal:
+            ticket = m.reveal(v, ctx.task_id, 900_000, [1, 2], b"\x01" * 32, wrong)
+        else:
+            ticket = m.report(v, ctx.task_id, 900_000, [1, 2], wrong)
+        market.fails(ticket, f"{call}: {why}", at=ctx.params.commit_deadline)
+
+
 def test_claim_settlement_needs_the_side_only_agreement_rule(market: Harness) -> None:
     m = market.market
     params = market.params(aggregation=Aggregation.CLAIM, tolerance_ppm=1)

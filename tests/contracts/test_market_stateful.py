@@ -380,17 +380,23 @@ class MarketMachine(RuleBasedStateMachine):
         self._end()
 
     def _report(self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...]) -> None:
-        expect = self._open(t, "report")
+        claim = t.p.aggregation == Aggregation.CLAIM
+        if claim and t.p.commit_reveal:
+            # report_claim serves both: with commit-reveal it reveals (the binding's salt: zero)
+            self._reveal(t, sender, acc, scores, bytes(32))
+            return
+        call = "report_claim" if claim else "report"
+        expect = self._open(t, call)
         if expect is None:
             if t.p.commit_reveal:
-                expect = "report: this task uses commit-reveal"
+                expect = f"{call}: this task uses commit-reveal"
             elif not t.drawn:
-                expect = "report: committee not drawn"
+                expect = f"{call}: committee not drawn"
             elif self.ts >= t.reveal_deadline():
-                expect = "report: reveal deadline passed"
+                expect = f"{call}: reveal deadline passed"
             else:
-                expect = self._record_check(t, sender.address, acc, scores, "report")
-        self._queue(self.m.report(sender, t.task_id, acc, list(scores)), expect)
+                expect = self._record_check(t, sender.address, acc, scores, call)
+        self._queue(self.m.report(sender, t.task_id, acc, list(scores), claim), expect)
         if expect is None:
             t.reports[sender.address] = Report(acc, scores)
 
@@ -417,22 +423,27 @@ class MarketMachine(RuleBasedStateMachine):
     def _reveal(
         self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...], salt: bytes
     ) -> None:
+        claim = t.p.aggregation == Aggregation.CLAIM
+        if claim and not t.p.commit_reveal:
+            self._report(t, sender, acc, scores)  # report_claim ignores the salt then
+            return
+        call = "report_claim" if claim else "reveal"
         committed = t.commitments.get(sender.address)
-        expect = self._open(t, "reveal")
+        expect = self._open(t, call)
         if expect is None:
             if not t.p.commit_reveal:
-                expect = "reveal: this task does not use commit-reveal"
+                expect = f"{call}: this task does not use commit-reveal"
             elif self.ts < t.commit_deadline():
-                expect = "reveal: commit phase still open"
+                expect = f"{call}: commit phase still open"
             elif self.ts >= t.reveal_deadline():
-                expect = "reveal: reveal deadline passed"
+                expect = f"{call}: reveal deadline passed"
             elif committed is None:
-                expect = "reveal: no commitment"
+                expect = f"{call}: no commitment"
             elif committed != (acc, scores, salt):
-                expect = "reveal: does not match commitment"
+                expect = f"{call}: does not match commitment"
             else:
-                expect = self._record_check(t, sender.address, acc, scores, "reveal")
-        self._queue(self.m.reveal(sender, t.task_id, acc, list(scores), salt), expect)
+                expect = self._record_check(t, sender.address, acc, scores, call)
+        self._queue(self.m.reveal(sender, t.task_id, acc, list(scores), salt, claim), expect)
         if expect is None:
             t.reports[sender.address] = Report(acc, scores)
 

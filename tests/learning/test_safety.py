@@ -18,11 +18,16 @@ from sim.errors import ModelRejected
 from sim.learning.config import ModelConfig, ModelLimits
 from sim.learning.models import build_model
 from sim.learning.safety import (
+    DUPLICATE_THRESHOLD,
+    FlatCache,
     InvalidModelFile,
     RejectReason,
+    first_duplicates,
+    flat_parameters,
     is_near_duplicate,
     load_model,
     perturb,
+    similarity_matrix,
     to_bytes,
     weight_similarity,
 )
@@ -172,3 +177,55 @@ def test_trained_models_are_not_near_duplicates(trained: Any) -> None:
     models = trained.models
     sims = [weight_similarity(models[0], m) for m in models[1:]]
     assert max(abs(s) for s in sims) < 0.2
+
+
+def _family() -> list[Any]:
+    """Originals, noisy copies (of an original and of a copy) and an exact copy, mixed."""
+    files = [to_bytes(build_model(CONFIG, 10, seed=s)) for s in range(4)]
+    rng = np.random.default_rng(5)
+    copy_of_1 = perturb(files[1], 0.1, rng)
+    files += [copy_of_1, perturb(copy_of_1, 0.2, rng), perturb(files[0], 0.5, rng), files[2]]
+    files.insert(2, perturb(files[3], 0.05, rng))
+    return [load_model(f, CONFIG) for f in files]
+
+
+def test_similarity_matrix_equals_the_pairwise_similarities() -> None:
+    models = _family()
+    sims = similarity_matrix([flat_parameters(m) for m in models])
+    for i, a in enumerate(models):
+        for j, b in enumerate(models):
+            assert float(sims[i, j]) == pytest.approx(weight_similarity(a, b), abs=1e-12)
+    mixed = similarity_matrix([torch.ones(3), torch.ones(4), torch.zeros(3), torch.ones(3)])
+    expected = [[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0], [1, 0, 0, 1]]
+    assert mixed.numpy() == pytest.approx(np.array(expected, dtype=float), abs=1e-12)
+
+
+def test_first_duplicates_matches_comparing_with_each_earlier_kept_model() -> None:
+    models = _family()
+    kept: list[int] = []
+    expected: list[int | None] = []
+    for i, m in enumerate(models):
+        original = next((j for j in kept if is_near_duplicate(m, models[j])), None)
+        expected.append(original)
+        if original is None:
+            kept.append(i)
+    assert first_duplicates([flat_parameters(m) for m in models]) == expected
+    assert expected.count(None) < len(models) - 2  # the family holds copies of several kinds
+    assert first_duplicates([]) == []
+    assert DUPLICATE_THRESHOLD == 0.95
+
+
+def test_flat_cache_flattens_each_model_file_once_within_its_bound() -> None:
+    models = _family()
+    cache = FlatCache()
+    first = [cache.vector(m) for m in models]
+    again = [cache.vector(m) for m in models]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert all(torch.equal(v, flat_parameters(m)) for v, m in zip(first, models, strict=True))
+    distinct = len({m.fingerprint for m in models})
+    hits = 2 * len(models) - distinct
+    assert (cache.misses, cache.hits, len(cache)) == (distinct, hits, distinct)
+    small = FlatCache(max_bytes=2 * first[0].numel() * 8)
+    for m in models:
+        small.vector(m)
+    assert len(small) == 2

@@ -56,7 +56,10 @@ def test_base_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("bogus = 1\n" + BASE, "unknown key 'bogus'; expected one of: behaviours, chain, churn"),
+        (
+            "bogus = 1\n" + BASE,
+            "unknown key 'bogus'; expected one of: adaptation, audit, behaviours, chain",
+        ),
         (BASE + "bogus = 1\n", "unknown key 'tasks[0].bogus'; expected one of: aggregation"),
         (BASE.replace("[population]", "[population]\nbogus = 2"), "unknown key 'population.bogus'"),
         (

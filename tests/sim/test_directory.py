@@ -33,6 +33,21 @@ def test_a_name_or_address_is_registered_once() -> None:
         d.add("contributor-1", ALICE, "contributor", "honest")
 
 
+def test_a_sybil_account_resolves_to_its_owner_and_is_listed_after_its_own() -> None:
+    d = Directory()
+    d.add("verifier-0", BOB, "verifier", "registrant_flood")
+    sybil = Address("0x" + "c" * 40)
+    d.add_alias("verifier-0", sybil)
+    assert d.name_of(sybil) == "verifier-0" and d.label(sybil) == "verifier-0"
+    assert d.addresses("verifier-0") == (BOB, sybil)
+    assert d.is_alias(sybil) and not d.is_alias(BOB) and not d.is_alias(ALICE)
+    assert [m.name for m in d] == ["verifier-0"]  # one member, one balance row
+    with pytest.raises(ValueError, match="cannot alias"):
+        d.add_alias("verifier-0", BOB)  # an address already taken
+    with pytest.raises(ValueError, match="cannot alias"):
+        d.add_alias("verifier-9", ALICE)  # no such member
+
+
 def test_the_recorder_labels_rows_with_role_and_behaviour_from_the_directory() -> None:
     d = Directory()
     rec = Recorder("run", 0, "hash", lambda: 0.0, lambda: 1, d)

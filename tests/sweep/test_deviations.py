@@ -88,7 +88,8 @@ def test_kinds_that_cannot_apply_are_reported_with_the_reason() -> None:
     assert "outside" in outside.not_applicable[0].reason
     everything = build_deviation_plan(SCENARIO, 1)
     studied = {(d.role, d.kind) for d in everything.deviations}
-    assert {("initiator", "late_draw"), ("initiator", "peek_and_cancel")} <= studied
+    attacks = ("late_draw", "peek_and_cancel", "grinder", "free_access")
+    assert {("initiator", kind) for kind in attacks} <= studied
 
 
 def test_the_honesty_region_holds_where_the_defences_are_on(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
 # pragma version 0.4.3
+# pragma evm-version cancun
 """
 @title Actor
 @notice A hostile contract account for TaskMarket's tests (compiled by the tests, no
