@@ -6,7 +6,8 @@ submission deadline, then wait for the outcome and withdraw what the market cred
 strategy may act once the model is on chain (``after_submit``; the ``self_verifier`` Sybil
 registers as a verifier of the same task there).
 With claim settlement (``tasks[i].settlement = "claim"``) it first claims its own pay
-(``claim_pay``) once the task is finalized and accepted.
+(``claim_pay``) once the task is finalized (accepted, or undrawn with
+``undrawn_pays_contributors``).
 """
 
 from __future__ import annotations
@@ -176,17 +177,20 @@ class Contributor(VerifierDuties):
                 self.indices[tid] = e.index
 
     def claim_owed(self, task: TaskEntry) -> Process:
-        """Claim settlement: once the task is finalized and accepted, claim this model's pay
-        (when its score sum is positive and nobody claimed it for us yet)."""
+        """Claim settlement: once the task is finalized, claim this model's pay when the
+        market holds a claim pool for it (nobody claimed it for us yet): an accepted task's
+        when the model's score sum is positive, an undrawn one's (``undrawn_pays_contributors``)
+        for every model."""
         tid = task.created.task_id
         index = self.indices.get(tid)
         fin = task.finalized
         if task.params.aggregation != Aggregation.CLAIM or index is None or fin is None:
             return None
         market = self.world.market
-        if not fin.accepted or market.score_sum(tid, index) <= 0 or market.claimed(tid, index):
+        # no pool: rejected, undrawn without the switch, or the verifiers took the whole reward
+        if market.tally(tid).pool == 0 or market.claimed(tid, index):
             return None
-        if market.tally(tid).pool == 0:  # verifiers take the whole reward: nothing to claim
+        if fin.accepted and market.score_sum(tid, index) <= 0:  # not among the paid models
             return None
         receipt = yield from self.transact(
             lambda: market.claim_pay(self.account, tid, index), task=tid

@@ -98,8 +98,10 @@ class Initiator(Participant):
         training = to_table(s.training)
         # how the simulator computes the training is no part of what the initiator publishes
         training.pop("batched")
-        if training.get("privacy") is None:
+        if (privacy := training.get("privacy")) is None:
             training.pop("privacy", None)  # no DP asked for: the spec reads as it always did
+        else:  # DP training settings left unset: the spec reads as before they existed
+            training["privacy"] = {k: v for k, v in privacy.items() if v is not None}
         doc = {
             "task": template.name,
             "initiator": self.name,
@@ -140,6 +142,8 @@ class Initiator(Participant):
             exclusive_roles=template.exclusive_roles,
             min_stake=Wei(round(template.min_stake_ether * ETHER)),
             burn_orphan_slashes=template.burn_orphan_slashes,
+            unrevealed_slash_bps=round(template.unrevealed_slash_fraction * BPS),
+            undrawn_pays_contributors=template.undrawn_pays_contributors,
             sealed_window_s=round(template.sealed_window_s),
         )
 

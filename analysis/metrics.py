@@ -607,18 +607,23 @@ def credits(events: pd.DataFrame) -> pd.DataFrame:
     )
     credit = credit[credit["wei_int"] > 0]
     withdrawn = ev[ev["kind"] == "withdrawn"]
-    by_agent = {a: g.sort_values("seq") for a, g in withdrawn.groupby("agent")}
+    # per agent its withdrawals in recording order; a credit is cleared by the first one
+    # recorded after it (a binary search: a scan per credit made long runs quadratic)
+    by_agent = {
+        a: (g["seq"].to_numpy(), g["time"].to_numpy(dtype=float), g["tx_hash"].to_list())
+        for a, g in withdrawn.sort_values("seq").groupby("agent")
+    }
     at: list[float] = []
     hashes: list[str | None] = []
     for agent, seq in zip(credit["agent"], credit["seq"], strict=True):
-        w = by_agent.get(agent)
-        later = w[w["seq"] > seq] if w is not None else None
-        if later is None or later.empty:
+        found = by_agent.get(agent)
+        i = int(np.searchsorted(found[0], seq, side="right")) if found is not None else 0
+        if found is None or i >= len(found[0]):
             at.append(math.nan)
             hashes.append(None)
         else:
-            at.append(float(later["time"].iloc[0]))
-            hashes.append(later["tx_hash"].iloc[0])
+            at.append(float(found[1][i]))
+            hashes.append(found[2][i])
     credit["withdrawn_at"] = at
     credit["withdrawal"] = hashes
     columns = ["seq", "time", "kind", "agent", "role", "behaviour", "task", "wei_int"]
@@ -805,8 +810,11 @@ def task_gas(events: pd.DataFrame) -> dict[int, float]:
     for r in tx[~withdraw & tx["task"].notna()].to_dict("records"):
         add(r["task"], float(r["gas"]))
     cleared = credits(events)
+    # the credits each withdrawal cleared, looked up by its hash (a filter of every credit
+    # per withdrawal made long runs quadratic); rows keep their recording order
+    by_withdrawal = dict(iter(cleared.groupby("withdrawal", sort=False)))
     for r in tx[withdraw].to_dict("records"):
-        mine = cleared[cleared["withdrawal"] == r["tx_hash"]] if r["tx_hash"] else cleared[:0]
+        mine = by_withdrawal.get(r["tx_hash"], cleared[:0]) if r["tx_hash"] else cleared[:0]
         total = _exact_sum(mine["wei"])
         if total > 0:
             for task, g in mine.groupby("task"):

@@ -55,9 +55,12 @@
           future_seed (False)  the first draw_committee call only records
                              seed_block = block.number + 1 (SeedRequested); a call
                              in a later block draws with blockhash(seed_block), a
-                             value nobody knew when the block was fixed (re-requested
-                             when older than 256 blocks). Closes caller grinding
-                             (finding 3).
+                             value nobody knew when the block was fixed. A call
+                             more than 256 blocks after seed_block (its hash out of
+                             BLOCKHASH's reach) records a new one instead (SeedRequested),
+                             never before: a seed's draw can only be replaced by
+                             letting it expire unused for 256 blocks, while anyone may
+                             draw it. Closes caller grinding (finding 3).
           no_cancel_after_submission (False)  cancel reverts once a model was
                              submitted or committed. Closes peek-and-cancel (2).
           sealed_window_s (0 = off)  confidential submissions: contributors
@@ -79,6 +82,26 @@
                              initiator. Rounding dust (< committee size wei) still
                              returns to the initiator. Closes the profit of the
                              last-second draw (finding 1).
+          unrevealed_slash_bps (0 = off)  a member without a revealed report
+                             (absent: in commit-reveal, also one that committed and
+                             withheld) loses this share of its stake instead of
+                             slash_bps (reason SLASH_ABSENT); above slash_bps, revealing
+                             a dissent costs strictly less than hiding it. Closes the
+                             selective revealer (finding 6). Bounded by 10000 like
+                             slash_bps.
+          undrawn_pays_contributors (False)  a task finalized without a committee
+                             draw (nobody called draw_committee in its window) that has
+                             submissions pays its whole escrow to their contributors in
+                             equal shares (ContributorPaid, score 1; the dust returns to
+                             the initiator) instead of refunding it: an initiator that
+                             reads the public models and never draws pays for them
+                             (free_access). accepted stays False (nobody verified). A
+                             claim-settled task (up to 1,024 submissions, too many to
+                             pay in finalize) locks the escrow as its claim pool
+                             instead (n_pos = pos_total = n_submissions) and each
+                             submission's claim_pay credits escrow // n_submissions
+                             (S = 1). Not closed: an initiator that draws and
+                             withholds the verification data (its members are absent).
 
         Access after payment (all tasks) is not a msg.sender check in a view (an eth_call sets
         any sender; finding 2): the contract has no CID-returning access view. The
@@ -118,7 +141,15 @@
         (tests/contracts/test_create.py); hence the shared _check for the
         "<call>: <reason>" messages, the call's name pushed once per function
         (cn, also given to _require_open), one report_claim for both claim
-        report kinds, and no on-chain access view.
+        report kinds, no on-chain access view, and no getters for has_submitted,
+        is_registered, has_revealed, model_commitments and commitments (none was
+        read by anything; get_submissions, get_registrants, get_report and the
+        ModelCommitted / ReportCommitted events give the same facts). Runtime
+        24,540 bytes (36 under the limit) with both issue 14's defences and issue
+        15's claim settlement; the commitments getter went when they were merged
+        (61 bytes), and the two places that open a claim pool share _open_claims.
+        Already compiled with `optimize codesize`; experimental-codegen (venom)
+        does not compile it.
 """
 
 # Capacity (issue 15; BENCHMARKS.md "Gas per task"): MAX_SUBMISSIONS bounds the types
@@ -172,6 +203,8 @@ struct TaskParams:
     exclusive_roles: bool
     min_stake: uint256
     burn_orphan_slashes: bool
+    unrevealed_slash_bps: uint256
+    undrawn_pays_contributors: bool
 
 
 struct Task:
@@ -317,18 +350,18 @@ spec_cid: public(HashMap[uint256, String[MAX_CID]])
 next_task_id: public(uint256)
 
 submissions: HashMap[uint256, DynArray[Submission, MAX_SUBMISSIONS]]
-has_submitted: public(HashMap[uint256, HashMap[address, bool]])
+has_submitted: HashMap[uint256, HashMap[address, bool]]
 first_with_cid: HashMap[uint256, HashMap[bytes32, uint256]]  # index + 1
 
 registrants: HashMap[uint256, DynArray[address, MAX_REGISTRANTS]]
-is_registered: public(HashMap[uint256, HashMap[address, bool]])
+is_registered: HashMap[uint256, HashMap[address, bool]]
 
 committee: HashMap[uint256, DynArray[address, MAX_COMMITTEE]]
 is_member: public(HashMap[uint256, HashMap[address, bool]])
 
-commitments: public(HashMap[uint256, HashMap[address, bytes32]])
-model_commitments: public(HashMap[uint256, HashMap[address, bytes32]])
-has_revealed: public(HashMap[uint256, HashMap[address, bool]])
+commitments: HashMap[uint256, HashMap[address, bytes32]]
+model_commitments: HashMap[uint256, HashMap[address, bytes32]]
+has_revealed: HashMap[uint256, HashMap[address, bool]]
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
 report_scores: HashMap[uint256, HashMap[address, DynArray[int256, PAPER_SUBMISSIONS]]]
 
@@ -361,14 +394,14 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
     self._check(p.mafr_bps > 0 and p.mafr_bps <= BPS, cn, "mafr_bps must be in (0, 10000]")
     self._check(p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, cn, "committee_size must be in [1, 32]")
     self._check(p.verifier_share_bps <= BPS, cn, "verifier_share_bps above 10000")
-    self._check(p.slash_bps <= BPS, cn, "slash_bps above 10000")
+    self._check(max(p.slash_bps, p.unrevealed_slash_bps) <= BPS, cn, "slash_bps above 10000")
     self._check(p.aggregation <= AGG_CLAIM, cn, "unknown aggregation")
     self._check(p.aggregation != AGG_CLAIM or p.tolerance_ppm == 0, cn, "claim settlement needs tolerance_ppm 0")
     self._check(p.trim_bps < BPS // 2, cn, "trim_bps must be below 5000")
     self._check(p.submission_deadline > block.timestamp, cn, "submission deadline not in the future")
     self._check(p.commit_deadline > p.submission_deadline, cn, "commit deadline must follow submission deadline")
     self._check(p.reveal_deadline >= p.commit_deadline, cn, "reveal deadline before commit deadline")
-    self._check(not p.commit_reveal or p.reveal_deadline > p.commit_deadline, cn, "commit-reveal needs reveal deadline after commit deadline")
+    self._check(not p.commit_reveal or p.reveal_deadline > p.commit_deadline, cn, "commit-reveal needs reveal after commit deadline")
     self._check(p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, cn, "beyond the 365-day horizon")
     self._check(self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, cn, "draw window empty")
     self._check(p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, cn, "verifier_stake outside [min_stake, 2**128]")
@@ -510,8 +543,9 @@ def draw_committee(task_id: uint256):
     seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
     if p.future_seed:
         sb: uint256 = self.tasks[task_id].seed_block
-        if sb == 0:
-            # fix the seed's block first: its hash is unknown to every caller now
+        if sb == 0 or block.number > sb + 256:
+            # fix the seed's block first: its hash is unknown to every caller now; again
+            # once that hash is out of reach (BLOCKHASH sees the last 256 blocks only)
             self.tasks[task_id].seed_block = block.number + 1
             log SeedRequested(task_id=task_id, seed_block=block.number + 1)
             return
@@ -615,7 +649,24 @@ def finalize(task_id: uint256):
         for v: address in self.registrants[task_id]:
             self._return_stake(task_id, v, t.params.verifier_stake)
         self.total_locked -= t.params.verifier_stake * t.n_registered + t.escrow
-        self._settle_refund(task_id, t.initiator, t.escrow)
+        back: uint256 = t.escrow
+        if t.params.undrawn_pays_contributors and t.n_submissions > 0:
+            # the models were public and nobody drew: the reward goes to their
+            # contributors in equal shares, not back to the initiator
+            if t.params.aggregation == AGG_CLAIM:
+                # up to 1,024 of them: each claims one share (claim_pay), as after a verdict
+                self.tally[task_id].pos_total = t.n_submissions
+                self.tally[task_id].n_pos = t.n_submissions
+                self._open_claims(task_id, back)
+                back = 0
+            else:
+                ones: DynArray[int256, PAPER_SUBMISSIONS] = []
+                for m: uint256 in range(PAPER_SUBMISSIONS):
+                    if m >= t.n_submissions:
+                        break
+                    ones.append(1)
+                back = self._pay_contributors(task_id, back, ones, t.n_submissions)
+        self._settle_refund(task_id, t.initiator, back)
         log TaskFinalized(task_id=task_id, accepted=False, aggregate_accuracy_ppm=0, n_revealed=0, n_agreeing=0)
         return
 
@@ -670,8 +721,7 @@ def finalize(task_id: uint256):
     if accepted and claim:
         if self.tally[task_id].pos_total > 0:
             # stays locked until the claims (claim_pay) take it
-            self.tally[task_id].pool = cpool
-            self.total_locked += cpool
+            self._open_claims(task_id, cpool)
         else:
             refund += cpool
     elif accepted:
@@ -686,16 +736,21 @@ def finalize(task_id: uint256):
 def claim_pay(task_id: uint256, index: uint256):
     """@notice Credit the contributor of submission `index` of a finalized, accepted
     claim-settled task its pay: pool * S // (sum of positive S), S its score sum over the
-    reports at or above the MAFR. Anyone may call; the last claim returns the rounding
-    dust to the initiator."""
+    reports at or above the MAFR (an undrawn task's, with undrawn_pays_contributors: S = 1
+    for every submission). Anyone may call; the last claim returns the rounding dust to the
+    initiator."""
     pool: uint256 = self.tally[task_id].pool
-    s: int256 = self._score_sum(task_id, index)
+    s: int256 = 1
+    n: int256 = 1
+    if self.tasks[task_id].drawn:
+        s = self._score_sum(task_id, index)
+        n = convert(self.tally[task_id].n_above, int256)
     self._check(pool > 0 and s > 0 and index < self.tasks[task_id].n_submissions and not self.claimed[task_id][index], "claim_pay", "nothing owed to this submission")
     self.claimed[task_id][index] = True
     amount: uint256 = pool * convert(s, uint256) // self.tally[task_id].pos_total
     who: address = self.submissions[task_id][index].contributor
     self._credit(who, amount)
-    log ContributorPaid(task_id=task_id, contributor=who, index=index, amount=amount, score_ppm=s // convert(self.tally[task_id].n_above, int256))
+    log ContributorPaid(task_id=task_id, contributor=who, index=index, amount=amount, score_ppm=s // n)
     paid: uint256 = self.tally[task_id].paid + amount
     n_paid: uint256 = self.tally[task_id].n_paid + 1
     self.tally[task_id].paid = paid
@@ -827,6 +882,13 @@ def _tally(task_id: uint256, acc: uint256, scores: DynArray[int256, MAX_SUBMISSI
             if m % LANES == LANES - 1 or m + 1 == n:
                 self.score_sums[task_id][m // LANES] = word
     self.tally[task_id] = ta
+
+
+@internal
+def _open_claims(task_id: uint256, pool: uint256):
+    """Lock a claim-settled task's contributor pool until claim_pay has paid it out."""
+    self.tally[task_id].pool = pool
+    self.total_locked += pool
 
 
 @internal
@@ -1072,20 +1134,26 @@ def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address,
     slashed: uint256 = 0
     stake: uint256 = p.verifier_stake
     cut: uint256 = 0
+    gone: uint256 = 0
     if len(members) > 0:  # finding 5: no slash arithmetic for an empty committee
         cut = stake * p.slash_bps // BPS
+        gone = cut
+        if p.unrevealed_slash_bps > 0:
+            gone = stake * p.unrevealed_slash_bps // BPS
     for v: address in members:
         kept: uint256 = stake
         if self._agrees(task_id, v, p, accepted, agg_acc, agg_scores):
             agreeing.append(v)
         else:
             reason: uint8 = SLASH_DISAGREE
+            c: uint256 = cut
             if not self.has_revealed[task_id][v]:
                 reason = SLASH_ABSENT
-            slashed += cut
-            kept = stake - cut
-            if cut > 0:
-                log VerifierSlashed(task_id=task_id, verifier=v, amount=cut, reason=reason)
+                c = gone
+            slashed += c
+            kept = stake - c
+            if c > 0:
+                log VerifierSlashed(task_id=task_id, verifier=v, amount=c, reason=reason)
         self._return_stake(task_id, v, kept)
     return agreeing, slashed
 

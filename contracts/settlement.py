@@ -49,6 +49,10 @@ class Rules:
     tolerance_ppm: int = 0
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned, not refunded."""
+    unrevealed_slash_bps: int = 0
+    """>0: the slash of a member without a revealed report (absent) instead of slash_bps."""
+    undrawn_pays_contributors: bool = False
+    """No committee drawn: the escrow pays the submissions equally (``settle_undrawn``)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,8 @@ def settle(
     cpool = escrow - vpool
     stake = rules.verifier_stake
     cut = stake * rules.slash_bps // BPS
+    # an absent member's cut: unrevealed_slash_bps when set, else the same as a dissenter's
+    gone = stake * rules.unrevealed_slash_bps // BPS if rules.unrevealed_slash_bps else cut
     agreeing: list[Address] = []
     slashed: dict[Address, Wei] = {}
     returned: dict[Address, Wei] = {}
@@ -193,9 +199,10 @@ def settle(
             agreeing.append(v)
             kept: int = stake
         else:
-            kept = stake - cut
-            if cut:
-                slashed[v] = Wei(cut)
+            c = cut if v in reports else gone
+            kept = stake - c
+            if c:
+                slashed[v] = Wei(c)
         if kept:
             returned[v] = Wei(kept)
     total_slashed = sum(slashed.values())
@@ -228,3 +235,15 @@ def settle(
         accepted_mask=mask,
         burned=Wei(burned),
     )
+
+
+def settle_undrawn(rules: Rules, escrow: Wei, n_submissions: int) -> tuple[tuple[Wei, ...], Wei]:
+    """What finalize credits for a task nobody drew a committee for: (pay per submission,
+    refund to the initiator). The paper's rule refunds the whole escrow; with
+    ``undrawn_pays_contributors`` and submissions, the escrow is shared equally and only
+    the dust returns. A claim-settled task credits the same through ``claim_pay``, one
+    submission at a time, the dust with the last claim."""
+    if not rules.undrawn_pays_contributors or n_submissions == 0:
+        return tuple(Wei(0) for _ in range(n_submissions)), escrow
+    pay = contributor_shares(escrow, [1] * n_submissions)
+    return pay, Wei(escrow - sum(pay))

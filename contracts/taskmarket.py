@@ -151,6 +151,14 @@ class TaskParams:
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned, never refunded to
     the initiator (closes the initiator's profit from absent members)."""
+    unrevealed_slash_bps: int = 0
+    """>0: a member without a revealed report (absent; in commit-reveal, one that committed
+    and withheld) loses this share of its stake instead of slash_bps, so that revealing a
+    dissent costs less than hiding it (closes the selective revealer); 0: off."""
+    undrawn_pays_contributors: bool = False
+    """A task finalized with submissions and no committee drawn pays its escrow to the
+    contributors in equal shares instead of refunding the initiator (closes free access:
+    reading the public models and never drawing)."""
 
     def as_abi(self, call: str = "TaskParams") -> tuple[Any, ...]:
         """The struct as the ABI encodes it; a wrong-typed field raises CallArgumentError.
@@ -182,6 +190,8 @@ class TaskParams:
             trim_bps=self.trim_bps,
             tolerance_ppm=self.tolerance_ppm,
             burn_orphan_slashes=self.burn_orphan_slashes,
+            unrevealed_slash_bps=self.unrevealed_slash_bps,
+            undrawn_pays_contributors=self.undrawn_pays_contributors,
         )
 
     def deadlines(self, drawn_at: int | None) -> tuple[int, int]:
@@ -237,11 +247,15 @@ class Tally:
     acc_above: int
     acc_all: int
     pos_total: int
-    """Sum of the positive score sums over the reports at or above the MAFR."""
+    """Sum of the positive score sums over the reports at or above the MAFR (an undrawn
+    task paid by ``undrawn_pays_contributors``: the number of submissions, each counting 1)."""
     n_pos: int
-    """Submissions whose score sum is positive: the claims finalize leaves open."""
+    """Submissions whose score sum is positive (undrawn and paid: every submission): the
+    claims finalize leaves open."""
     pool: Wei
-    """Contributor pool the claims share (set by finalize; 0 once the last claim is paid)."""
+    """Contributor pool the claims share (set by finalize: an accepted task's contributor
+    pool, an undrawn one's whole escrow with ``undrawn_pays_contributors``; 0 once the last
+    claim is paid)."""
     paid: Wei
     n_paid: int
 
@@ -626,8 +640,9 @@ class TaskMarket:
         return self._send(sender, "withdraw", [])
 
     def claim_pay(self, sender: Account, task_id: TaskId, index: int) -> int:
-        """Credit submission ``index`` of a finalized, accepted claim-settled task its pay
-        (anyone may send it; the contributor is credited)."""
+        """Credit submission ``index`` of a finalized claim-settled task its pay (accepted:
+        by its score sum; undrawn with ``undrawn_pays_contributors``: an equal share); anyone
+        may send it, the contributor is credited."""
         return self._send(sender, "claim_pay", [task_id, index])
 
     # ------------------------------------------------------------ views

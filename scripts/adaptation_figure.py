@@ -1,12 +1,13 @@
 """One strategy's share over simulated time per point of a sweep with [adaptation].
 
 Usage: .venv/bin/python scripts/adaptation_figure.py SWEEP_DIR OUT.png [--role verifier]
-       [--kind honest] [--title TEXT]
+       [--kind honest] [--title TEXT] [--labels "A,B"]
 
 Reads the sweep's finished runs (``SWEEP_DIR/sweep.json``, ``runs/*/``), samples each run's
 shares on one time grid, and draws the mean share of ``--kind`` among the ``--role``'s
-agents with its 95 % band, one line per point (README, "Adaptive agents"). Prints the final
-mean share per point with its interval.
+agents with its 95 % band, one line per point (README, "Adaptive agents"); ``--labels`` names
+the points in the legend, in the sweep's point order (default: the swept values). Prints the
+final mean share per point with its interval and run count.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> int:
     parser.add_argument("--role", default="verifier")
     parser.add_argument("--kind", default="honest")
     parser.add_argument("--title", default=None)
+    parser.add_argument("--labels", default=None, help="legend names, comma-separated")
     args = parser.parse_args()
     root = Path(args.sweep)
     sweep = json.loads((root / "sweep.json").read_text())
@@ -35,6 +37,11 @@ def main() -> int:
         int(p["point"]): ", ".join(f"{k}={v}" for k, v in p["values"].items())
         for p in sweep["points"]
     }
+    if args.labels:
+        names = args.labels.split(",")
+        if len(names) != len(labels):
+            parser.error(f"--labels: {len(labels)} point(s), got {len(names)} name(s)")
+        labels = dict(zip(sorted(labels), names, strict=True))
     tables: dict[str, list] = {}
     for run in sweep["runs"]:
         d = root / "runs" / str(run["run_id"])

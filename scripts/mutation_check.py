@@ -110,7 +110,7 @@ MUTANTS = [
     Mutant(
         "slashed_stake_vanishes",
         "a slash is cut from the stake but never added to the pool",
-        "            slashed += cut\n",
+        "            slashed += c\n",
         "",
     ),
     Mutant(
@@ -118,6 +118,42 @@ MUTANTS = [
         "burn_orphan_slashes ignored: slashes still reach the initiator",
         "    elif t.params.burn_orphan_slashes and slashed > 0:",
         "    elif False and slashed > 0:",
+    ),
+    Mutant(
+        "unrevealed_slash_ignored",
+        "unrevealed_slash_bps ignored: a withheld report costs what a dissent costs",
+        "        if p.unrevealed_slash_bps > 0:",
+        "        if False:",
+    ),
+    Mutant(
+        "stale_seed_reverts",
+        "a future seed older than 256 blocks is drawn from (BLOCKHASH reverts), not re-requested",
+        "        if sb == 0 or block.number > sb + 256:",
+        "        if sb == 0:",
+    ),
+    Mutant(
+        "seed_rerequested_early",
+        "a future seed is re-requested while its hash is still readable (a retry to grind with)",
+        "        if sb == 0 or block.number > sb + 256:",
+        "        if sb == 0 or block.number > sb + 255:",
+    ),
+    Mutant(
+        "undrawn_refunded",
+        "undrawn_pays_contributors ignored: an undrawn task refunds the initiator",
+        "        if t.params.undrawn_pays_contributors and t.n_submissions > 0:",
+        "        if False:",
+    ),
+    Mutant(
+        "undrawn_claim_paid_in_finalize",
+        "an undrawn claim task pays in finalize, through the paper's 64-wide path",
+        "            if t.params.aggregation == AGG_CLAIM:\n                # up to 1,024",
+        "            if False:\n                # up to 1,024",
+    ),
+    Mutant(
+        "undrawn_claims_read_sums",
+        "claim_pay reads an undrawn task's (empty) score sums: its claims are refused",
+        "    if self.tasks[task_id].drawn:\n        s = self._score_sum(task_id, index)",
+        "    if True:\n        s = self._score_sum(task_id, index)",
     ),
     Mutant(
         "window_ignored",

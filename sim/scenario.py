@@ -38,6 +38,7 @@ from sim.config import (
 from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
+    DP_TRAINING_KEYS,
     AuditConfig,
     ContributionConfig,
     DataConfig,
@@ -209,6 +210,14 @@ class TaskSection(Checked):
     burn_orphan_slashes: bool = False
     """Slashed stakes with no agreeing member to take them are burned instead of refunded to
     the initiator (closes the initiator's profit from absent members)."""
+    unrevealed_slash_fraction: Annotated[float, FRACTION] = 0.0
+    """> 0: share of its stake a member without a revealed report (absent, or committed and
+    withheld) loses, instead of slash_fraction; above slash_fraction, revealing a dissent costs
+    less than hiding it (closes the selective revealer). 0: off (absent slashed as dissent)."""
+    undrawn_pays_contributors: bool = False
+    """A task finalized with submissions but no committee drawn pays its whole escrow to the
+    contributors in equal shares instead of refunding the initiator (closes free access: an
+    initiator that takes the public models and never draws pays for them)."""
     sealed_window_s: Annotated[float, NON_NEGATIVE] = 0.0
     """> 0: sealed submissions: contributors commit a hash of their CID before the submission
     deadline and reveal the CID within this many seconds after it; the committee is drawn when
@@ -488,6 +497,11 @@ class Scenario(Checked):
             del table["adaptation"]  # off: the hash (and every run id) is as before the key
         if self.audit == AuditConfig():
             del table["audit"]  # scenarios without audits keep their hash
+        for dp in (table["behaviours"].get("private"), table["training"].get("privacy")):
+            if isinstance(dp, dict):  # DP training settings left unset: the hash as before them
+                for name in DP_TRAINING_KEYS:
+                    if name in dp and dp[name] is None:
+                        del dp[name]
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

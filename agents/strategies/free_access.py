@@ -10,8 +10,11 @@ cancel lock does not stop it, and sealed submissions only delay it until the rev
 
 Closed for the model by ``tasks[i].encrypted_models``: contributors upload their models
 encrypted and hand the keys only to committee members and, after payment, to the initiator;
-what the free taker fetches is ciphertext. Its refund is not closed (anyone may draw, but
-baasim's verifiers leave the draw to the initiator).
+what the free taker fetches is ciphertext. Its refund is closed by
+``tasks[i].undrawn_pays_contributors``: a task finalized with submissions and no committee
+pays its escrow to the contributors in equal shares. (A registrant drawing in its place
+would not help: the members would have no verification data from it, be absent and
+slashed, and the stakes would flow to it.)
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ member exactly as much as a disagreeing one, so silence costs it nothing more: i
 reveal transaction's gas, and the market loses its dissenting report (``n_revealed`` drops,
 the record shows no dissent; with median or trimmed-mean aggregation the withheld value would
 have moved the aggregate). When every other member is honest it always agrees and behaves
-as an honest verifier.
+as an honest verifier. ``tasks[i].unrevealed_slash_fraction`` above ``slash_fraction``
+makes its silence cost more than the dissent it hides (it withholds all the same, and pays
+the difference).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ fit the data set. This module imports nothing heavy.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -129,11 +130,38 @@ class PrivacyConfig(Checked):
     """δ, the probability the ε bound may fail: in (0, 1), well below 1 / shard size."""
     max_grad_norm: Annotated[float | None, POSITIVE] = None
     """Per-sample gradient clipping norm C (required: the noise scales with it)."""
+    epochs: Annotated[int | None, POSITIVE] = None
+    """Passes over the shard when training privately (unset: ``[training]``'s ``epochs``)."""
+    batch_size: Annotated[int | None, POSITIVE] = None
+    """Expected minibatch size when training privately; the sampling rate is batch_size /
+    shard size (unset: ``[training]``'s)."""
+    lr: Annotated[float | None, POSITIVE] = None
+    """Learning rate when training privately (unset: ``[training]``'s)."""
+    optimizer: Literal["adam", "sgd"] | None = None
+    """Optimiser when training privately: Adam or SGD with momentum (unset: ``[training]``'s)."""
+    momentum: Annotated[float | None, Interval(0, 1)] = None
+    """SGD momentum when training privately (unset: ``[training]``'s)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max_grad_norm is None:
             raise ValueError("max_grad_norm: expected the clipping norm, a number > 0")
+
+    def overrides(self) -> dict[str, object]:
+        """The training settings DP training uses instead of ``[training]``'s (those set)."""
+        return {k: v for k in DP_TRAINING_KEYS if (v := getattr(self, k)) is not None}
+
+    def training(self, base: TrainConfig) -> TrainConfig:
+        """``base`` as DP-SGD runs it: with these settings and this config's overrides.
+
+        DP-SGD wants other settings than ordinary training (larger batches, more steps, SGD
+        with momentum at a higher rate: the noise is added per batch, so a larger sampling
+        rate drowns less of the signal), so a private contributor may train with its own."""
+        return dataclasses.replace(base, privacy=self, **self.overrides())  # type: ignore[arg-type]
+
+
+DP_TRAINING_KEYS = ("epochs", "batch_size", "lr", "optimizer", "momentum")
+"""``PrivacyConfig``'s fields that replace ``TrainConfig``'s of the same name under DP."""
 
 
 AttackName = Literal["loss", "lira_offline"]

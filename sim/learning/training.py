@@ -34,7 +34,7 @@ from torch.nn import functional
 
 from sim.config import to_table
 from sim.errors import DataError
-from sim.learning.config import ModelConfig, TrainConfig
+from sim.learning.config import DP_TRAINING_KEYS, ModelConfig, TrainConfig
 from sim.learning.datasets import Dataset
 from sim.learning.device import numeric_environment, resolve_device
 from sim.learning.features import FEATURE_BATCH
@@ -109,8 +109,12 @@ class TrainRequest:
         training = to_table(self.training)
         training.pop("device")
         training.pop("batched")
-        if training.get("privacy") is None:
+        if (privacy := training.get("privacy")) is None:
             training.pop("privacy", None)  # models trained before the option keep their keys
+        elif isinstance(privacy, dict):
+            for name in DP_TRAINING_KEYS:  # unset: DP models trained before they existed
+                if privacy.get(name) is None:
+                    privacy.pop(name, None)
         described: dict[str, object] = {
             "code": CODE_VERSION,
             "env": numeric_environment(device),
@@ -340,7 +344,7 @@ def fit_private(
     privacy = request.training.privacy
     if privacy is None or privacy.max_grad_norm is None:
         raise ValueError("fit_private: the request has no privacy settings")
-    config = request.training
+    config = privacy.training(request.training)  # its own epochs, batch, optimiser, if set
     init_seed, order_seed, noise_seed = training_seeds(request.seed)
     model = build_model(request.model, dataset.n_classes, seed=init_seed, device=device)
     x, y = gather(dataset, request.train_indices, device)

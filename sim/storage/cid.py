@@ -12,14 +12,20 @@ UnixFS and brings a second CID stack (py-cid, py-multihash); ``libipld`` has no 
 ``aleph-cid`` (0.1.0, a first release) computes whole CIDs in Rust but exposes no blocks and no
 ``multiformats`` objects. So the two small protobuf messages are written here by hand, following
 the dag-pb spec (links before data, empty link names written) and UnixFS's proto2 schema
-(type, filesize, unpacked blocksizes). CIDs and multihashes come from ``multiformats``.
+(type, filesize, unpacked blocksizes). ``canonical`` parses CIDs with ``multiformats``;
+``cid_of`` writes the binary CIDs of its blocks itself (version 1, the codec, the sha2-256
+multihash: fixed prefixes before a ``hashlib`` digest), since ``multiformats``' run-time type
+checks cost twice the hashing on every store read.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
-from multiformats import CID, multihash, varint
+from multiformats import CID, varint
 
 from contracts.units import Cid
 from sim.errors import ContentNotFound
@@ -32,21 +38,28 @@ MAX_LINKS = 174
 
 _UNIXFS_FILE = 2  # UnixFS Data.DataType.File
 
+_RAW = b"\x01\x55\x12\x20"
+"""Binary CID prefix of a raw block: version 1, codec raw (0x55), sha2-256 (0x12), 32 bytes."""
+_DAG_PB = b"\x01\x70\x12\x20"
+"""The same for a dag-pb node (codec 0x70)."""
+
 
 @dataclass(frozen=True)
 class _Node:
     """One node of a file DAG, as its parent needs to know it."""
 
-    cid: CID
+    cid: bytes  # the binary CID
     file_size: int  # content bytes below this node (a UnixFS blocksize)
     dag_size: int  # encoded bytes of this node and all below (a dag-pb link's Tsize)
 
 
 def cid_of(data: bytes) -> Cid:
     """The base32 CIDv1 of ``data`` as an IPFS node adds it with raw leaves (see module doc)."""
-    return Cid(_root(data).cid.encode("base32"))
+    binary = _root(data).cid
+    return Cid("b" + base64.b32encode(binary).decode("ascii").lower().rstrip("="))
 
 
+@lru_cache(maxsize=4096)  # a pure function of the string, asked on every store read
 def canonical(cid: str) -> Cid:
     """``cid`` as the base32 CIDv1 string the stores key content by.
 
@@ -70,15 +83,13 @@ def _root(data: bytes) -> _Node:
 
 
 def _leaf(chunk: memoryview) -> _Node:
-    digest = multihash.digest(chunk, "sha2-256")
-    return _Node(CID("base32", 1, "raw", digest), len(chunk), len(chunk))
+    return _Node(_RAW + hashlib.sha256(chunk).digest(), len(chunk), len(chunk))
 
 
 def _parent(children: list[_Node]) -> _Node:
     block = _pb_node(children, _unixfs_file(children))
-    cid = CID("base32", 1, "dag-pb", multihash.digest(block, "sha2-256"))
     return _Node(
-        cid,
+        _DAG_PB + hashlib.sha256(block).digest(),
         file_size=sum(c.file_size for c in children),
         dag_size=len(block) + sum(c.dag_size for c in children),
     )
@@ -102,9 +113,7 @@ def _pb_node(children: list[_Node], data: bytes) -> bytes:
 
 def _pb_link(child: _Node) -> bytes:
     """dag-pb ``PBLink``: Hash (1), an empty Name (2), Tsize (3)."""
-    return (
-        _bytes_field(1, bytes(child.cid)) + _bytes_field(2, b"") + _varint_field(3, child.dag_size)
-    )
+    return _bytes_field(1, child.cid) + _bytes_field(2, b"") + _varint_field(3, child.dag_size)
 
 
 def _varint_field(number: int, value: int) -> bytes:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sim.errors import ConfigError
@@ -97,10 +98,12 @@ def dask_client(
     if address is None:
         import dask
 
-        environ = dask.config.get("distributed.nanny.pre-spawn-environ", {})
-        stack.enter_context(
-            dask.config.set({"distributed.nanny.pre-spawn-environ": environ | WORKER_ENV})
-        )
+        environ = dask.config.get("distributed.nanny.pre-spawn-environ", {}) | WORKER_ENV
+        stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
+        # put this process's environment back once the cluster is up (its start changes it)
+        # and again once it is closed (a callback entered before the cluster runs after it)
+        restore = kept_environment([*environ, "PYTHONHASHSEED"])
+        stack.callback(restore)
         cluster = stack.enter_context(
             LocalCluster(
                 n_workers=workers,
@@ -113,8 +116,40 @@ def dask_client(
                 silence_logs=logging.ERROR,
             )
         )
+        restore()
         return stack.enter_context(Client(cluster))
     try:
         return stack.enter_context(Client(address, timeout=f"{timeout_s}s"))
     except (OSError, TimeoutError) as err:
         raise ConfigError(f"--scheduler {address}: cannot reach the Dask scheduler: {err}") from err
+
+
+def kept_environment(keys: Iterable[str]) -> Callable[[], None]:
+    """A function that puts back, as they are now, the variables of ``os.environ`` named
+    in ``keys`` and every one that has changed by the time it is first called.
+
+    Dask changes the environment of the process that starts a LocalCluster, not only its
+    workers': each nanny writes its ``pre-spawn-environ`` (``OMP_NUM_THREADS=1`` among them,
+    and ``PYTHONHASHSEED``) into ``os.environ`` before it spawns a worker, and again when it
+    restarts one; the cluster marks this process as a parent (``__DASK_PARENT_PID``). Left
+    there, every process started afterwards (a fresh ``baasim run``, a sweep's spawned
+    workers) would take one torch thread, train other last bits than this process and
+    publish other model CIDs.
+    """
+    saved = dict(os.environ)
+    watched = set(keys)
+    first = True
+
+    def restore() -> None:
+        nonlocal first
+        if first:
+            first = False
+            changed = saved.keys() | os.environ.keys()
+            watched.update(k for k in changed if os.environ.get(k) != saved.get(k))
+        for k in watched:
+            if (v := saved.get(k)) is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    return restore

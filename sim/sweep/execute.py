@@ -9,6 +9,7 @@ command again resumes, re-doing missing and failed runs). Every outcome is saved
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,13 @@ class Executor(Protocol):
     def describe(self) -> str: ...
 
     def run(self, jobs: Iterable[Job], on_outcome: Callable[[Outcome], None]) -> None: ...
+
+
+def kept(executor: Executor) -> contextlib.AbstractContextManager[Any]:
+    """Keep the executor's workers between ``run`` calls for the block, where it can (local
+    worker processes: ``LocalExecutor.kept``; a Dask cluster's workers outlive calls anyway)."""
+    keep = getattr(executor, "kept", None)
+    return keep() if callable(keep) else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)

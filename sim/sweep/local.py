@@ -7,6 +7,8 @@ costs exactly that run, which is recorded as failed, and a fresh worker takes it
 Workers ignore SIGINT: on Ctrl-C the parent stops them and keeps every run already saved.
 Workers start with ``WORKER_ENV`` (malloc settings that spare torch's page faults) and, after
 their first job, freeze their long-lived objects out of the garbage collector's scans.
+Inside ``with executor.kept():`` the workers outlive each ``run`` call, so a study that runs
+many small batches (``baasim tune``) starts its workers, and imports torch in them, once.
 """
 
 from __future__ import annotations
@@ -96,14 +98,34 @@ class LocalExecutor:
         self.function = function
         self._ctx = mp.get_context("spawn")
         self._started = 0
+        self._kept: list[_Worker] | None = None
+        """The pool kept between ``run`` calls inside ``kept()``; None outside it."""
+
+    @property
+    def started(self) -> int:
+        """Worker processes started so far (by every ``run`` call)."""
+        return self._started
 
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
 
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        """Keep the worker processes between ``run`` calls until the block ends (a worker's
+        start, a fresh interpreter importing torch, costs more than a tiny run)."""
+        self._kept = []
+        finished = False
+        try:
+            yield
+            finished = True
+        finally:
+            pool, self._kept = self._kept, None
+            self._stop(pool, graceful=finished)
+
     def run(self, jobs: Iterable[Job], on_outcome: OnOutcome) -> None:
         """Run every job; call ``on_outcome`` in this process as each one ends."""
         queue = deque(jobs)
-        pool = [self._start() for _ in range(min(self.workers, len(queue)))]
+        pool = self._pool(len(queue))
         finished = False
         try:
             for w in pool:
@@ -121,7 +143,25 @@ class LocalExecutor:
                         self._feed(current, queue)
             finished = True
         finally:
-            self._stop(pool, graceful=finished)
+            if self._kept is None:
+                self._stop(pool, graceful=finished)
+            elif finished:
+                self._kept = pool
+            else:  # interrupted: a worker may still hold a job; the pool is not reused
+                self._kept = []
+                self._stop(pool, graceful=False)
+
+    def _pool(self, jobs: int) -> list[_Worker]:
+        """Fresh workers for ``jobs`` jobs, or (inside ``kept()``) the kept pool's live
+        workers, topped up to ``workers``."""
+        if self._kept is None:
+            return [self._start() for _ in range(min(self.workers, jobs))]
+        live = [w for w in self._kept if w.process.is_alive()]
+        for w in self._kept:
+            if w not in live:
+                w.process.join()
+                w.conn.close()
+        return live + [self._start() for _ in range(self.workers - len(live))]
 
     def _start(self) -> _Worker:
         parent, child = self._ctx.Pipe()

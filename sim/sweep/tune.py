@@ -30,8 +30,14 @@ is a deviation study, and its constraint is that no kind's gain has a confidence
 above zero. The study is Optuna's journal file (``study.journal``) in the output directory:
 Ctrl-C keeps every finished run and trial, and re-running resumes, finishing the trials that
 were running (their finished runs are not run again). Objective values are means over seeds,
-in each metric's shown unit (ether for wei). ``trials.parquet``, ``tune.json`` and the
-report (``report/index.html``, drawn by ``analysis.search``) are rewritten after every batch.
+in each metric's shown unit (ether for wei).
+
+A batch of trials is asked at once (TPE's constant liar keeps a batch's trials apart: the
+running ones count as bad results) and runs as one sweep round on workers kept for the whole
+study (``sim.sweep.execute.kept``), so trials run in parallel and no batch pays a worker's
+start. ``trials.parquet`` is rewritten after every batch; ``tune.json``, the fANOVA
+importances, the deviation page and the report (``report/index.html``, drawn by
+``analysis.search``) once, when the study stops (finished or interrupted).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from sim.config import build
 from sim.errors import ConfigError
 from sim.paths import atomic_path, atomic_write
 from sim.scenario import Scenario, with_values
-from sim.sweep.execute import Executor, run_sweep
+from sim.sweep.execute import Executor, SweepStatus, kept, run_sweep
 from sim.sweep.plan import plain
 from sim.sweep.search import (
     Param,
@@ -184,20 +190,33 @@ def run_tune(
     target = trials or spec.trials
     batch = spec.batch or max(1, math.ceil(executor.workers / len(spec.seeds)))  # type: ignore[attr-defined]
     ran = failed_runs = 0
-    while True:
-        pending = _running(optuna, study)
-        if not pending:
-            left = target - len(study.trials)
-            if left <= 0:
-                break
-            pending = [study.ask(_distributions(optuna, spec)) for _ in range(min(batch, left))]
-        echo(f"tune {spec.name}: trials {', '.join(str(t.number) for t in pending)}")
-        failed_runs += _run_batch(
-            optuna, spec, study, pending, root, executor, threads, progress, echo
-        )
-        ran += len(pending)
-        _write(optuna, spec, study, root)
-    return _write(optuna, spec, study, root, ran, failed_runs)
+    last: _Round | None = None  # the latest batch: the deviation page is drawn from it
+    try:
+        with kept(executor):
+            while True:
+                pending = _running(optuna, study)
+                if not pending:
+                    left = target - len(study.trials)
+                    if left <= 0:
+                        break
+                    asked = min(batch, left)
+                    pending = [study.ask(_distributions(optuna, spec)) for _ in range(asked)]
+                echo(f"tune {spec.name}: trials {', '.join(str(t.number) for t in pending)}")
+                done = _run_batch(
+                    optuna, spec, study, pending, root, executor, threads, progress, echo
+                )
+                failed_runs += done.failed
+                last = done
+                ran += len(pending)
+                _write_trials(trials_frame(optuna, spec, study), root)
+    finally:  # the page once, also when interrupted (Ctrl-C keeps every told trial)
+        if last is not None and last.deviations is not None:
+            from sim.sweep.deviations import write_deviations
+
+            dplan, status = last.deviations
+            write_deviations(dplan, root, status, status.wall_s)
+        written = _write(optuna, spec, study, root, ran, failed_runs)
+    return written
 
 
 def _optuna() -> Any:
@@ -227,8 +246,10 @@ def _study(optuna: Any, spec: TuneSpec, root: Path) -> Any:
     directions = [o.direction for o in spec.objectives]
     # constraints reach the samplers through Trial.set_constraint (Optuna 5; _tell)
     if len(directions) == 1:
+        # constant liar: a trial asked while others of its batch run is kept away from them
+        # (no effect on a batch of one: no trial is running when it is asked)
         sampler = optuna.samplers.TPESampler(
-            seed=spec.sampler_seed, n_startup_trials=spec.startup_trials
+            seed=spec.sampler_seed, n_startup_trials=spec.startup_trials, constant_liar=True
         )
     else:
         sampler = optuna.samplers.NSGAIISampler(seed=spec.sampler_seed)
@@ -264,6 +285,15 @@ def _running(optuna: Any, study: Any) -> list[Any]:
 # ---------------------------------------------------------------- one batch of trials
 
 
+@dataclass(frozen=True)
+class _Round:
+    """What one batch ran: its failed runs and (with ``[deviations]``) the deviation plan
+    and sweep status the study's deviation page is drawn from when it stops."""
+
+    failed: int
+    deviations: tuple[Any, SweepStatus] | None = None
+
+
 def _run_batch(
     optuna: Any,
     spec: TuneSpec,
@@ -274,7 +304,7 @@ def _run_batch(
     threads: int | None,
     progress: bool,
     echo: Callable[[str], None],
-) -> int:
+) -> _Round:
     """Run the pending trials' points (with every earlier point in the plan), tell Optuna."""
     valid = []
     for trial in pending:
@@ -287,18 +317,18 @@ def _run_batch(
             continue
         valid.append((trial, values, scenario))
     if not valid:
-        return 0
+        return _Round(0)
     rows = [_values(spec, t.params) for t in _with_points(optuna, study)]
     rows += [v for _, v, _ in valid]
     sweep, points = points_plan(
         spec.name, spec.source, spec.scenario, spec.fixed, spec.base, spec.seeds, spec.keys,
         rows, spec.deviations,
     )  # fmt: skip
-    gains, failed = _execute(spec, sweep, points, root, executor, threads, progress, echo)
+    gains, done = _execute(spec, sweep, points, root, executor, threads, progress, echo)
     runs = runs_table(root)
     for trial, values, scenario in valid:
         _tell(optuna, spec, study, trial, values, scenario, runs, gains)
-    return failed
+    return done
 
 
 def _values(spec: TuneSpec, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -320,25 +350,31 @@ def _execute(
     threads: int | None,
     progress: bool,
     echo: Callable[[str], None],
-) -> tuple[dict[str, float], int]:
+) -> tuple[dict[str, float], _Round]:
     """Run the plan; with ``[deviations]`` every point is a deviation study. The largest
-    deviation gain's confidence bound per point (scenario digest; gains are in ether), and the runs
-    that failed."""
+    deviation gain's confidence bound per point (scenario digest; gains are in ether), and
+    what the round ran. The deviation verdicts are computed here; their page is drawn once,
+    when the study stops (``run_tune``)."""
     if spec.deviations is None:
         status = run_sweep(
             points.plan, root, executor, threads=threads, progress=progress, echo=echo
         )
-        return {}, status.failed
-    from sim.sweep.deviations import build_region_plan, run_deviations
+        return {}, _Round(status.failed)
+    from analysis.deviations import pairs_table, verdicts
+    from sim.sweep.deviations import build_region_plan, load_pairs
 
     dplan = build_region_plan(sweep)
-    study = run_deviations(dplan, root, executor, threads=threads, progress=progress, echo=echo)
+    for skipped in dplan.not_applicable:
+        echo(f"not applicable: {skipped.role}/{skipped.kind}: {skipped.reason}")
+    status = run_sweep(dplan.plan, root, executor, threads=threads, progress=progress, echo=echo)
+    pairs, _, _ = load_pairs(dplan, root)
+    found = verdicts(pairs_table(pairs, dplan.parameters), dplan.parameters)
     gains: dict[str, float] = {}
     for s in dplan.studies:
         digest = dplan.plan.points[s.base].scenario.digest
-        rows = [r for r in study.rows if all(r["point"].get(k) == v for k, v in s.values.items())]
+        rows = [r for r in found if all(r["point"].get(k) == v for k, v in s.values.items())]
         gains[digest] = max((_gain_bound(r) for r in rows), default=-math.inf)
-    return gains, study.sweep.failed
+    return gains, _Round(status.failed, (dplan, status))
 
 
 def _gain_bound(row: Mapping[str, Any]) -> float:
@@ -448,12 +484,16 @@ def _objective(i: int) -> Callable[[Any], float]:
     return value
 
 
+def _write_trials(frame: pd.DataFrame, root: Path) -> None:
+    with atomic_path(root / "trials.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
 def _write(
     optuna: Any, spec: TuneSpec, study: Any, root: Path, ran: int = 0, failed_runs: int = 0
 ) -> TuneStatus:
     frame = trials_frame(optuna, spec, study)
-    with atomic_path(root / "trials.parquet") as tmp:
-        frame.to_parquet(tmp, index=False)
+    _write_trials(frame, root)
     importances = _importances(optuna, spec, study)
     page = tune_page(
         name=spec.name,

@@ -155,5 +155,22 @@ def test_a_selective_revealer_withholds_a_dissent_at_the_price_of_dissent() -> N
     assert 0 < saved < ETH // 1000  # the reveal's gas, nothing more
 
 
+def test_a_larger_slash_for_silence_makes_the_selective_revealer_pay_more_than_dissent() -> None:
+    # unrevealed_slash_fraction 1.0 against slash_fraction 0.5: silence costs the whole stake
+    setup = ("population.verifiers=3", "tasks[0].committee_size=3")
+    on = "tasks[0].unrevealed_slash_fraction=1.0"
+    attacked = run_with(
+        *setup, on, "population.verifier_behaviours={selective_revealer=1, always_reject=2}"
+    )
+    me = the_agent(attacked, "selective_revealer")
+    slashed = agent_rows(attacked, "slashed", me)
+    assert list(slashed["detail"]) == ["absent"] and slashed["wei"].tolist() == [ETH]
+    dissent = run_with(*setup, on, "population.verifier_behaviours={always_reject=2}")
+    honest = the_agent(dissent, "honest", "verifier")
+    assert agent_rows(dissent, "slashed", honest)["wei"].tolist() == [ETH // 2]
+    lost = agent_profit(dissent, honest) - agent_profit(attacked, me)
+    assert lost > ETH // 2 - ETH // 1000  # half a stake more, less the reveal's gas
+
+
 def agent_profit(result: sim.RunResult, agent: str) -> int:
     return int(result.summary["agents"][agent]["net_profit_wei"])

@@ -102,6 +102,17 @@ def test_a_free_taker_keeps_the_models_and_its_escrow_unless_models_are_encrypte
     assert rows(defended, "model_taken").empty
 
 
+def test_a_free_taker_pays_its_contributors_when_an_undrawn_task_pays_them() -> None:
+    defended = run("free_access", "tasks[0].undrawn_pays_contributors=true")
+    assert rows(defended, "committee_drawn").empty
+    paid = rows(defended, "paid")
+    contributors = paid[paid["detail"].fillna("").str.startswith("submission")]
+    assert contributors["wei"].tolist() == [2 * ETH] * 3  # 6 ether in equal shares
+    assert rows(defended, "refunded").empty  # 6 ether split three ways: no dust
+    assert initiator_profit(defended, "free_access") < -5.9 * ETH  # it paid for the models
+    assert defended.summary["tasks_accepted"] == 0  # nobody verified them
+
+
 def test_sealed_encrypted_submissions_run_end_to_end() -> None:
     result = run("honest", "tasks[0].sealed_window_s=60", "tasks[0].encrypted_models=true")
     calls = tx_calls(result)

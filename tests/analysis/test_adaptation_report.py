@@ -64,3 +64,22 @@ def test_sweep_section_per_point(tmp_path: Path) -> None:
     html, files = sweep_shares(tmp_path, sweep)
     assert "tasks[0].verifier_stake_ether=0.05" in html
     assert sorted(files) == ["strategy_shares_0.png", "strategy_shares_1.png"]
+
+
+def test_share_band_stays_inside_zero_one() -> None:
+    """Shares spread from 0 to 1 over seeds: Student's t would reach below 0 and above 1."""
+    from analysis.adaptation import share_bands
+
+    tables = [
+        pd.DataFrame(
+            {"time": [0.0, 3600.0], "role": "verifier", "kind": "honest", "share": [0.5, end]}
+        )
+        for end in (0.0, 0.0, 1.0, 1.0, 0.0)
+    ]
+    bands = share_bands(tables, points=5)
+    late = bands[bands["time"] >= 3600.0]
+    assert (late["n"] == 5).all() and (late["mean"] == 0.4).all()
+    # 0.4 ± 0.68 (t with 4 degrees of freedom): clipped at both ends
+    assert (late["low"] == 0.0).all() and (late["high"] == 1.0).all()
+    spread = bands.dropna(subset=["low"])
+    assert len(spread) > 0 and spread["low"].ge(0.0).all() and spread["high"].le(1.0).all()

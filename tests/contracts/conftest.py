@@ -224,7 +224,7 @@ MUTANT_ENV = "BAASIM_TASKMARKET_SOURCE"
 """A Vyper source to deploy instead of the committed artifact (scripts/mutation_check.py)."""
 
 
-def _deploy(chain: Chain, deployer: Account) -> TaskMarket:
+def deploy_market(chain: Chain, deployer: Account) -> TaskMarket:
     """The committed TaskMarket, or the source named by $BAASIM_TASKMARKET_SOURCE (a
     mutant: same interface, so the bindings' ABI still fits)."""
     source = os.environ.get(MUTANT_ENV)
@@ -245,7 +245,7 @@ def _deploy(chain: Chain, deployer: Account) -> TaskMarket:
 def deployed() -> Harness:
     chain = Chain(ChainConfig(), np.random.default_rng(2024), [Wei(1_000 * ETHER)] * N_ACCOUNTS)
     accounts = list(chain.genesis_accounts)
-    market = _deploy(chain, accounts[1])
+    market = deploy_market(chain, accounts[1])
     return Harness(chain, market, accounts)
 
 

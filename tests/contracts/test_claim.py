@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.settlement import Aggregation, Report, contributor_shares, settle
+from contracts.settlement import Aggregation, Report, contributor_shares, settle, settle_undrawn
 from contracts.units import PAPER_SUBMISSIONS, Address, Cid, Wei
 from tests.contracts.conftest import Harness, TaskCtx
 
@@ -111,6 +111,49 @@ def test_a_rejected_claim_task_refunds_the_pool_at_finalize(market: Harness) -> 
     market.fails(
         m.claim_pay(market.outsider, ctx.task_id, 0), "claim_pay: nothing owed to this submission"
     )
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_an_undrawn_claim_task_pays_its_contributors_by_claims(market: Harness, on: bool) -> None:
+    """undrawn_pays_contributors on a claim task: too many submissions to pay in finalize,
+    so finalize locks the escrow as the claim pool and each submission claims an equal
+    share (score 1), the last with the dust: what settle_undrawn says, to the wei."""
+    n_sub = PAPER_SUBMISSIONS + 6  # above the paper's cap
+    ctx = market.create(aggregation=Aggregation.CLAIM, undrawn_pays_contributors=on)
+    market.submit(ctx, n_sub)
+    market.register(ctx, 2)
+    m = market.market
+    before = market.credits()
+    r = market.finalize(ctx)
+    assert not market.events(r, "ContributorPaid")  # finalize pays no contributor
+    task = m.get_task(ctx.task_id)
+    assert task.finalized and not task.accepted and task.accepted_mask == 0
+    pay, refund = settle_undrawn(ctx.params.rules(), ctx.reward, n_sub)
+    why = "claim_pay: nothing owed to this submission"
+    if not on:
+        assert m.tally(ctx.task_id).pool == 0
+        market.fails(m.claim_pay(market.outsider, ctx.task_id, 0), why)
+    else:
+        tally = m.tally(ctx.task_id)
+        assert (tally.pool, tally.n_pos, tally.pos_total) == (ctx.reward, n_sub, n_sub)
+        _holds_what_it_owes(market)
+        tickets = [m.claim_pay(market.outsider, ctx.task_id, i) for i in range(n_sub)]
+        paid = [
+            e
+            for rec in market.seal_tickets(tickets)
+            for e in market.events(rec.raise_for_status(), "ContributorPaid")
+        ]
+        assert [(e.index, e.amount, e.score_ppm) for e in paid] == [
+            (i, pay[i], 1) for i in range(n_sub)
+        ]
+        market.fails(m.claim_pay(market.outsider, ctx.task_id, 0), why)
+    got = {a: market.market.credit(a) - x for a, x in before.items()}
+    assert [got[c.address] for c in ctx.contributors] == list(pay)
+    assert got[market.initiator.address] == refund
+    assert refund == (ctx.reward % n_sub if on else ctx.reward)
+    assert all(got[v.address] == ctx.params.verifier_stake for v in ctx.registrants)
+    assert m.tally(ctx.task_id).pool == 0 and m.total_locked() == 0
+    _holds_what_it_owes(market)
 
 
 def test_claim_tasks_take_more_than_the_paper_cap(market: Harness) -> None:

@@ -61,7 +61,7 @@ BAD_PARAMS: list[tuple[dict[str, Any], str]] = [
     ({"reveal_deadline": 199}, "create_task: reveal deadline before commit deadline"),
     (
         {"reveal_deadline": 200, "commit_reveal": True},
-        "create_task: commit-reveal needs reveal deadline after commit deadline",
+        "create_task: commit-reveal needs reveal after commit deadline",
     ),
 ]
 

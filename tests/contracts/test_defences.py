@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pytest
 from eth_utils import keccak
 
+from contracts.chain import Chain, ChainConfig
 from contracts.errors import TxFailed
-from contracts.settlement import Report, settle
-from contracts.taskmarket import model_commitment
+from contracts.settlement import Report, settle, settle_undrawn
+from contracts.taskmarket import SlashReason, commitment, model_commitment
 from contracts.units import ETHER, Address, Cid, Wei
+from tests.contracts.conftest import Harness, deploy_market
 
 if TYPE_CHECKING:
-    from tests.contracts.conftest import Harness
+    from contracts.chain import Engine
 
 REWARD = Wei(10 * ETHER)
 
@@ -300,3 +303,114 @@ def test_absent_members_slashes_go_to_the_initiator_only_when_off(market: Harnes
         else:
             assert got == REWARD + slashed and s.burned == 0
             assert market.events(r, "StakeBurned") == []
+
+
+# ---------------------------------------------------------------- g. unrevealed slash
+
+
+@pytest.mark.parametrize("unrevealed_bps", [0, 10_000])
+def test_withholding_a_committed_report_costs_more_than_dissent_only_when_on(
+    market: Harness, unrevealed_bps: int
+) -> None:
+    """Finding 6: a member that committed an approval and withheld it, against one that
+    revealed it, beside two revealed rejections (slash_bps 5000)."""
+    reject, approve = Report(100_000, (0,)), Report(900_000, (1_000_000,))
+    kept: dict[bool, int] = {}
+    for withhold in (False, True):
+        ctx = market.task(n_sub=1, n_reg=3, commit_reveal=True, unrevealed_slash_bps=unrevealed_bps)
+        a, b, c = ctx.committee
+        reports = {a.address: reject, b.address: reject}
+        if withhold:
+            digest = commitment(ctx.task_id, c.address, 900_000, (1_000_000,), SALT)
+            market.ok(market.market.commit(c, ctx.task_id, digest))
+        else:
+            reports[c.address] = approve
+        market.report(ctx, reports)
+        before = market.market.credit(c.address)
+        r = market.finalize(ctx)
+        kept[withhold] = market.market.credit(c.address) - before
+        (slash,) = [e for e in market.events(r, "VerifierSlashed") if e.verifier == c.address]
+        assert slash.reason == (SlashReason.ABSENT if withhold else SlashReason.DISAGREE)
+        members = [v.address for v in ctx.committee]
+        s = settle(ctx.params.rules(), ctx.reward, members, reports, 1)
+        assert kept[withhold] == s.stake_returned.get(c.address, 0)
+        assert slash.amount == s.slashed[c.address]
+    stake = ETHER
+    assert kept[False] == stake // 2  # a revealed dissent: slash_bps
+    assert kept[True] == (stake // 2 if unrevealed_bps == 0 else 0)
+
+
+def test_an_unrevealed_slash_above_10000_bps_is_refused(market: Harness) -> None:
+    m = market.market
+    params = market.params(unrevealed_slash_bps=10_001)
+    market.fails(
+        m.create_task(market.initiator, Cid("s"), params, REWARD),
+        "create_task: slash_bps above 10000",
+    )
+
+
+# ---------------------------------------------------------------- h. undrawn task pays
+
+
+def test_an_undrawn_task_pays_its_contributors_only_when_on(market: Harness) -> None:
+    """free_access: nobody draws; with the switch the escrow goes to the contributors."""
+    for on in (False, True):
+        for n_sub in (0, 3):
+            ctx = market.create(undrawn_pays_contributors=on)
+            market.submit(ctx, n_sub)
+            market.register(ctx, 2)
+            before = market.credits()
+            r = market.finalize(ctx)
+            got = {a: market.market.credit(a) - x for a, x in before.items()}
+            pay, refund = settle_undrawn(ctx.params.rules(), ctx.reward, n_sub)
+            assert [got[c.address] for c in ctx.contributors] == list(pay)
+            assert got[market.initiator.address] == refund
+            assert all(got[v.address] == ctx.params.verifier_stake for v in ctx.registrants)
+            paid = market.events(r, "ContributorPaid")
+            if on and n_sub:
+                assert refund == REWARD % 3 and sum(pay) == REWARD - REWARD % 3
+                assert [e.amount for e in paid] == [REWARD // 3] * 3
+            else:
+                assert refund == REWARD and paid == []
+            task = market.market.get_task(ctx.task_id)
+            assert task.finalized and not task.accepted
+
+
+# ---------------------------------------------------------------- i. stale future seed
+
+
+def _harness(engine: Engine) -> Harness:
+    chain = Chain(ChainConfig(engine=engine), np.random.default_rng(7), [Wei(100 * ETHER)] * 8)
+    accounts = list(chain.genesis_accounts)
+    return Harness(chain, deploy_market(chain, accounts[1]), accounts)
+
+
+@pytest.mark.parametrize("engine", ["py-evm", "revm"])
+def test_a_seed_out_of_blockhash_reach_is_requested_again_never_before(engine: Engine) -> None:
+    """BLOCKHASH sees 256 blocks back: a draw up to seed_block + 256 uses the requested
+    seed (no re-request to grind with), one later records a new seed block (it used to
+    revert, and the draw was lost for good)."""
+    h = _harness(engine)
+    now = h.now()
+    ctx = h.create(future_seed=True, commit_deadline=now + 2000, reveal_deadline=now + 2100)
+    h.register(ctx, 4)
+    m = h.market
+    r = h.ok(m.draw_committee(h.outsider, ctx.task_id), at=ctx.params.submission_deadline)
+    (req,) = h.events(r, "SeedRequested")
+    while h.chain.head_number < req.seed_block + 255:
+        h.seal()
+    with h.chain.snapshot():  # the last block that can still see seed_block: it draws
+        r = h.ok(m.draw_committee(h.outsider, ctx.task_id))
+        assert r.block_number == req.seed_block + 256
+        assert h.events(r, "SeedRequested") == [] and len(h.events(r, "CommitteeDrawn")) == 1
+    h.seal()
+    r = h.ok(m.draw_committee(h.outsider, ctx.task_id))
+    assert r.block_number == req.seed_block + 257
+    (again,) = h.events(r, "SeedRequested")
+    assert again.seed_block == r.block_number + 1 and h.events(r, "CommitteeDrawn") == []
+    task = m.get_task(ctx.task_id)
+    assert not task.drawn and task.seed_block == again.seed_block
+    h.fails(m.draw_committee(h.outsider, ctx.task_id), "draw_committee: seed block not sealed yet")
+    r = h.ok(m.draw_committee(h.outsider, ctx.task_id))
+    (drawn,) = h.events(r, "CommitteeDrawn")
+    assert len(drawn.members) == 3 and m.get_task(ctx.task_id).drawn

@@ -24,9 +24,10 @@ every step it checks:
 Tasks draw the parameter edges (stakes up to 2**255, which create must refuse; bps
 0/1/9999/10000; committees up to MAX_COMMITTEE; several MAFRs) and the issue-14 switches
 ``report_window_s`` (members' deadlines run from the draw: the model checks the
-guaranteed time), ``no_cancel_after_submission``, ``exclusive_roles``, ``min_stake`` and
-``burn_orphan_slashes``. ``future_seed`` and ``sealed_window_s`` have their own tests
-(test_defences.py), as do the hostile contract actors (test_actors.py).
+guaranteed time), ``no_cancel_after_submission``, ``exclusive_roles``, ``min_stake``,
+``burn_orphan_slashes``, ``unrevealed_slash_bps`` (0/1/7500/10000, and 10001, which create
+must refuse) and ``undrawn_pays_contributors``. ``future_seed`` and ``sealed_window_s``
+have their own tests (test_defences.py), as do the hostile contract actors (test_actors.py).
 
 Examples: 200 in CI. For a long local run set the environment variable
 ``BAASIM_STATEFUL_EXAMPLES`` (and optionally ``BAASIM_STATEFUL_STEPS``, default 40);
@@ -56,7 +57,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from contracts.chain import Account, Receipt
-from contracts.settlement import Aggregation, Report, settle
+from contracts.settlement import Aggregation, Report, settle, settle_undrawn
 from contracts.taskmarket import TaskParams, commitment
 from contracts.units import BPS, ETHER, Address, Cid, TaskId, Wei
 
@@ -109,6 +110,8 @@ def task_rules(draw: st.DrawFn) -> TaskParams:
         exclusive_roles=draw(st.booleans()),
         min_stake=Wei(draw(st.sampled_from([0, 0, 0, stake, stake + 1]))),
         burn_orphan_slashes=draw(st.booleans()),
+        unrevealed_slash_bps=draw(st.sampled_from([0, 0, 0, 1, 7_500, 10_000, 10_001])),
+        undrawn_pays_contributors=draw(st.booleans()),
     )
 
 
@@ -498,6 +501,8 @@ class MarketMachine(RuleBasedStateMachine):
         )
         sender = self.players[who]
         expect = None if reward > 0 else "create_task: reward must be positive"
+        if expect is None and max(p.slash_bps, p.unrevealed_slash_bps) > 10_000:
+            expect = "create_task: slash_bps above 10000"
         if expect is None and p.aggregation == Aggregation.CLAIM and p.tolerance_ppm:
             expect = "create_task: claim settlement needs tolerance_ppm 0"
         if expect is None and not p.min_stake <= p.verifier_stake <= MAX_AMOUNT:
@@ -735,8 +740,21 @@ class MarketMachine(RuleBasedStateMachine):
         if not t.drawn:
             for v in t.registrants:
                 self._add_credit(v, stake)
-            self._add_credit(t.initiator, t.escrow)
+            pay, refund = settle_undrawn(t.p.rules(), Wei(t.escrow), len(t.submitters))
             self.locked -= stake * len(t.registrants) + t.escrow
+            if any(pay):
+                STATS["undrawn paid"] += 1
+            if t.p.aggregation == Aggregation.CLAIM and t.p.undrawn_pays_contributors and pay:
+                # claim settlement: the escrow stays locked, each submission claims its share
+                # (even a share of 0 wei: the contract opens the claims whenever it pays)
+                t.claims = dict(enumerate(pay))
+                t.dust = refund
+                self.locked += t.escrow
+                STATS["undrawn claim tasks"] += 1
+                return None
+            for who, amount in zip(t.submitters, pay, strict=True):
+                self._add_credit(who, amount)
+            self._add_credit(t.initiator, refund)
             return None
         s = settle(t.p.rules(), Wei(t.escrow), t.committee, t.reports, len(t.submitters))
         t.accepted = s.accepted
@@ -936,7 +954,8 @@ def _machine_on_the_session_chain(deployed: Harness) -> Iterator[None]:
         f"drained={STATS['drained']} examples={EXAMPLES} steps={STEPS} "
         f"accepted={STATS['accepted']} rejected={STATS['rejected']} "
         f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']} "
-        f"claim_settled={STATS['claim tasks settled']} claims_paid={STATS['claims paid']}"
+        f"claim_settled={STATS['claim tasks settled']} claims_paid={STATS['claims paid']} "
+        f"undrawn_paid={STATS['undrawn paid']} undrawn_claims={STATS['undrawn claim tasks']}"
     )
     if EXAMPLES >= 100:  # the runs reached every kind of outcome, not only reverts
         assert STATS["accepted"] and STATS["rejected"] and STATS["contributor paid"], STATS

@@ -10,6 +10,8 @@ standard errors wide, and the overfit models measured here give 0.70-0.82.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -108,11 +110,31 @@ def test_dp_training_is_deterministic_and_keyed_by_its_settings(mnist5k: Dataset
         epochs=2, batch_size=32, lr=1e-2, device="cpu",
         privacy=PrivacyConfig(epsilon=8.0, delta=1e-5, max_grad_norm=1.0),
     )  # fmt: skip
+    tuned = TrainConfig(
+        epochs=2, batch_size=32, lr=1e-2, device="cpu",
+        privacy=dataclasses.replace(DP, batch_size=64, optimizer="sgd"),
+    )  # fmt: skip
     keys = {
         TrainRequest(mnist5k.fingerprint, members, val, MLP, c, 5).key(torch.device("cpu"))
-        for c in (config, plain, looser)
+        for c in (config, plain, looser, tuned)
     }
-    assert len(keys) == 3
+    assert len(keys) == 4
+
+
+def test_dp_training_settings_replace_the_ordinary_ones_only_when_set() -> None:
+    base = TrainConfig(epochs=8, batch_size=64, lr=2e-3, optimizer="adam", momentum=0.5)
+    assert DP.training(base) == dataclasses.replace(base, privacy=DP)  # nothing set: [training]
+    tuned = dataclasses.replace(DP, epochs=30, batch_size=240, lr=0.05, optimizer="sgd")
+    applied = tuned.training(base)
+    assert (applied.epochs, applied.batch_size, applied.lr) == (30, 240, 0.05)
+    assert (applied.optimizer, applied.momentum, applied.privacy) == ("sgd", 0.5, tuned)
+
+
+@pytest.mark.slow
+def test_dp_training_uses_its_own_epochs(mnist5k: Dataset) -> None:
+    config = dataclasses.replace(PRIVATE, privacy=dataclasses.replace(DP, epochs=3))
+    result, _ = trained(mnist5k, 6, config)
+    assert result.samples_processed == 200 * 3  # the shard × the DP epochs, not [training]'s
 
 
 @pytest.mark.parametrize(
@@ -123,6 +145,11 @@ def test_dp_training_is_deterministic_and_keyed_by_its_settings(mnist5k: Dataset
         ({"epsilon": 1.0, "delta": 0.0, "max_grad_norm": 1.0}, "training.privacy.delta"),
         ({"epsilon": 1.0}, "training.privacy.max_grad_norm"),
         ({"mechanism": "pate", "epsilon": 1.0, "max_grad_norm": 1.0}, "training.privacy.mechanism"),
+        ({"epsilon": 1.0, "max_grad_norm": 1.0, "batch_size": 0}, "training.privacy.batch_size"),
+        ({"epsilon": 1.0, "max_grad_norm": 1.0, "epochs": 0}, "training.privacy.epochs"),
+        ({"epsilon": 1.0, "max_grad_norm": 1.0, "lr": 0.0}, "training.privacy.lr"),
+        ({"epsilon": 1.0, "max_grad_norm": 1.0, "optimizer": "rms"}, "training.privacy.optimizer"),
+        ({"epsilon": 1.0, "max_grad_norm": 1.0, "momentum": 2.0}, "training.privacy.momentum"),
     ],
 )
 def test_bad_privacy_settings_get_one_message_naming_the_key(

@@ -35,10 +35,15 @@ SHRINK = (
 """Overrides that make learning cheap; nothing on chain depends on them but scores."""
 FEWER = {
     "churn": ("tasks[0].count=2",),
-    "private_contributors": ("audit.reference_size=50", "audit.reference_models=2"),
+    "private_contributors": (
+        "audit.reference_size=50",
+        "audit.reference_models=2",
+        "behaviours.private.epochs=1",
+    ),
 }
 """Scenario-specific cuts for CI time (churn: two of its six tasks; arrivals and sessions stay;
-the audit's reference models within the shrunk verification set)."""
+the audit's reference models within the shrunk verification set; the private kind's own DP
+epochs, which ``training.epochs`` does not shrink)."""
 
 pytestmark = pytest.mark.slow
 

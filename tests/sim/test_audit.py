@@ -81,6 +81,11 @@ def test_without_privacy_nothing_is_recorded_and_the_hash_is_kept() -> None:
         ("audit.reference_models=1", "audit.reference_models"),
         ("behaviours.private.epsilon=0", "epsilon"),
         ("behaviours.private.delta=1.0", "delta"),
+        ("behaviours.private.batch_size=0", "behaviours.private.batch_size"),
+        ("behaviours.private.epochs=0", "behaviours.private.epochs"),
+        ("behaviours.private.lr=-0.1", "behaviours.private.lr"),
+        ("behaviours.private.optimizer='rmsprop'", "behaviours.private.optimizer"),
+        ("behaviours.private.momentum=1.5", "behaviours.private.momentum"),
     ],
 )
 def test_bad_audit_and_private_settings_get_one_message(override: str, words: str) -> None:
@@ -106,3 +111,26 @@ def test_the_audited_fused_model_is_the_one_the_initiator_obtains() -> None:
     with torch.inference_mode():
         accuracy = (fused(test.x).argmax(dim=1) == test.y).float().mean().item()
     assert accuracy == pytest.approx(outcome.accuracy, abs=1e-6)
+
+
+def test_unset_dp_training_settings_leave_the_scenario_hash() -> None:
+    """The private kind's DP training keys, unset, are left out of the hash (a scenario keeps
+    the hash and run ids it had before they existed); set, each one counts."""
+    import hashlib
+    import json
+
+    from sim.config import to_table
+    from sim.learning.config import DP_TRAINING_KEYS
+
+    base = resolve("scenarios/quick.toml")
+    table = to_table(base)
+    private = table["behaviours"]["private"]
+    assert all(private.pop(k) is None for k in DP_TRAINING_KEYS)
+    del table["run"]["seeds"], table["chain"]["engine"], table["adaptation"], table["audit"]
+    before = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
+    assert base.digest == hashlib.sha256(before.encode()).hexdigest()
+    digests = {
+        resolve("scenarios/quick.toml", [override]).digest
+        for override in ("behaviours.private.epochs=20", "behaviours.private.optimizer='sgd'")
+    }
+    assert len(digests) == 2 and base.digest not in digests

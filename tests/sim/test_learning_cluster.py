@@ -4,7 +4,9 @@ batched training in a run: the same event table as one-at-a-time training here."
 from __future__ import annotations
 
 import contextlib
-import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sim.cli import main
 from sim.cli.run import learning_executor
 from sim.errors import ConfigError
 from sim.runner import run
+from sim.sweep.cluster import dask_client
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
@@ -24,22 +27,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A client of a LocalCluster of 2 worker processes on loopback, whose workers keep
-    their caches in a directory of their own (they inherit ``BAASIM_CACHE`` at start)."""
-    from distributed import Client, LocalCluster
+    """A client of the LocalCluster ``--scheduler local --workers 2`` starts (2 worker
+    processes on loopback), whose workers keep their caches in a directory of their own (they
+    inherit ``BAASIM_CACHE`` at start). torch is imported first, as in any process that has
+    trained before: its CPU thread count is fixed from then on."""
+    import torch
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BAASIM_CACHE", str(tmp_path_factory.mktemp("worker-cache")))
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.ERROR,
-        )
-    with cluster, Client(cluster) as c:
+    torch.get_num_threads()
+    with contextlib.ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("BAASIM_CACHE", str(tmp_path_factory.mktemp("worker-cache")))
+            c = dask_client(None, 2, stack)
         yield c
 
 
@@ -94,3 +92,35 @@ def test_run_scheduler_values_are_checked(capsys: Any) -> None:
             learning_executor("local", 0, stack)
     assert main(["run", str(TINY), "--scheduler", "elsewhere", "--quiet"]) == 2
     assert "--scheduler: expected 'local'" in capsys.readouterr().err
+
+
+def test_starting_a_local_cluster_leaves_this_process_environment_as_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Dask's nanny writes its pre-spawn environment (``OMP_NUM_THREADS=1``, malloc settings)
+    into the ``os.environ`` of the process that starts the cluster; baasim puts it back."""
+    import dask
+    import distributed  # noqa: F401  (loads its configuration, distributed.yaml)
+
+    for key in dask.config.get("distributed.nanny.pre-spawn-environ"):
+        monkeypatch.delenv(key, raising=False)  # unset, so that the nanny's values would show
+    before = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        dask_client(None, 1, stack)
+        assert dict(os.environ) == before
+    assert dict(os.environ) == before
+
+
+def test_a_fresh_process_started_after_the_cluster_gives_the_run_here(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same seed, same table, in this process and in a fresh ``baasim run`` it starts once its
+    LocalCluster is up. (The nanny's ``OMP_NUM_THREADS=1``, left in this process's
+    environment, gave the fresh process one torch thread: other last bits in the weights,
+    other model CIDs.)"""
+    monkeypatch.setenv("BAASIM_CACHE", str(tmp_path / "cache"))
+    here = run(TINY, 0, out=tmp_path / "here")
+    fresh = tmp_path / "fresh"
+    cmd = [sys.executable, "-m", "sim", "run", str(TINY), "--seed", "0", "--out", str(fresh)]
+    subprocess.run([*cmd, "--quiet"], check=True, capture_output=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(fresh / "events.parquet"), here.events)

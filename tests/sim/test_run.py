@@ -155,18 +155,15 @@ def test_cli_run_prints_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert -initiator["profit_wei"] < 6 * 10**18  # refunded all but the verifiers' share
 
 
-def test_same_table_in_fresh_processes_with_different_hash_seeds(tmp_path: Path) -> None:
-    """Nothing may depend on set order, object ids or hash randomisation.
-
-    Two fresh processes are compared with each other. (In the whole suite, the in-process run
-    of this module's fixture has given other model CIDs than a fresh process on CI, while the
-    same pair agrees when this module runs alone: state left by an earlier test module; see
-    the session notes.)"""
+def test_same_table_in_fresh_processes_with_different_hash_seeds(
+    tmp_path: Path, result: RunResult
+) -> None:
+    """Nothing may depend on set order, object ids or hash randomisation, nor on what earlier
+    work left in this process (in the whole suite, the LocalClusters of earlier modules)."""
     import os
     import subprocess
     import sys
 
-    tables = []
     for hash_seed in ("1", "2"):
         out = tmp_path / f"h{hash_seed}"
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -183,8 +180,7 @@ def test_same_table_in_fresh_processes_with_different_hash_seeds(tmp_path: Path)
             "--quiet",
         ]
         subprocess.run(cmd, env=env, check=True, capture_output=True)
-        tables.append(pd.read_parquet(out / "events.parquet"))
-    pd.testing.assert_frame_equal(tables[0], tables[1])
+        pd.testing.assert_frame_equal(pd.read_parquet(out / "events.parquet"), result.events)
 
 
 def test_sim_run_is_the_python_api() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +16,7 @@ from sim.cli import main
 from sim.cli.sweep import make_executor
 from sim.errors import ConfigError
 from sim.sweep import DaskExecutor, SweepDir, build_plan, run_sweep, spec_from_table
+from sim.sweep.cluster import dask_client
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
@@ -24,19 +25,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    """The address of a LocalCluster: 2 worker processes, one thread each, on 127.0.0.1."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address
+    """The address of a LocalCluster: 2 worker processes, one thread each, on 127.0.0.1
+    (started as ``--scheduler local`` starts one, which leaves this process's environment
+    as it was)."""
+    with contextlib.ExitStack() as stack:
+        yield dask_client(None, 2, stack).scheduler.address
 
 
 def test_runs_go_to_an_existing_scheduler_and_come_back_whole(

@@ -117,6 +117,39 @@ def test_an_interrupted_tune_resumes_without_losing_a_trial(tmp_path: Path) -> N
         assert (out / "runs" / name).stat().st_mtime_ns == mtime
 
 
+def test_a_batch_of_trials_runs_in_parallel_on_kept_workers_and_resumes(tmp_path: Path) -> None:
+    """batch = 2 on 2 workers: two trials per sweep round, the workers started once for the
+    whole study; each trial's objective is its own point's run; re-running the finished study
+    changes nothing, and extending it keeps every earlier trial."""
+    path = tmp_path / "batch.toml"
+    text = TUNE.read_text().replace("batch = 1", "batch = 2").replace("startup_trials = 6", "")
+    path.write_text(text.replace('"tiny.toml"', f'"{DATA / "tiny.toml"}"'))
+    spec = load_tune(str(path))
+    out = tmp_path / "out"
+    executor = LocalExecutor(2)
+    status = run_tune(spec, out, executor, trials=4, threads=1, progress=False)
+    assert (status.trials, status.ran) == (4, 4)
+    assert executor.started == 2  # kept for both batches, not started per batch
+    first = pd.read_parquet(out / "trials.parquet")
+    assert list(first["trial"]) == [0, 1, 2, 3]
+    assert set(first["state"]) == {"COMPLETE"}
+    runs = pd.read_parquet(out / "runs.parquet").set_index(REWARD)
+    objective = "objective.initiator_cost_per_accepted_task"
+    for row in first.to_dict("records"):  # no trial told another's result
+        cost = runs.loc[row[REWARD], "initiator_cost_per_accepted_task"] / 1e18
+        assert row[objective] == pytest.approx(cost)
+
+    again = run_tune(spec, out, LocalExecutor(2), trials=4, threads=1, progress=False)
+    assert (again.trials, again.ran) == (4, 0)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "trials.parquet"), first)
+
+    more = run_tune(spec, out, LocalExecutor(2), trials=6, threads=1, progress=False)
+    assert (more.trials, more.ran) == (6, 2)
+    after = pd.read_parquet(out / "trials.parquet")
+    assert list(after["trial"]) == list(range(6)) and set(after["state"]) == {"COMPLETE"}
+    pd.testing.assert_frame_equal(after.iloc[:4], first)
+
+
 def _complete(out: Path) -> int:
     try:
         trials = pd.read_parquet(out / "trials.parquet")
