@@ -254,7 +254,14 @@ class Participant(mesa.Agent):  # type: ignore[misc]
         elif notice_if_settled:
             yield self.world.notice(self.name)
         if self.online:
+            yield from self.claim_owed(task)
             yield from self.withdraw_if_owed()
+
+    def claim_owed(self, task: TaskEntry) -> Process:
+        """Before withdrawing: claim what a settled task owes but has not credited yet
+        (claim settlement); nothing by default."""
+        return None
+        yield  # a generator that yields nothing: no simulated time, no draws
 
     def await_key(self, task: int, cid: Cid, deadline: int) -> Process:
         """The key of the sealed model ``cid`` from this agent's mailbox, waiting for it

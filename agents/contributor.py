@@ -5,6 +5,9 @@ For each task it learns of (and its behaviour joins): fetch the task spec, produ
 submission deadline, then wait for the outcome and withdraw what the market credits it. A
 strategy may act once the model is on chain (``after_submit``; the ``self_verifier`` Sybil
 registers as a verifier of the same task there).
+With claim settlement (``tasks[i].settlement = "claim"``) it first claims its own pay
+(``claim_pay``) once the task is finalized (accepted, or undrawn with
+``undrawn_pays_contributors``).
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from contracts.chain import Receipt
 from contracts.taskmarket import (
     AccessClaimed,
+    Aggregation,
     CommitteeDrawn,
     MarketEvent,
+    ModelSubmitted,
     TaskCancelled,
     TaskFinalized,
     model_commitment,
     new_salt,
+    typed_events,
 )
 from contracts.units import Address, Cid
 from sim.recorder import Kind
@@ -48,6 +55,8 @@ class Contributor(VerifierDuties):
         self._decided: dict[int, bool] = {}
         self.submitted: set[int] = set()
         """Tasks this contributor's model is submitted to (kept across churn)."""
+        self.indices: dict[int, int] = {}
+        """Submission index of this contributor's model, per task (for claim_pay)."""
 
     # Seeds are functions of the run's seed and their path alone, so deriving them on first
     # use changes none; most of a large population never trains or verifies.
@@ -145,6 +154,7 @@ class Contributor(VerifierDuties):
             )
             if not receipt.ok:
                 self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
+            self._note_index(tid, receipt)
             submitted = bool(receipt.ok)
         if submitted:
             self.record(Kind.MODEL_SUBMITTED, task=tid, cid=cid, bytes=len(data))
@@ -170,7 +180,37 @@ class Contributor(VerifierDuties):
         )
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, cid=cid, detail=receipt.revert_reason)
+        self._note_index(tid, receipt)
         return bool(receipt.ok)
+
+    def _note_index(self, tid: int, receipt: Receipt) -> None:
+        """Remember the submission index the market gave this model (claim_pay needs it)."""
+        for e in typed_events(receipt):
+            if isinstance(e, ModelSubmitted):
+                self.indices[tid] = e.index
+
+    def claim_owed(self, task: TaskEntry) -> Process:
+        """Claim settlement: once the task is finalized, claim this model's pay when the
+        market holds a claim pool for it (nobody claimed it for us yet): an accepted task's
+        when the model's score sum is positive, an undrawn one's (``undrawn_pays_contributors``)
+        for every model."""
+        tid = task.created.task_id
+        index = self.indices.get(tid)
+        fin = task.finalized
+        if task.params.aggregation != Aggregation.CLAIM or index is None or fin is None:
+            return None
+        market = self.world.market
+        # no pool: rejected, undrawn without the switch, or the verifiers took the whole reward
+        if market.tally(tid).pool == 0 or market.claimed(tid, index):
+            return None
+        if fin.accepted and market.score_sum(tid, index) <= 0:  # not among the paid models
+            return None
+        receipt = yield from self.transact(
+            lambda: market.claim_pay(self.account, tid, index), task=tid
+        )
+        if not receipt.ok:
+            self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)
+        return None
 
     def release_key(self, task: TaskEntry, cid: Cid, key: bytes) -> Process:
         """Hand the sealed model's key to each committee member once drawn (whoever holds

@@ -129,7 +129,11 @@ class Initiator(Participant):
             verifier_stake=template.verifier_stake,
             slash_bps=round(template.slash_fraction * BPS),
             commit_reveal=template.commit_reveal,
-            aggregation=_AGGREGATION[template.aggregation],
+            aggregation=(
+                Aggregation.CLAIM
+                if template.settlement == "claim"
+                else _AGGREGATION[template.aggregation]
+            ),
             trim_bps=round(template.trim_fraction * BPS),
             tolerance_ppm=round(template.tolerance * PPM),
             report_window_s=round(template.report_window_s),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agents.strategies.base import Report
 from contracts.chain import Account
 from contracts.taskmarket import (
+    Aggregation,
     CommitteeDrawn,
     MarketEvent,
     TaskCancelled,
@@ -191,6 +192,7 @@ class VerifierDuties(Participant):
         acc = to_ppm(report.accuracy)
         scores = [to_ppm(s, signed=True) for s in report.scores]
         market = self.world.market
+        claim = task.params.aggregation == Aggregation.CLAIM  # its gas limit fits 1,000 scores
         if task.params.commit_reveal:
             if state.salt is None:
                 salt = new_salt(self.stream)
@@ -213,9 +215,9 @@ class VerifierDuties(Participant):
                 )
                 return None
             salt = state.salt
-            send = lambda: market.reveal(sender, tid, acc, scores, salt)  # noqa: E731
+            send = lambda: market.reveal(sender, tid, acc, scores, salt, claim)  # noqa: E731
         else:
-            send = lambda: market.report(sender, tid, acc, scores)  # noqa: E731
+            send = lambda: market.report(sender, tid, acc, scores, claim)  # noqa: E731
         receipt = yield from self.transact(send, task=tid)
         if not receipt.ok:
             self.record(Kind.FAILED, task=tid, detail=receipt.revert_reason)

@@ -95,9 +95,13 @@
                              equal shares (ContributorPaid, score 1; the dust returns to
                              the initiator) instead of refunding it: an initiator that
                              reads the public models and never draws pays for them
-                             (free_access). accepted stays False (nobody verified). Not
-                             closed: an initiator that draws and withholds the
-                             verification data (its members are absent).
+                             (free_access). accepted stays False (nobody verified). A
+                             claim-settled task (up to 1,024 submissions, too many to
+                             pay in finalize) locks the escrow as its claim pool
+                             instead (n_pos = pos_total = n_submissions) and each
+                             submission's claim_pay credits escrow // n_submissions
+                             (S = 1). Not closed: an initiator that draws and
+                             withholds the verification data (its members are absent).
 
         Access after payment (all tasks) is not a msg.sender check in a view (an eth_call sets
         any sender; finding 2): the contract has no CID-returning access view. The
@@ -109,16 +113,51 @@
         chain is public: true confidentiality needs the models encrypted off chain
         (e.g. to the initiator's key).
 
+        Claim settlement (issue 15; aggregation = AGG_CLAIM = 3): the paper's
+        majority, tallied as reports arrive, so that no transaction grows with the
+        number of contributors beyond its own. A report at or above the MAFR adds
+        its scores to per-submission sums (8 per storage word, 32-bit lanes; |sum|
+        <= 32 * 1e6 < 2**31); finalize decides (2 * n_above > n_revealed), judges
+        the committee by side and pays the verifiers in O(committee), and keeps the
+        contributor pool locked (Tally.pool); claim_pay(task, i), sent by anyone,
+        credits submission i's contributor pool * S_i // sum of positive S (S_i its
+        sum over the winning reports; the paper's rule without truncating each
+        mean), and the last claim returns the rounding dust to the initiator. Needs
+        tolerance_ppm 0. A claim task's reports go through report_claim (a report,
+        or with commit-reveal the reveal: same commitment, same checks and
+        messages under its name); report and reveal refuse it, and report_claim
+        refuses a paper task. Reports are not stored (get_report returns no scores;
+        the ReportRevealed event carries them); accepted_mask stays 0 (score_sum > 0
+        marks the paid submissions).
+
+        Capacity: MAX_SUBMISSIONS (1,024) bounds a claim task (submissions, the
+        report_claim path); a paper task takes PAPER_SUBMISSIONS (64): its finalize
+        is O(submissions x committee) (BENCHMARKS.md, "Gas per task"). Everything on
+        the paper's path (report, reveal, stored reports, finalize) is typed 64 wide:
+        memory expansion is charged for the space a variable sits behind, so a
+        1,024-wide frame anywhere in a call's graph costs a small task ~70 k gas.
+
         Contract size: the runtime stays under EIP-170's 24,576 bytes
         (tests/contracts/test_create.py); hence the shared _check for the
-        "<call>: <reason>" messages, no on-chain access view, and no getters for
-        has_submitted, is_registered, has_revealed and model_commitments (none
-        was read by anything; get_submissions, get_registrants and get_report give
-        the same facts). experimental-codegen (venom) does not compile it.
+        "<call>: <reason>" messages, the call's name pushed once per function
+        (cn, also given to _require_open), one report_claim for both claim
+        report kinds, no on-chain access view, and no getters for has_submitted,
+        is_registered, has_revealed, model_commitments and commitments (none was
+        read by anything; get_submissions, get_registrants, get_report and the
+        ModelCommitted / ReportCommitted events give the same facts). Runtime
+        24,540 bytes (36 under the limit) with both issue 14's defences and issue
+        15's claim settlement; the commitments getter went when they were merged
+        (61 bytes), and the two places that open a claim pool share _open_claims.
+        Already compiled with `optimize codesize`; experimental-codegen (venom)
+        does not compile it.
 """
 
-MAX_SUBMISSIONS: constant(uint256) = 64
-MAX_REGISTRANTS: constant(uint256) = 128
+# Capacity (issue 15; BENCHMARKS.md "Gas per task"): MAX_SUBMISSIONS bounds the types
+# and a claim-settled task; a paper-settled task takes at most PAPER_SUBMISSIONS, so that
+# its finalize (O(submissions x committee)) fits a 30 M gas block at a 32-member committee.
+MAX_SUBMISSIONS: constant(uint256) = 1024
+PAPER_SUBMISSIONS: constant(uint256) = 64
+MAX_REGISTRANTS: constant(uint256) = 256
 MAX_COMMITTEE: constant(uint256) = 32
 MAX_CID: constant(uint256) = 100
 BPS: constant(uint256) = 10_000
@@ -129,6 +168,12 @@ MAX_HORIZON: constant(uint256) = 365 * 86_400
 AGG_MAJORITY: constant(uint8) = 0
 AGG_MEDIAN: constant(uint8) = 1
 AGG_TRIMMED_MEAN: constant(uint8) = 2
+# the paper's majority, tallied as reports arrive; each contributor claims its pay (claim_pay)
+AGG_CLAIM: constant(uint8) = 3
+
+# claim settlement: score sums packed 8 to a word, 32-bit two's complement lanes
+LANES: constant(uint256) = 8
+LANE: constant(uint256) = 2**32 - 1
 
 SLASH_ABSENT: constant(uint8) = 0
 SLASH_DISAGREE: constant(uint8) = 1
@@ -185,6 +230,20 @@ struct Task:
 struct Submission:
     contributor: address
     cid: String[MAX_CID]
+
+
+struct Tally:
+    # claim settlement: what the reports added up to, kept as they arrive
+    n_above: uint256
+    acc_above: uint256
+    acc_all: uint256
+    # over the reports at or above the MAFR: sum of the positive score sums, and how many
+    pos_total: uint256
+    n_pos: uint256
+    # set by finalize: the contributor pool the claims share; paid out so far
+    pool: uint256
+    paid: uint256
+    n_paid: uint256
 
 
 event TaskCreated:
@@ -300,11 +359,17 @@ is_registered: HashMap[uint256, HashMap[address, bool]]
 committee: HashMap[uint256, DynArray[address, MAX_COMMITTEE]]
 is_member: public(HashMap[uint256, HashMap[address, bool]])
 
-commitments: public(HashMap[uint256, HashMap[address, bytes32]])
+commitments: HashMap[uint256, HashMap[address, bytes32]]
 model_commitments: HashMap[uint256, HashMap[address, bytes32]]
 has_revealed: HashMap[uint256, HashMap[address, bool]]
 report_accuracy: HashMap[uint256, HashMap[address, uint256]]
-report_scores: HashMap[uint256, HashMap[address, DynArray[int256, MAX_SUBMISSIONS]]]
+report_scores: HashMap[uint256, HashMap[address, DynArray[int256, PAPER_SUBMISSIONS]]]
+
+# claim settlement (aggregation AGG_CLAIM): the tally, the packed score sums of the reports at
+# or above the MAFR (word m // LANES of task t), and the submissions already paid
+tally: HashMap[uint256, Tally]
+score_sums: HashMap[uint256, HashMap[uint256, uint256]]
+claimed: public(HashMap[uint256, HashMap[uint256, bool]])
 
 # Pull payments: wei owed to each account, and the sums kept for invariants.
 credit: public(HashMap[address, uint256])
@@ -324,22 +389,24 @@ def __init__():
 @external
 @payable
 def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
-    assert msg.value > 0, "create_task: reward must be positive"
-    assert p.mafr_bps > 0 and p.mafr_bps <= BPS, "create_task: mafr_bps must be in (0, 10000]"
-    assert p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, "create_task: committee_size must be in [1, 32]"
-    assert p.verifier_share_bps <= BPS, "create_task: verifier_share_bps above 10000"
-    assert max(p.slash_bps, p.unrevealed_slash_bps) <= BPS, "create_task: slash_bps above 10000"
-    assert p.aggregation <= AGG_TRIMMED_MEAN, "create_task: unknown aggregation"
-    assert p.trim_bps < BPS // 2, "create_task: trim_bps must be below 5000"
-    assert p.submission_deadline > block.timestamp, "create_task: submission deadline not in the future"
-    assert p.commit_deadline > p.submission_deadline, "create_task: commit deadline must follow submission deadline"
-    assert p.reveal_deadline >= p.commit_deadline, "create_task: reveal deadline before commit deadline"
-    assert not p.commit_reveal or p.reveal_deadline > p.commit_deadline, "create_task: commit-reveal needs reveal after commit deadline"
-    assert p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, "create_task: beyond the 365-day horizon"
-    assert self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, "create_task: draw window empty"
-    assert p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, "create_task: verifier_stake outside [min_stake, 2**128]"
-    assert p.tolerance_ppm <= PPM, "create_task: tolerance_ppm above 1e6"
-    assert len(spec_cid) > 0, "create_task: empty spec cid"
+    cn: String[32] = "create_task"
+    self._check(msg.value > 0, cn, "reward must be positive")
+    self._check(p.mafr_bps > 0 and p.mafr_bps <= BPS, cn, "mafr_bps must be in (0, 10000]")
+    self._check(p.committee_size > 0 and p.committee_size <= MAX_COMMITTEE, cn, "committee_size must be in [1, 32]")
+    self._check(p.verifier_share_bps <= BPS, cn, "verifier_share_bps above 10000")
+    self._check(max(p.slash_bps, p.unrevealed_slash_bps) <= BPS, cn, "slash_bps above 10000")
+    self._check(p.aggregation <= AGG_CLAIM, cn, "unknown aggregation")
+    self._check(p.aggregation != AGG_CLAIM or p.tolerance_ppm == 0, cn, "claim settlement needs tolerance_ppm 0")
+    self._check(p.trim_bps < BPS // 2, cn, "trim_bps must be below 5000")
+    self._check(p.submission_deadline > block.timestamp, cn, "submission deadline not in the future")
+    self._check(p.commit_deadline > p.submission_deadline, cn, "commit deadline must follow submission deadline")
+    self._check(p.reveal_deadline >= p.commit_deadline, cn, "reveal deadline before commit deadline")
+    self._check(not p.commit_reveal or p.reveal_deadline > p.commit_deadline, cn, "commit-reveal needs reveal after commit deadline")
+    self._check(p.reveal_deadline <= block.timestamp + MAX_HORIZON and p.report_window_s <= MAX_HORIZON and p.sealed_window_s <= MAX_HORIZON, cn, "beyond the 365-day horizon")
+    self._check(self._report_deadline(p) > p.submission_deadline + p.sealed_window_s, cn, "draw window empty")
+    self._check(p.verifier_stake <= MAX_AMOUNT and p.verifier_stake >= p.min_stake, cn, "verifier_stake outside [min_stake, 2**128]")
+    self._check(p.tolerance_ppm <= PPM, cn, "tolerance_ppm above 1e6")
+    self._check(len(spec_cid) > 0, cn, "empty spec cid")
 
     tid: uint256 = self.next_task_id
     self.next_task_id = tid + 1
@@ -355,10 +422,11 @@ def create_task(spec_cid: String[MAX_CID], p: TaskParams) -> uint256:
 
 @external
 def submit_model(task_id: uint256, cid: String[MAX_CID]):
-    self._require_open(task_id, "submit_model")
-    assert self.tasks[task_id].params.sealed_window_s == 0, "submit_model: this task takes sealed submissions"
+    cn: String[32] = "submit_model"
+    self._require_open(task_id, cn)
+    self._check(self.tasks[task_id].params.sealed_window_s == 0, cn, "this task takes sealed submissions")
     self._enter(task_id)
-    assert len(cid) > 0, "submit_model: empty cid"
+    self._check(len(cid) > 0, cn, "empty cid")
     self._add_submission(task_id, cid)
 
 
@@ -366,10 +434,11 @@ def submit_model(task_id: uint256, cid: String[MAX_CID]):
 def commit_model(task_id: uint256, commitment: bytes32):
     """@notice Sealed submit_model (same checks, same revert reasons): commit
     keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt))."""
-    self._require_open(task_id, "commit_model")
-    assert self.tasks[task_id].params.sealed_window_s > 0, "commit_model: this task takes plain submissions"
+    cn: String[32] = "commit_model"
+    self._require_open(task_id, cn)
+    self._check(self.tasks[task_id].params.sealed_window_s > 0, cn, "this task takes plain submissions")
     self._enter(task_id)
-    assert commitment != empty(bytes32), "commit_model: empty commitment"
+    self._check(commitment != empty(bytes32), cn, "empty commitment")
     self.model_commitments[task_id][msg.sender] = commitment
     log ModelCommitted(task_id=task_id, contributor=msg.sender, commitment=commitment)
 
@@ -377,16 +446,17 @@ def commit_model(task_id: uint256, commitment: bytes32):
 @external
 def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
     """@notice Publish a committed CID, in the sealed window after the submission deadline."""
-    self._require_open(task_id, "reveal_model")
+    cn: String[32] = "reveal_model"
+    self._require_open(task_id, cn)
     w: uint256 = self.tasks[task_id].params.sealed_window_s
     sd: uint256 = self.tasks[task_id].params.submission_deadline
-    assert w > 0, "reveal_model: this task takes plain submissions"
-    assert block.timestamp >= sd, "reveal_model: submissions still open"
-    assert block.timestamp < sd + w, "reveal_model: reveal window closed"
+    self._check(w > 0, cn, "this task takes plain submissions")
+    self._check(block.timestamp >= sd, cn, "submissions still open")
+    self._check(block.timestamp < sd + w, cn, "reveal window closed")
     c: bytes32 = self.model_commitments[task_id][msg.sender]
-    assert c != empty(bytes32), "reveal_model: no commitment"
-    assert c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt)), "reveal_model: does not match commitment"
-    assert len(cid) > 0, "reveal_model: empty cid"
+    self._check(c != empty(bytes32), cn, "no commitment")
+    self._check(c == keccak256(abi_encode(task_id, msg.sender, keccak256(cid), salt)), cn, "does not match commitment")
+    self._check(len(cid) > 0, cn, "empty cid")
     self.model_commitments[task_id][msg.sender] = empty(bytes32)
     self._add_submission(task_id, cid)
 
@@ -394,12 +464,16 @@ def reveal_model(task_id: uint256, cid: String[MAX_CID], salt: bytes32):
 @internal
 def _enter(task_id: uint256):
     """The contributor checks shared by submit_model and commit_model; counts the entrant."""
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "submit_model: submission deadline passed"
-    assert msg.sender != self.tasks[task_id].initiator, "submit_model: initiator cannot contribute to its own task"
-    assert not self.has_submitted[task_id][msg.sender], "submit_model: already submitted"
-    assert not (self.tasks[task_id].params.exclusive_roles and self.is_registered[task_id][msg.sender]), "submit_model: verifier cannot contribute"
+    cn: String[32] = "submit_model"
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "submission deadline passed")
+    self._check(msg.sender != self.tasks[task_id].initiator, cn, "initiator cannot contribute to its own task")
+    self._check(not self.has_submitted[task_id][msg.sender], cn, "already submitted")
+    self._check(not (self.tasks[task_id].params.exclusive_roles and self.is_registered[task_id][msg.sender]), cn, "verifier cannot contribute")
     n: uint256 = self.tasks[task_id].n_entrants
-    assert n < MAX_SUBMISSIONS, "submit_model: task is full"
+    cap: uint256 = PAPER_SUBMISSIONS
+    if self.tasks[task_id].params.aggregation == AGG_CLAIM:
+        cap = MAX_SUBMISSIONS
+    self._check(n < cap, cn, "task is full")
     self.tasks[task_id].n_entrants = n + 1
     self.has_submitted[task_id][msg.sender] = True
 
@@ -422,14 +496,15 @@ def _add_submission(task_id: uint256, cid: String[MAX_CID]):
 @external
 @payable
 def register_verifier(task_id: uint256):
-    self._require_open(task_id, "register_verifier")
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "register_verifier: registration closed"
-    assert msg.sender != self.tasks[task_id].initiator, "register_verifier: initiator cannot verify its own task"
-    assert not self.is_registered[task_id][msg.sender], "register_verifier: already registered"
-    assert not (self.tasks[task_id].params.exclusive_roles and self.has_submitted[task_id][msg.sender]), "register_verifier: contributor cannot verify"
-    assert msg.value == self.tasks[task_id].params.verifier_stake, "register_verifier: value must equal the task's verifier stake"
+    cn: String[32] = "register_verifier"
+    self._require_open(task_id, cn)
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "registration closed")
+    self._check(msg.sender != self.tasks[task_id].initiator, cn, "initiator cannot verify its own task")
+    self._check(not self.is_registered[task_id][msg.sender], cn, "already registered")
+    self._check(not (self.tasks[task_id].params.exclusive_roles and self.has_submitted[task_id][msg.sender]), cn, "contributor cannot verify")
+    self._check(msg.value == self.tasks[task_id].params.verifier_stake, cn, "value must equal the task's verifier stake")
     n: uint256 = self.tasks[task_id].n_registered
-    assert n < MAX_REGISTRANTS, "register_verifier: registrant pool is full"
+    self._check(n < MAX_REGISTRANTS, cn, "registrant pool is full")
 
     self.registrants[task_id].append(msg.sender)
     self.is_registered[task_id][msg.sender] = True
@@ -440,11 +515,12 @@ def register_verifier(task_id: uint256):
 
 @external
 def cancel(task_id: uint256):
-    self._require_open(task_id, "cancel")
+    cn: String[32] = "cancel"
+    self._require_open(task_id, cn)
     initiator: address = self.tasks[task_id].initiator
-    assert msg.sender == initiator, "cancel: only the initiator can cancel"
-    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "cancel: submission deadline passed"
-    assert not (self.tasks[task_id].params.no_cancel_after_submission and self.tasks[task_id].n_entrants > 0), "cancel: a model was submitted"
+    self._check(msg.sender == initiator, cn, "only the initiator can cancel")
+    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, cn, "submission deadline passed")
+    self._check(not (self.tasks[task_id].params.no_cancel_after_submission and self.tasks[task_id].n_entrants > 0), cn, "a model was submitted")
 
     self.tasks[task_id].cancelled = True
     escrow: uint256 = self.tasks[task_id].escrow
@@ -458,11 +534,12 @@ def cancel(task_id: uint256):
 
 @external
 def draw_committee(task_id: uint256):
-    self._require_open(task_id, "draw_committee")
+    cn: String[32] = "draw_committee"
+    self._require_open(task_id, cn)
     p: TaskParams = self.tasks[task_id].params
-    assert block.timestamp >= p.submission_deadline + p.sealed_window_s, "draw_committee: submissions still open"
-    assert block.timestamp < self._report_deadline(p), "draw_committee: reporting window closed"
-    assert not self.tasks[task_id].drawn, "draw_committee: already drawn"
+    self._check(block.timestamp >= p.submission_deadline + p.sealed_window_s, cn, "submissions still open")
+    self._check(block.timestamp < self._report_deadline(p), cn, "reporting window closed")
+    self._check(not self.tasks[task_id].drawn, cn, "already drawn")
     seed: bytes32 = keccak256(concat(block.prevrandao, convert(task_id, bytes32)))
     if p.future_seed:
         sb: uint256 = self.tasks[task_id].seed_block
@@ -472,7 +549,7 @@ def draw_committee(task_id: uint256):
             self.tasks[task_id].seed_block = block.number + 1
             log SeedRequested(task_id=task_id, seed_block=block.number + 1)
             return
-        assert block.number > sb, "draw_committee: seed block not sealed yet"
+        self._check(block.number > sb, cn, "seed block not sealed yet")
         seed = keccak256(concat(blockhash(sb), convert(task_id, bytes32)))
 
     pool: DynArray[address, MAX_REGISTRANTS] = self.registrants[task_id]
@@ -510,41 +587,50 @@ def draw_committee(task_id: uint256):
 
 
 @external
-def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS]):
-    self._require_open(task_id, "report")
-    assert not self.tasks[task_id].params.commit_reveal, "report: this task uses commit-reveal"
-    assert self.tasks[task_id].drawn, "report: committee not drawn"
-    assert block.timestamp < self._deadlines(task_id)[1], "report: reveal deadline passed"
+def report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS]):
+    """@notice A paper-settled task's report (a claim-settled task's: report_claim)."""
+    self._open_report(task_id, "report", False)
     self._record_report(task_id, accuracy_ppm, scores_ppm, "report")
 
 
 @external
 def commit(task_id: uint256, commitment: bytes32):
-    self._require_open(task_id, "commit")
-    assert self.tasks[task_id].params.commit_reveal, "commit: this task does not use commit-reveal"
-    assert self.tasks[task_id].drawn, "commit: committee not drawn"
-    assert block.timestamp < self._deadlines(task_id)[0], "commit: commit deadline passed"
-    assert self.is_member[task_id][msg.sender], "commit: not a committee member"
-    assert self.commitments[task_id][msg.sender] == empty(bytes32), "commit: already committed"
-    assert commitment != empty(bytes32), "commit: empty commitment"
+    cn: String[32] = "commit"
+    self._require_open(task_id, cn)
+    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
+    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
+    self._check(block.timestamp < self._deadlines(task_id)[0], cn, "commit deadline passed")
+    self._check(self.is_member[task_id][msg.sender], cn, "not a committee member")
+    self._check(self.commitments[task_id][msg.sender] == empty(bytes32), cn, "already committed")
+    self._check(commitment != empty(bytes32), cn, "empty commitment")
     self.commitments[task_id][msg.sender] = commitment
     log ReportCommitted(task_id=task_id, verifier=msg.sender, commitment=commitment)
 
 
 @external
-def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
-    """@notice Reveal a committed report; the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
-    self._require_open(task_id, "reveal")
-    assert self.tasks[task_id].params.commit_reveal, "reveal: this task does not use commit-reveal"
-    cd: uint256 = 0
-    rd: uint256 = 0
-    cd, rd = self._deadlines(task_id)
-    assert block.timestamp >= cd, "reveal: commit phase still open"
-    assert block.timestamp < rd, "reveal: reveal deadline passed"
-    c: bytes32 = self.commitments[task_id][msg.sender]
-    assert c != empty(bytes32), "reveal: no commitment"
-    assert c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal: does not match commitment"
+def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS], salt: bytes32):
+    """@notice Reveal a committed report of a paper-settled task (claim-settled: report_claim);
+    the commitment is keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))."""
+    self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "reveal", False)
     self._record_report(task_id, accuracy_ppm, scores_ppm, "reveal")
+
+
+@external
+def report_claim(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], salt: bytes32):
+    """@notice A claim-settled task's report, or with commit-reveal its reveal (`salt` opens
+    the commitment, the same as reveal's; without commit-reveal it is ignored). Its own entry
+    point, so that the paper's report and reveal keep 64-wide memory frames (a 1,024-wide one
+    cost a small task's reveal ~70 k gas of memory expansion)."""
+    if self.tasks[task_id].params.commit_reveal:
+        self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt)), "report_claim", True)
+    else:
+        self._open_report(task_id, "report_claim", True)
+    # not stored: added to the tally
+    self._admit(task_id, accuracy_ppm, len(scores_ppm), "report_claim")
+    for s: int256 in scores_ppm:
+        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), "report_claim", "score outside [-1e6, 1e6] ppm")
+    self._tally(task_id, accuracy_ppm, scores_ppm)
+    log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
 
 
 # ---------------------------------------------------------------- outcome
@@ -554,7 +640,7 @@ def reveal(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256,
 def finalize(task_id: uint256):
     self._require_open(task_id, "finalize")
     t: Task = self.tasks[task_id]
-    assert block.timestamp >= self._deadlines(task_id)[1], "finalize: reveal deadline not reached"
+    self._check(block.timestamp >= self._deadlines(task_id)[1], "finalize", "reveal deadline not reached")
 
     self.tasks[task_id].finalized = True
     members: DynArray[address, MAX_COMMITTEE] = self.committee[task_id]
@@ -567,12 +653,19 @@ def finalize(task_id: uint256):
         if t.params.undrawn_pays_contributors and t.n_submissions > 0:
             # the models were public and nobody drew: the reward goes to their
             # contributors in equal shares, not back to the initiator
-            ones: DynArray[int256, MAX_SUBMISSIONS] = []
-            for m: uint256 in range(MAX_SUBMISSIONS):
-                if m >= t.n_submissions:
-                    break
-                ones.append(1)
-            back = self._pay_contributors(task_id, t.escrow, ones, t.n_submissions)
+            if t.params.aggregation == AGG_CLAIM:
+                # up to 1,024 of them: each claims one share (claim_pay), as after a verdict
+                self.tally[task_id].pos_total = t.n_submissions
+                self.tally[task_id].n_pos = t.n_submissions
+                self._open_claims(task_id, back)
+                back = 0
+            else:
+                ones: DynArray[int256, PAPER_SUBMISSIONS] = []
+                for m: uint256 in range(PAPER_SUBMISSIONS):
+                    if m >= t.n_submissions:
+                        break
+                    ones.append(1)
+                back = self._pay_contributors(task_id, back, ones, t.n_submissions)
         self._settle_refund(task_id, t.initiator, back)
         log TaskFinalized(task_id=task_id, accepted=False, aggregate_accuracy_ppm=0, n_revealed=0, n_agreeing=0)
         return
@@ -587,8 +680,17 @@ def finalize(task_id: uint256):
 
     accepted: bool = False
     agg_acc: uint256 = 0
-    agg_scores: DynArray[int256, MAX_SUBMISSIONS] = []
-    if len(reps) > 0:
+    agg_scores: DynArray[int256, PAPER_SUBMISSIONS] = []
+    claim: bool = t.params.aggregation == AGG_CLAIM
+    if claim and len(reps) > 0:
+        # majority over the tally, O(1): the winning side's mean accuracy
+        ta: Tally = self.tally[task_id]
+        accepted = 2 * ta.n_above > len(reps)
+        if accepted:
+            agg_acc = ta.acc_above // ta.n_above
+        else:
+            agg_acc = (ta.acc_all - ta.acc_above) // (len(reps) - ta.n_above)
+    elif len(reps) > 0:
         accepted, agg_acc, agg_scores = self._aggregate(task_id, t.params, reps, accs, n_sub)
     self.tasks[task_id].accepted = accepted
     self.tasks[task_id].aggregate_accuracy_ppm = agg_acc
@@ -616,7 +718,13 @@ def finalize(task_id: uint256):
         log StakeBurned(task_id=task_id, amount=slashed)
         send(empty(address), slashed)
 
-    if accepted:
+    if accepted and claim:
+        if self.tally[task_id].pos_total > 0:
+            # stays locked until the claims (claim_pay) take it
+            self._open_claims(task_id, cpool)
+        else:
+            refund += cpool
+    elif accepted:
         refund += self._pay_contributors(task_id, cpool, agg_scores, n_sub)
     else:
         refund += cpool
@@ -625,10 +733,41 @@ def finalize(task_id: uint256):
 
 
 @external
+def claim_pay(task_id: uint256, index: uint256):
+    """@notice Credit the contributor of submission `index` of a finalized, accepted
+    claim-settled task its pay: pool * S // (sum of positive S), S its score sum over the
+    reports at or above the MAFR (an undrawn task's, with undrawn_pays_contributors: S = 1
+    for every submission). Anyone may call; the last claim returns the rounding dust to the
+    initiator."""
+    pool: uint256 = self.tally[task_id].pool
+    s: int256 = 1
+    n: int256 = 1
+    if self.tasks[task_id].drawn:
+        s = self._score_sum(task_id, index)
+        n = convert(self.tally[task_id].n_above, int256)
+    self._check(pool > 0 and s > 0 and index < self.tasks[task_id].n_submissions and not self.claimed[task_id][index], "claim_pay", "nothing owed to this submission")
+    self.claimed[task_id][index] = True
+    amount: uint256 = pool * convert(s, uint256) // self.tally[task_id].pos_total
+    who: address = self.submissions[task_id][index].contributor
+    self._credit(who, amount)
+    log ContributorPaid(task_id=task_id, contributor=who, index=index, amount=amount, score_ppm=s // n)
+    paid: uint256 = self.tally[task_id].paid + amount
+    n_paid: uint256 = self.tally[task_id].n_paid + 1
+    self.tally[task_id].paid = paid
+    self.tally[task_id].n_paid = n_paid
+    self.total_locked -= amount
+    if n_paid == self.tally[task_id].n_pos:
+        # the last claim: the rounding dust goes back, nothing stays locked
+        self._settle_refund(task_id, self.tasks[task_id].initiator, pool - paid)
+        self.total_locked -= pool - paid
+        self.tally[task_id].pool = 0
+
+
+@external
 @nonreentrant
 def withdraw():
     amount: uint256 = self.credit[msg.sender]
-    assert amount > 0, "withdraw: nothing to withdraw"
+    self._check(amount > 0, "withdraw", "nothing to withdraw")
     self.credit[msg.sender] = 0
     self.total_credit -= amount
     log Withdrawn(account=msg.sender, amount=amount)
@@ -639,10 +778,11 @@ def withdraw():
 def claim_access(task_id: uint256):
     """@notice The initiator records, by a transaction (AccessClaimed), that it takes the
     paid models: an on-chain record of access after payment, which a view cannot give."""
+    cn: String[32] = "claim_access"
     initiator: address = self.tasks[task_id].initiator
-    assert initiator != empty(address), "claim_access: unknown task"
-    assert msg.sender == initiator, "claim_access: only the initiator"
-    assert self._paid(task_id), "claim_access: task not paid"
+    self._check(initiator != empty(address), cn, "unknown task")
+    self._check(msg.sender == initiator, cn, "only the initiator")
+    self._check(self._paid(task_id), cn, "task not paid")
     log AccessClaimed(task_id=task_id, initiator=msg.sender)
 
 
@@ -653,39 +793,102 @@ def claim_access(task_id: uint256):
 @view
 def get_task(task_id: uint256) -> Task:
     t: Task = self.tasks[task_id]
-    assert t.initiator != empty(address), "get_task: unknown task"
+    self._check(t.initiator != empty(address), "get_task", "unknown task")
     return t
 
 
 @external
 @view
 def get_submissions(task_id: uint256) -> DynArray[Submission, MAX_SUBMISSIONS]:
-    assert self.tasks[task_id].initiator != empty(address), "get_submissions: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_submissions", "unknown task")
     return self.submissions[task_id]
 
 
 @external
 @view
 def get_registrants(task_id: uint256) -> DynArray[address, MAX_REGISTRANTS]:
-    assert self.tasks[task_id].initiator != empty(address), "get_registrants: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_registrants", "unknown task")
     return self.registrants[task_id]
 
 
 @external
 @view
 def get_committee(task_id: uint256) -> DynArray[address, MAX_COMMITTEE]:
-    assert self.tasks[task_id].initiator != empty(address), "get_committee: unknown task"
+    self._check(self.tasks[task_id].initiator != empty(address), "get_committee", "unknown task")
     return self.committee[task_id]
 
 
 @external
 @view
-def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
-    assert self.tasks[task_id].initiator != empty(address), "get_report: unknown task"
+def get_report(task_id: uint256, verifier: address) -> (bool, uint256, DynArray[int256, PAPER_SUBMISSIONS]):
+    self._check(self.tasks[task_id].initiator != empty(address), "get_report", "unknown task")
     return self.has_revealed[task_id][verifier], self.report_accuracy[task_id][verifier], self.report_scores[task_id][verifier]
 
 
+@external
+@view
+def get_tally(task_id: uint256) -> Tally:
+    return self.tally[task_id]
+
+
+@external
+@view
+def score_sum(task_id: uint256, index: uint256) -> int256:
+    """A claim-settled task's score sum of submission `index` over the reports at or above the MAFR."""
+    return self._score_sum(task_id, index)
+
+
 # ---------------------------------------------------------------- internals
+
+
+@internal
+@view
+def _score_sum(task_id: uint256, m: uint256) -> int256:
+    v: uint256 = (self.score_sums[task_id][m // LANES] >> (32 * (m % LANES))) & LANE
+    if v >= 2**31:
+        return convert(v, int256) - 2**32
+    return convert(v, int256)
+
+
+@internal
+def _tally(task_id: uint256, acc: uint256, scores: DynArray[int256, MAX_SUBMISSIONS]):
+    """Add a report to the claim tally: O(scores), one storage word per LANES scores."""
+    ta: Tally = self.tally[task_id]
+    ta.acc_all += acc
+    if acc >= self.tasks[task_id].params.mafr_bps * (PPM // BPS):
+        # only reports at or above the MAFR can pay contributors (majority, tolerance 0)
+        ta.n_above += 1
+        ta.acc_above += acc
+        n: uint256 = len(scores)
+        word: uint256 = 0
+        for m: uint256 in range(MAX_SUBMISSIONS):
+            if m >= n:
+                break
+            if m % LANES == 0:
+                word = self.score_sums[task_id][m // LANES]
+            sh: uint256 = 32 * (m % LANES)
+            old: int256 = convert((word >> sh) & LANE, int256)
+            if old >= 2**31:
+                old -= 2**32
+            # |sum| <= MAX_COMMITTEE * PPM < 2**31: the lane never overflows
+            new: int256 = old + scores[m]
+            word = (word & ~(LANE << sh)) | ((convert(new + 2**32, uint256) & LANE) << sh)
+            if old > 0:
+                ta.pos_total -= convert(old, uint256)
+                ta.n_pos -= 1
+            if new > 0:
+                ta.pos_total += convert(new, uint256)
+                ta.n_pos += 1
+            if m % LANES == LANES - 1 or m + 1 == n:
+                self.score_sums[task_id][m // LANES] = word
+    self.tally[task_id] = ta
+
+
+@internal
+def _open_claims(task_id: uint256, pool: uint256):
+    """Lock a claim-settled task's contributor pool until claim_pay has paid it out."""
+    self.tally[task_id].pool = pool
+    self.total_locked += pool
 
 
 @internal
@@ -696,7 +899,7 @@ def _paid(task_id: uint256) -> bool:
 
 @internal
 @pure
-def _check(ok: bool, call: String[32], why: String[64]):
+def _check(ok: bool, call: String[32], why: String[80]):
     """assert ok, concat(call, ": ", why), built once here rather than at every site."""
     if not ok:
         raw_revert(abi_encode(concat(call, ": ", why), method_id=method_id("Error(string)")))
@@ -732,17 +935,59 @@ def _deadlines(task_id: uint256) -> (uint256, uint256):
 
 
 @internal
-def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, MAX_SUBMISSIONS], call: String[32]):
+@view
+def _open_report(task_id: uint256, cn: String[32], claim: bool):
+    """The checks of report and report_claim, before the report's own."""
+    self._require_open(task_id, cn)
+    self._settled_by(task_id, cn, claim)
+    self._check(not self.tasks[task_id].params.commit_reveal, cn, "this task uses commit-reveal")
+    self._check(self.tasks[task_id].drawn, cn, "committee not drawn")
+    self._check(block.timestamp < self._deadlines(task_id)[1], cn, "reveal deadline passed")
+
+
+@internal
+@view
+def _open_reveal(task_id: uint256, h: bytes32, cn: String[32], claim: bool):
+    """The checks of reveal and reveal_claim (h: the revealed report's commitment)."""
+    self._require_open(task_id, cn)
+    self._settled_by(task_id, cn, claim)
+    self._check(self.tasks[task_id].params.commit_reveal, cn, "this task does not use commit-reveal")
+    cd: uint256 = 0
+    rd: uint256 = 0
+    cd, rd = self._deadlines(task_id)
+    self._check(block.timestamp >= cd, cn, "commit phase still open")
+    self._check(block.timestamp < rd, cn, "reveal deadline passed")
+    c: bytes32 = self.commitments[task_id][msg.sender]
+    self._check(c != empty(bytes32), cn, "no commitment")
+    self._check(c == h, cn, "does not match commitment")
+
+
+@internal
+@view
+def _settled_by(task_id: uint256, cn: String[32], claim: bool):
+    """A claim-settled task takes its reports through report_claim, and only it."""
+    self._check((self.tasks[task_id].params.aggregation == AGG_CLAIM) == claim, cn, "wrong call for the task's settlement")
+
+
+@internal
+def _admit(task_id: uint256, accuracy_ppm: uint256, n_scores: uint256, call: String[32]):
+    """The checks and records shared by both kinds of report (scores aside)."""
     self._check(self.is_member[task_id][msg.sender], call, "not a committee member")
     self._check(not self.has_revealed[task_id][msg.sender], call, "already reported")
     self._check(accuracy_ppm <= PPM, call, "accuracy above 1e6 ppm")
-    self._check(len(scores_ppm) == self.tasks[task_id].n_submissions, call, "one score per submitted model needed")
-    for s: int256 in scores_ppm:
-        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
+    self._check(n_scores == self.tasks[task_id].n_submissions, call, "one score per submitted model needed")
     self.has_revealed[task_id][msg.sender] = True
     self.report_accuracy[task_id][msg.sender] = accuracy_ppm
-    self.report_scores[task_id][msg.sender] = scores_ppm
     self.tasks[task_id].n_revealed += 1
+
+
+@internal
+def _record_report(task_id: uint256, accuracy_ppm: uint256, scores_ppm: DynArray[int256, PAPER_SUBMISSIONS], call: String[32]):
+    """A paper report: stored whole (paper-bounded types keep the memory frames small)."""
+    self._admit(task_id, accuracy_ppm, len(scores_ppm), call)
+    for s: int256 in scores_ppm:
+        self._check(s >= -convert(PPM, int256) and s <= convert(PPM, int256), call, "score outside [-1e6, 1e6] ppm")
+    self.report_scores[task_id][msg.sender] = scores_ppm
     log ReportRevealed(task_id=task_id, verifier=msg.sender, accuracy_ppm=accuracy_ppm, scores_ppm=scores_ppm)
 
 
@@ -811,10 +1056,10 @@ def _robust_center(xs: DynArray[int256, MAX_COMMITTEE], aggregation: uint8, trim
 
 @internal
 @view
-def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMMITTEE], accs: DynArray[uint256, MAX_COMMITTEE], n_sub: uint256) -> (bool, uint256, DynArray[int256, MAX_SUBMISSIONS]):
+def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMMITTEE], accs: DynArray[uint256, MAX_COMMITTEE], n_sub: uint256) -> (bool, uint256, DynArray[int256, PAPER_SUBMISSIONS]):
     threshold: uint256 = p.mafr_bps * (PPM // BPS)
     agg: uint8 = p.aggregation
-    scores: DynArray[int256, MAX_SUBMISSIONS] = []
+    scores: DynArray[int256, PAPER_SUBMISSIONS] = []
     if agg == AGG_MAJORITY:
         n_above: uint256 = 0
         for a: uint256 in accs:
@@ -824,8 +1069,8 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
         # aggregate = mean over the reports on the winning side
         acc_sum: uint256 = 0
         n_win: uint256 = 0
-        sums: DynArray[int256, MAX_SUBMISSIONS] = []
-        for m: uint256 in range(MAX_SUBMISSIONS):
+        sums: DynArray[int256, PAPER_SUBMISSIONS] = []
+        for m: uint256 in range(PAPER_SUBMISSIONS):
             if m >= n_sub:
                 break
             sums.append(0)
@@ -835,12 +1080,12 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
             if (accs[i] >= threshold) == accepted:
                 n_win += 1
                 acc_sum += accs[i]
-                rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][reps[i]]
-                for m: uint256 in range(MAX_SUBMISSIONS):
+                rs: DynArray[int256, PAPER_SUBMISSIONS] = self.report_scores[task_id][reps[i]]
+                for m: uint256 in range(PAPER_SUBMISSIONS):
                     if m >= n_sub:
                         break
                     sums[m] += rs[m]
-        for m: uint256 in range(MAX_SUBMISSIONS):
+        for m: uint256 in range(PAPER_SUBMISSIONS):
             if m >= n_sub:
                 break
             scores.append(sums[m] // convert(n_win, int256))
@@ -850,7 +1095,7 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
     for a: uint256 in accs:
         acc_col.append(convert(a, int256))
     agg_acc: uint256 = convert(self._robust_center(acc_col, agg, p.trim_bps), uint256)
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= n_sub:
             break
         col: DynArray[int256, MAX_COMMITTEE] = []
@@ -862,7 +1107,7 @@ def _aggregate(task_id: uint256, p: TaskParams, reps: DynArray[address, MAX_COMM
 
 @internal
 @view
-def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> bool:
+def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS]) -> bool:
     if not self.has_revealed[task_id][v]:
         return False
     acc: uint256 = self.report_accuracy[task_id][v]
@@ -873,8 +1118,8 @@ def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc
         return True
     if max(acc, agg_acc) - min(acc, agg_acc) > tol:
         return False
-    rs: DynArray[int256, MAX_SUBMISSIONS] = self.report_scores[task_id][v]
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    rs: DynArray[int256, PAPER_SUBMISSIONS] = self.report_scores[task_id][v]
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= len(agg_scores):
             break
         if abs(rs[m] - agg_scores[m]) > convert(tol, int256):
@@ -883,7 +1128,7 @@ def _agrees(task_id: uint256, v: address, p: TaskParams, accepted: bool, agg_acc
 
 
 @internal
-def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address, MAX_COMMITTEE], accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS]) -> (DynArray[address, MAX_COMMITTEE], uint256):
+def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address, MAX_COMMITTEE], accepted: bool, agg_acc: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS]) -> (DynArray[address, MAX_COMMITTEE], uint256):
     """Return the stakes of agreeing members, slash the others; the agreeing members and the slashed sum."""
     agreeing: DynArray[address, MAX_COMMITTEE] = []
     slashed: uint256 = 0
@@ -914,7 +1159,7 @@ def _judge_committee(task_id: uint256, p: TaskParams, members: DynArray[address,
 
 
 @internal
-def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int256, MAX_SUBMISSIONS], n_sub: uint256) -> uint256:
+def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int256, PAPER_SUBMISSIONS], n_sub: uint256) -> uint256:
     """Pay cpool in proportion to the positive aggregate scores; return the undistributed rest."""
     total: uint256 = 0
     for s: int256 in agg_scores:
@@ -924,8 +1169,7 @@ def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int
         return cpool
     paid: uint256 = 0
     mask: uint256 = 0
-    subs: DynArray[Submission, MAX_SUBMISSIONS] = self.submissions[task_id]
-    for m: uint256 in range(MAX_SUBMISSIONS):
+    for m: uint256 in range(PAPER_SUBMISSIONS):
         if m >= n_sub:
             break
         s: int256 = agg_scores[m]
@@ -933,7 +1177,10 @@ def _pay_contributors(task_id: uint256, cpool: uint256, agg_scores: DynArray[int
             amount: uint256 = cpool * convert(s, uint256) // total
             paid += amount
             mask |= 1 << m
-            self._credit(subs[m].contributor, amount)
-            log ContributorPaid(task_id=task_id, contributor=subs[m].contributor, index=m, amount=amount, score_ppm=s)
+            # one submission read at a time: a copy of the whole array would fill a frame
+            # 1,024 submissions wide (memory expansion) and read every CID
+            who: address = self.submissions[task_id][m].contributor
+            self._credit(who, amount)
+            log ContributorPaid(task_id=task_id, contributor=who, index=m, amount=amount, score_ppm=s)
     self.tasks[task_id].accepted_mask = mask
     return cpool - paid

@@ -27,6 +27,13 @@ class Aggregation(IntEnum):
     """The paper's rule: accepted when a strict majority report fused accuracy ≥ MAFR."""
     MEDIAN = 1
     TRIMMED_MEAN = 2
+    CLAIM = 3
+    """Claim settlement (issue 15): the paper's majority, tallied on chain as reports arrive
+    (finalize is O(committee)); each contributor's pay is credited by ``claim_pay``. A
+    submission's score is its *sum* over the reports on the winning side, and pay is
+    ``cpool × S // Σ positive S``: the paper's rule without truncating each mean first
+    (identical when one report wins; otherwise a share moves by a relative amount below
+    winners / |mean|). Needs tolerance 0."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class Settlement:
     accepted: bool
     aggregate_accuracy_ppm: int
     aggregate_scores_ppm: tuple[int, ...]
+    """Per submission; the winning side's score *sums* for ``Aggregation.CLAIM``."""
     contributor_pay: tuple[Wei, ...]
     """Per submission index; 0 for submissions with a non-positive aggregate score."""
     agreeing: tuple[Address, ...]
@@ -116,15 +124,19 @@ def aggregate(
 ) -> tuple[bool, int, tuple[int, ...]]:
     """(accepted, aggregate accuracy, aggregate scores) of a non-empty list of reports."""
     threshold = rules.mafr_bps * (PPM // BPS)
-    if rules.aggregation == Aggregation.MAJORITY:
+    if rules.aggregation in (Aggregation.MAJORITY, Aggregation.CLAIM):
         above = sum(1 for r in reports if r.accuracy_ppm >= threshold)
         accepted = 2 * above > len(reports)
         winners = [r for r in reports if (r.accuracy_ppm >= threshold) == accepted]
         acc = sum(r.accuracy_ppm for r in winners) // len(winners)
-        scores = tuple(
-            tdiv(sum(r.scores_ppm[m] for r in winners), len(winners)) for m in range(n_submissions)
-        )
-        return accepted, acc, scores
+        sums = [sum(r.scores_ppm[m] for r in winners) for m in range(n_submissions)]
+        if rules.aggregation == Aggregation.CLAIM:
+            # the contract tallies only the reports at or above the MAFR (the side that
+            # pays); a rejected task pays no contributor, so its sums never matter
+            if not accepted:
+                return accepted, acc, tuple(0 for _ in range(n_submissions))
+            return accepted, acc, tuple(sums)
+        return accepted, acc, tuple(tdiv(x, len(winners)) for x in sums)
     acc = robust_center([r.accuracy_ppm for r in reports], rules.aggregation, rules.trim_bps)
     scores = tuple(
         robust_center([r.scores_ppm[m] for r in reports], rules.aggregation, rules.trim_bps)
@@ -205,7 +217,8 @@ def settle(
     mask = 0
     if accepted:
         pay = contributor_shares(cpool, scores)
-        mask = sum(1 << m for m, score in enumerate(scores) if score > 0)
+        if rules.aggregation != Aggregation.CLAIM:  # claim tasks leave the mask 0
+            mask = sum(1 << m for m, score in enumerate(scores) if score > 0)
         refund += cpool - sum(pay)
     else:
         refund += cpool
@@ -228,7 +241,8 @@ def settle_undrawn(rules: Rules, escrow: Wei, n_submissions: int) -> tuple[tuple
     """What finalize credits for a task nobody drew a committee for: (pay per submission,
     refund to the initiator). The paper's rule refunds the whole escrow; with
     ``undrawn_pays_contributors`` and submissions, the escrow is shared equally and only
-    the dust returns."""
+    the dust returns. A claim-settled task credits the same through ``claim_pay``, one
+    submission at a time, the dust with the last claim."""
     if not rules.undrawn_pays_contributors or n_submissions == 0:
         return tuple(Wei(0) for _ in range(n_submissions)), escrow
     pay = contributor_shares(escrow, [1] * n_submissions)

@@ -24,6 +24,7 @@ from contracts.units import (
     MAX_COMMITTEE,
     MAX_REGISTRANTS,
     MAX_SUBMISSIONS,
+    PAPER_SUBMISSIONS,
     PPM,
     Address,
     Cid,
@@ -40,6 +41,7 @@ __all__ = [
     "MAX_COMMITTEE",
     "MAX_REGISTRANTS",
     "MAX_SUBMISSIONS",
+    "PAPER_SUBMISSIONS",
     "PPM",
     "AccessClaimed",
     "Aggregation",
@@ -57,6 +59,7 @@ __all__ = [
     "StakeBurned",
     "StakeReturned",
     "Submission",
+    "Tally",
     "TaskCancelled",
     "TaskCreated",
     "TaskFinalized",
@@ -90,11 +93,17 @@ _GAS = {
     "commit_model": 200_000,
     "reveal_model": 400_000,
     "claim_access": 100_000,
+    # the last claim also returns the dust: up to five fresh storage words (~175 k gas)
+    "claim_pay": 250_000,
 }
 
 
-def _report_gas(n_scores: int) -> int:
-    """A report stores one word per score (~22k gas each when fresh)."""
+def _report_gas(n_scores: int, claim: bool = False) -> int:
+    """A paper report stores one word per score (~22k gas each when fresh); a claim-settled
+    report adds its scores to sums packed eight to a word (~3.5k gas per score, measured
+    in BENCHMARKS.md), so 1,000 scores fit a block."""
+    if claim:
+        return 400_000 + 6_000 * n_scores
     return 300_000 + 50_000 * n_scores
 
 
@@ -227,6 +236,28 @@ class TaskState:
     seed_block: int = 0
     n_entrants: int = 0
     """Submissions plus sealed commitments."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A claim-settled task's running tally (``Aggregation.CLAIM``; zeros otherwise)."""
+
+    n_above: int
+    """Reports at or above the MAFR (the side that pays contributors)."""
+    acc_above: int
+    acc_all: int
+    pos_total: int
+    """Sum of the positive score sums over the reports at or above the MAFR (an undrawn
+    task paid by ``undrawn_pays_contributors``: the number of submissions, each counting 1)."""
+    n_pos: int
+    """Submissions whose score sum is positive (undrawn and paid: every submission): the
+    claims finalize leaves open."""
+    pool: Wei
+    """Contributor pool the claims share (set by finalize: an accepted task's contributor
+    pool, an undrawn one's whole escrow with ``undrawn_pays_contributors``; 0 once the last
+    claim is paid)."""
+    paid: Wei
+    n_paid: int
 
 
 @dataclass(frozen=True)
@@ -567,10 +598,20 @@ class TaskMarket:
         return self._send(sender, "draw_committee", [task_id])
 
     def report(
-        self, sender: Account, task_id: TaskId, accuracy_ppm: int, scores_ppm: Sequence[int]
+        self,
+        sender: Account,
+        task_id: TaskId,
+        accuracy_ppm: int,
+        scores_ppm: Sequence[int],
+        claim: bool = False,
     ) -> int:
+        """``claim``: the task is claim-settled: sent to ``report_claim`` (with a zero salt),
+        under a lower gas limit that fits 1,000 scores."""
         scores = self._scores("report", scores_ppm)
-        gas = _report_gas(len(scores))
+        gas = _report_gas(len(scores), claim)
+        if claim:
+            args = [task_id, accuracy_ppm, scores, bytes(32)]
+            return self._send(sender, "report_claim", args, gas=gas)
         return self._send(sender, "report", [task_id, accuracy_ppm, scores], gas=gas)
 
     def commit(self, sender: Account, task_id: TaskId, commitment_hash: bytes) -> int:
@@ -584,16 +625,25 @@ class TaskMarket:
         accuracy_ppm: int,
         scores_ppm: Sequence[int],
         salt: bytes,
+        claim: bool = False,
     ) -> int:
+        """``claim``: the task is claim-settled: sent to ``report_claim`` (same commitment)."""
         scores = self._scores("reveal", scores_ppm)
         args = [task_id, accuracy_ppm, scores, self._bytes32("reveal", "salt", salt)]
-        return self._send(sender, "reveal", args, gas=_report_gas(len(scores)))
+        call = "report_claim" if claim else "reveal"
+        return self._send(sender, call, args, gas=_report_gas(len(scores), claim))
 
     def finalize(self, sender: Account, task_id: TaskId) -> int:
         return self._send(sender, "finalize", [task_id])
 
     def withdraw(self, sender: Account) -> int:
         return self._send(sender, "withdraw", [])
+
+    def claim_pay(self, sender: Account, task_id: TaskId, index: int) -> int:
+        """Credit submission ``index`` of a finalized claim-settled task its pay (accepted:
+        by its score sum; undrawn with ``undrawn_pays_contributors``: an equal share); anyone
+        may send it, the contributor is credited."""
+        return self._send(sender, "claim_pay", [task_id, index])
 
     # ------------------------------------------------------------ views
 
@@ -640,6 +690,26 @@ class TaskMarket:
         revealed, acc, scores = self._view("get_report", task_id, verifier)
         return bool(revealed), int(acc), list(scores)
 
+    def tally(self, task_id: TaskId) -> Tally:
+        raw = self._view("get_tally", task_id)
+        return Tally(
+            n_above=raw["n_above"],
+            acc_above=raw["acc_above"],
+            acc_all=raw["acc_all"],
+            pos_total=raw["pos_total"],
+            n_pos=raw["n_pos"],
+            pool=Wei(raw["pool"]),
+            paid=Wei(raw["paid"]),
+            n_paid=raw["n_paid"],
+        )
+
+    def score_sum(self, task_id: TaskId, index: int) -> int:
+        """A claim-settled task's score sum of submission ``index`` (reports ≥ MAFR)."""
+        return int(self._view("score_sum", task_id, index))
+
+    def claimed(self, task_id: TaskId, index: int) -> bool:
+        return bool(self._view("claimed", task_id, index))
+
     def credit(self, account: Address) -> Wei:
         return Wei(self._view("credit", account))
 
@@ -683,4 +753,6 @@ class TaskMarket:
         if not (t.finalized and t.accepted):
             raise self._refused("accepted_cids", "task not paid")
         subs = self.submissions(task_id)
+        if t.params.aggregation == Aggregation.CLAIM:
+            return [s.cid for s in subs if self.score_sum(task_id, s.index) > 0]
         return [s.cid for s in subs if (t.accepted_mask >> s.index) & 1]

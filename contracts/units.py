@@ -32,9 +32,11 @@ BPS = 10_000
 """Basis points: the contract's unit for MAFR and fractions."""
 
 # The contract's capacity, as declared in TaskMarket.vy (tests/contracts check they agree).
-MAX_SUBMISSIONS = 64
-"""Submissions one task accepts."""
-MAX_REGISTRANTS = 128
+MAX_SUBMISSIONS = 1024
+"""Submissions a claim-settled task accepts (``Aggregation.CLAIM``)."""
+PAPER_SUBMISSIONS = 64
+"""Submissions a task with the paper's settlement accepts (its finalize is O(N x K))."""
+MAX_REGISTRANTS = 256
 """Verifiers who may register for one task."""
 MAX_COMMITTEE = 32
 """Largest committee a task may ask for."""

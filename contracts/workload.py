@@ -16,6 +16,7 @@ from contracts.chain import Account, Block, Chain, ChainConfig, Engine, Receipt
 from contracts.errors import InvariantViolation
 from contracts.units import ETHER, Cid, TaskId, Wei
 
+from .settlement import Aggregation
 from .taskmarket import TaskMarket, TaskParams, commitment, new_salt
 
 
@@ -30,6 +31,10 @@ class WorkloadShape:
     reward: Wei = Wei(10 * ETHER)
     stake: Wei = Wei(ETHER)
     block_interval: int = 12
+    aggregation: Aggregation = Aggregation.MAJORITY
+    """``CLAIM``: claim settlement; every positive submission's pay is claimed after
+    finalize (``claim_pay``), in blocks of at most ``claims_per_block``."""
+    claims_per_block: int = 200
 
 
 @dataclass
@@ -93,16 +98,19 @@ def run_workload(
     verifiers = accounts[1 + shape.contributors : need]
     now = chain.head_timestamp
     iv = shape.block_interval
+    # a big task's submissions and reports span several blocks: longer phases
+    phase = iv * (3 + shape.contributors // 20)
     params = TaskParams(
         mafr_bps=8000,
         committee_size=shape.committee,
         verifier_share_bps=2000,
-        submission_deadline=now + 3 * iv,
-        commit_deadline=now + 6 * iv,
-        reveal_deadline=now + 9 * iv,
+        submission_deadline=now + phase,
+        commit_deadline=now + 2 * phase,
+        reveal_deadline=now + 3 * phase,
         verifier_stake=shape.stake,
         slash_bps=5000,
         commit_reveal=shape.commit_reveal,
+        aggregation=shape.aggregation,
     )
     result = WorkloadResult(task_id=TaskId(market.next_task_id()))
     drive = _Driver(chain, iv, result)
@@ -118,6 +126,7 @@ def run_workload(
     market.draw_committee(initiator, task)
     drive.seal(params.submission_deadline)
     members = set(market.committee(task))
+    claim = shape.aggregation == Aggregation.CLAIM
     scores = [int(s) for s in rng.integers(1_000, 100_000, size=shape.contributors)]
     salts = {}
     for v in verifiers:
@@ -127,15 +136,16 @@ def run_workload(
             salts[v.address] = new_salt(rng)
             market.commit(v, task, commitment(task, v.address, 900_000, scores, salts[v.address]))
         else:
-            market.report(v, task, 900_000, scores)
+            market.report(v, task, 900_000, scores, claim)
     drive.seal()
     if shape.commit_reveal:
         for v in verifiers:
             if v.address in salts:
-                market.reveal(v, task, 900_000, scores, salts[v.address])
+                market.reveal(v, task, 900_000, scores, salts[v.address], claim)
         drive.seal(params.commit_deadline)
     market.finalize(initiator, task)
     drive.seal(params.reveal_deadline)
+    _claim_every_pay(market, drive, initiator, task, shape)
     for a in [initiator, *contributors, *verifiers]:
         if market.credit(a.address) > 0:
             market.withdraw(a)
@@ -143,6 +153,18 @@ def run_workload(
     result.seconds = time.perf_counter() - start
     result.accepted = market.get_task(task).accepted
     return result
+
+
+def _claim_every_pay(
+    market: TaskMarket, drive: _Driver, sender: Account, task: TaskId, shape: WorkloadShape
+) -> None:
+    """Claim settlement: ``sender`` claims every submission's pay, a block at a time."""
+    if shape.aggregation != Aggregation.CLAIM:
+        return
+    for start in range(0, shape.contributors, shape.claims_per_block):
+        for i in range(start, min(start + shape.claims_per_block, shape.contributors)):
+            market.claim_pay(sender, task, i)
+        drive.seal()
 
 
 def check_conservation(chain: Chain, accounts: list[Account], market: TaskMarket) -> None:

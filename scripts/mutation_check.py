@@ -31,6 +31,7 @@ SUITE = [
     "tests/contracts/test_phases.py",
     "tests/contracts/test_create.py",
     "tests/contracts/test_finalize.py",
+    "tests/contracts/test_claim.py",
     "tests/contracts/test_defences.py",
     "tests/contracts/test_actors.py",
     "tests/contracts/test_market_stateful.py",
@@ -67,22 +68,38 @@ MUTANTS = [
     Mutant(
         "anyone_cancels",
         "cancel forgets the initiator check",
-        '    assert msg.sender == initiator, "cancel: only the initiator can cancel"\n',
+        '    self._check(msg.sender == initiator, cn, "only the initiator can cancel")\n',
         "",
     ),
     Mutant(
         "deadline_off_by_one",
         "a submission is accepted at the deadline second itself",
-        "    assert block.timestamp < self.tasks[task_id].params.submission_deadline, "
-        '"submit_model: submission deadline passed"',
-        "    assert block.timestamp <= self.tasks[task_id].params.submission_deadline, "
-        '"submit_model: submission deadline passed"',
+        "    self._check(block.timestamp < self.tasks[task_id].params.submission_deadline, "
+        'cn, "submission deadline passed")\n    self._check(msg.sender != self',
+        "    self._check(block.timestamp <= self.tasks[task_id].params.submission_deadline, "
+        'cn, "submission deadline passed")\n    self._check(msg.sender != self',
     ),
     Mutant(
         "reveal_not_bound_to_sender",
         "a report's commitment leaves out the sender (copyable by another member)",
-        "c == keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, scores_ppm, salt))",
-        "c == keccak256(abi_encode(task_id, accuracy_ppm, scores_ppm, salt))",
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, "
+        'scores_ppm, salt)), "reveal", False)',
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, accuracy_ppm, "
+        'scores_ppm, salt)), "reveal", False)',
+    ),
+    Mutant(
+        "claim_reveal_not_bound_to_sender",
+        "claim settlement: a revealed report's commitment leaves out the sender",
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, msg.sender, accuracy_ppm, "
+        'scores_ppm, salt)), "report_claim", True)',
+        "self._open_reveal(task_id, keccak256(abi_encode(task_id, accuracy_ppm, "
+        'scores_ppm, salt)), "report_claim", True)',
+    ),
+    Mutant(
+        "settlement_entry_unchecked",
+        "a claim task's report through the paper's entry point (stored, never tallied)",
+        "    self._check((self.tasks[task_id].params.aggregation == AGG_CLAIM) == claim, cn, ",
+        "    self._check(True, cn, ",
     ),
     Mutant(
         "model_reveal_not_bound_to_sender",
@@ -127,6 +144,18 @@ MUTANTS = [
         "        if False:",
     ),
     Mutant(
+        "undrawn_claim_paid_in_finalize",
+        "an undrawn claim task pays in finalize, through the paper's 64-wide path",
+        "            if t.params.aggregation == AGG_CLAIM:\n                # up to 1,024",
+        "            if False:\n                # up to 1,024",
+    ),
+    Mutant(
+        "undrawn_claims_read_sums",
+        "claim_pay reads an undrawn task's (empty) score sums: its claims are refused",
+        "    if self.tasks[task_id].drawn:\n        s = self._score_sum(task_id, index)",
+        "    if True:\n        s = self._score_sum(task_id, index)",
+    ),
+    Mutant(
         "window_ignored",
         "report_window_s ignored: members' deadlines stay the fixed ones",
         "    if w == 0 or not self.tasks[task_id].drawn:",
@@ -138,6 +167,18 @@ MUTANTS = [
         "self.tasks[task_id].params.no_cancel_after_submission and "
         "self.tasks[task_id].n_entrants > 0",
         "False",
+    ),
+    Mutant(
+        "claim_paid_twice",
+        "claim settlement: a submission's claim is never marked, so it can be paid again",
+        "    self.claimed[task_id][index] = True\n",
+        "",
+    ),
+    Mutant(
+        "claim_dust_kept",
+        "claim settlement: the last claim keeps the rounding dust instead of returning it",
+        "        self._settle_refund(task_id, self.tasks[task_id].initiator, pool - paid)\n",
+        "",
     ),
 ]
 

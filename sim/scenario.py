@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from contracts.chain import Engine
-from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, Wei
+from contracts.units import ETHER, GWEI, MAX_COMMITTEE, MAX_SUBMISSIONS, PAPER_SUBMISSIONS, Wei
 from sim.adaptation import AdaptationSection, check_adaptation
 from sim.churn import ChurnSection, read_trace, trace_digest
 from sim.config import (
@@ -174,8 +174,17 @@ class TaskSection(Checked):
     """From the submission deadline to the commit deadline."""
     reveal_window_s: Annotated[float, POSITIVE] = 600.0
     """From the commit deadline to the reveal deadline (commit–reveal only)."""
-    max_contributors: Annotated[int, Interval(1, MAX_SUBMISSIONS, closed="both")] = MAX_SUBMISSIONS
-    """Contributors that may join one task (the contract holds at most 64)."""
+    max_contributors: Annotated[int, Interval(1, MAX_SUBMISSIONS, closed="both")] = (
+        PAPER_SUBMISSIONS
+    )
+    """Contributors that may join one task (the contract holds at most 64 with the paper's
+    settlement, 1,024 with ``settlement = "claim"``)."""
+    settlement: Literal["paper", "claim"] = "paper"
+    """"paper": finalize pays every contributor in one transaction (gas grows with
+    submissions × committee; at most 64 submissions). "claim": finalize is O(committee)
+    and each contributor claims its own pay (``claim_pay``), so a task takes up to 1,024
+    contributors; needs aggregation "majority" and tolerance 0 (README, "Capacity and claim
+    settlement")."""
     participation: Annotated[float, FRACTION] = 1.0
     """Chance that an online contributor joins a task of this template (each decides alone)."""
     verifier_participation: Annotated[float, FRACTION] = 1.0
@@ -441,6 +450,7 @@ class Scenario(Checked):
                 f"{key}.verifier_stake_ether: expected below chain.genesis_balance_ether "
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
             )
+        _check_settlement(key, task)
         if task.future_seed and self.chain.engine == "revm":
             # pyrevm gives no way to set the hashes BLOCKHASH returns: revm's are keccak of
             # the block number, known in advance, which would void the defence
@@ -654,3 +664,18 @@ def _assign(table: dict[str, Any], key: str, value: Any, where: str) -> None:
                 node = node[part]
         else:
             raise ConfigError(f"{where}: {key}: {'.'.join(parts[:i])} is not a table")
+
+
+def _check_settlement(key: str, task: TaskSection) -> None:
+    """The paper's settlement keeps its cap; claim settlement needs a tolerance-free majority."""
+    if task.settlement == "paper" and task.max_contributors > PAPER_SUBMISSIONS:
+        raise ValueError(
+            f"{key}.max_contributors: expected at most {PAPER_SUBMISSIONS} with the paper's "
+            f'settlement (settlement = "claim" takes {MAX_SUBMISSIONS}), '
+            f"got {task.max_contributors}"
+        )
+    if task.settlement == "claim" and (task.aggregation != "majority" or task.tolerance):
+        raise ValueError(
+            f'{key}.settlement: "claim" needs aggregation = "majority" and tolerance = 0, '
+            f"got {task.aggregation!r} and {task.tolerance}"
+        )

@@ -1,9 +1,10 @@
 """The registrant flood: one verifier fills a task's registrant pool with Sybil accounts.
 
-The contract caps a task's registrants at ``MAX_REGISTRANTS`` (128) and, with the paper's
-rules, accepts a stake of zero (issue 14, finding 4). The flooder registers itself and up to
-``sybils`` further accounts it opens and funds from its own balance (each gets the stake plus
-``gas_allowance_ether`` for its transactions), all in the first blocks after the task appears.
+The contract caps a task's registrants at ``MAX_REGISTRANTS`` (256; 128 before issue 15's
+capacity work) and, with the paper's rules, accepts a stake of zero (issue 14, finding 4).
+The flooder registers itself and up to ``sybils`` further accounts it opens and funds from
+its own balance (each gets the stake plus ``gas_allowance_ether`` for its transactions), all
+in the first blocks after the task appears.
 Verifiers who come later are refused ("registrant pool is full"), and the committee is drawn
 almost only from the flood. The flood's members then report what its owner wants without
 doing the work: one made-up report (as the ``lazy`` kind makes up), the same from every
@@ -13,10 +14,11 @@ like the drawn ones, withdraw after the task settles; their balances stay the fl
 directory books every Sybil account to it).
 
 Cost: the gas of one transfer and one registration per Sybil (about 0.012 ether for 128
-registrations at 1 gwei) and, with a stake, that stake locked from registration to the draw
-(``costs.stake_rate_per_year`` prices it). ``tasks[i].min_stake_ether`` makes the initiator's
-stake at least that much: the flood then needs ``sybils × stake`` ether at once, so its size
-is bounded by the flooder's wealth, and each slot carries the cost of capital.
+registrations at 1 gwei; twice that for a full 256 pool) and, with a stake, that stake
+locked from registration to the draw (``costs.stake_rate_per_year`` prices it).
+``tasks[i].min_stake_ether`` makes the initiator's stake at least that much: the flood then
+needs ``sybils × stake`` ether at once, so its size is bounded by the flooder's wealth, and
+each slot carries the cost of capital.
 """
 
 from __future__ import annotations

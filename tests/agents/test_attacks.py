@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import sim
+from contracts.units import MAX_REGISTRANTS
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 ETH = 10**18
@@ -125,7 +126,7 @@ def test_a_registrant_flood_takes_the_committee_unless_slots_cost_stake() -> Non
     attacked = run_with(*flood, "tasks[0].verifier_stake_ether=0.0")
     me = the_agent(attacked, "registrant_flood")
     registered = rows(attacked, "registered")
-    assert len(registered) == 128  # the pool is full
+    assert len(registered) == MAX_REGISTRANTS  # the pool is full (256 since issue 15)
     drawn = rows(attacked, "committee_drawn")["detail"].iloc[0]
     assert drawn.count(me) == 3  # every member is one of the flood's accounts
     profits = attacked.summary["net_profit_by_behaviour"]["verifier"]

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from contracts.chain import Account, Block, Chain, ChainConfig, Receipt
-from contracts.settlement import Report
+from contracts.settlement import Aggregation, Report
 from contracts.taskmarket import TaskCreated, TaskMarket, TaskParams, commitment, typed_events
 from contracts.units import ETHER, Address, Cid, TaskId, Wei
 
-N_ACCOUNTS = 150
+N_ACCOUNTS = 270
 STAKE = Wei(ETHER)
 REWARD = Wei(10 * ETHER)
 
@@ -92,6 +92,11 @@ class Harness:
         block = self.seal(at)
         reasons = {r.ticket: (r.included, r.ok, r.revert_reason) for r in block.receipts}
         assert [reasons[t] for t, _ in cases] == [(True, False, why) for _, why in cases]
+
+    def seal_tickets(self, tickets: Sequence[int], at: int | None = None) -> list[Receipt]:
+        """Seal one block; the receipts of ``tickets``, in order (ok or not)."""
+        out = {r.ticket: r for r in self.seal(at).receipts}
+        return [out[t] for t in tickets]
 
     def all_ok(self, tickets: Sequence[int], at: int | None = None) -> list[Receipt]:
         block = self.seal(at)
@@ -164,6 +169,7 @@ class Harness:
         if not reports:
             return
         p = ctx.params
+        claim = p.aggregation == Aggregation.CLAIM  # claim-settled: through report_claim
         members = [self.by_address(a) for a in reports]
         if not p.commit_reveal:
             tickets = [
@@ -172,6 +178,7 @@ class Harness:
                     ctx.task_id,
                     reports[v.address].accuracy_ppm,
                     list(reports[v.address].scores_ppm),
+                    claim,
                 )
                 for v in members
             ]
@@ -193,6 +200,7 @@ class Harness:
                 reports[v.address].accuracy_ppm,
                 list(reports[v.address].scores_ppm),
                 salt[v.address],
+                claim,
             )
             for v in members
         ]

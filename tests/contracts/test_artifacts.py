@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from contracts import SOURCE_DIR, artifact_path, compile_source, contract_names
-from contracts.units import MAX_COMMITTEE, MAX_REGISTRANTS, MAX_SUBMISSIONS
+from contracts.units import MAX_COMMITTEE, MAX_REGISTRANTS, MAX_SUBMISSIONS, PAPER_SUBMISSIONS
 
 
 def test_every_artifact_matches_a_fresh_compilation() -> None:
@@ -23,6 +23,7 @@ def test_capacity_constants_match_the_source() -> None:
     source = (SOURCE_DIR / "TaskMarket.vy").read_text()
     for name, value in (
         ("MAX_SUBMISSIONS", MAX_SUBMISSIONS),
+        ("PAPER_SUBMISSIONS", PAPER_SUBMISSIONS),
         ("MAX_REGISTRANTS", MAX_REGISTRANTS),
         ("MAX_COMMITTEE", MAX_COMMITTEE),
     ):

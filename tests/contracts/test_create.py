@@ -54,7 +54,7 @@ BAD_PARAMS: list[tuple[dict[str, Any], str]] = [
     ({"committee_size": 33}, "create_task: committee_size must be in [1, 32]"),
     ({"verifier_share_bps": 10_001}, "create_task: verifier_share_bps above 10000"),
     ({"slash_bps": 10_001}, "create_task: slash_bps above 10000"),
-    ({"aggregation": 3}, "create_task: unknown aggregation"),
+    ({"aggregation": 4}, "create_task: unknown aggregation"),
     ({"trim_bps": 5_000}, "create_task: trim_bps must be below 5000"),
     ({"submission_deadline": 1}, "create_task: submission deadline not in the future"),
     ({"commit_deadline": 100}, "create_task: commit deadline must follow submission deadline"),

@@ -59,7 +59,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from contracts.chain import Account, Receipt
 from contracts.settlement import Aggregation, Report, settle, settle_undrawn
 from contracts.taskmarket import TaskParams, commitment
-from contracts.units import ETHER, Address, Cid, TaskId, Wei
+from contracts.units import BPS, ETHER, Address, Cid, TaskId, Wei
 
 if TYPE_CHECKING:
     from tests.contracts.conftest import Harness
@@ -138,6 +138,10 @@ class ModelTask:
     finalized: bool = False
     accepted: bool = False
     drawn_at: int | None = None
+    claims: dict[int, int] = field(default_factory=dict)
+    """Claim settlement: pay still to claim per submission index (set by finalize)."""
+    dust: int = 0
+    """Claim settlement: what the last claim returns to the initiator."""
 
     def report_deadline(self) -> int:
         """The draw must come before this (the paper's report deadline)."""
@@ -226,6 +230,12 @@ class MarketMachine(RuleBasedStateMachine):
                 continue
             wait = t.reveal_deadline() - self.chain.head_timestamp
             self.finalize(i, 0, max(wait, 1))
+        for t in self.tasks:  # claim settlement: every open claim, in one block
+            if t.claims:
+                self._begin(1)
+                for index in sorted(t.claims):
+                    self._claim(t, index, self.players[0])
+                self._end()
         self.everyone_withdraws(1)
         assert self.chain.balance(self.m.address) == 0
         assert self.m.total_locked() == 0 and self.m.total_credit() == 0
@@ -373,17 +383,23 @@ class MarketMachine(RuleBasedStateMachine):
         self._end()
 
     def _report(self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...]) -> None:
-        expect = self._open(t, "report")
+        claim = t.p.aggregation == Aggregation.CLAIM
+        if claim and t.p.commit_reveal:
+            # report_claim serves both: with commit-reveal it reveals (the binding's salt: zero)
+            self._reveal(t, sender, acc, scores, bytes(32))
+            return
+        call = "report_claim" if claim else "report"
+        expect = self._open(t, call)
         if expect is None:
             if t.p.commit_reveal:
-                expect = "report: this task uses commit-reveal"
+                expect = f"{call}: this task uses commit-reveal"
             elif not t.drawn:
-                expect = "report: committee not drawn"
+                expect = f"{call}: committee not drawn"
             elif self.ts >= t.reveal_deadline():
-                expect = "report: reveal deadline passed"
+                expect = f"{call}: reveal deadline passed"
             else:
-                expect = self._record_check(t, sender.address, acc, scores, "report")
-        self._queue(self.m.report(sender, t.task_id, acc, list(scores)), expect)
+                expect = self._record_check(t, sender.address, acc, scores, call)
+        self._queue(self.m.report(sender, t.task_id, acc, list(scores), claim), expect)
         if expect is None:
             t.reports[sender.address] = Report(acc, scores)
 
@@ -410,22 +426,27 @@ class MarketMachine(RuleBasedStateMachine):
     def _reveal(
         self, t: ModelTask, sender: Account, acc: int, scores: tuple[int, ...], salt: bytes
     ) -> None:
+        claim = t.p.aggregation == Aggregation.CLAIM
+        if claim and not t.p.commit_reveal:
+            self._report(t, sender, acc, scores)  # report_claim ignores the salt then
+            return
+        call = "report_claim" if claim else "reveal"
         committed = t.commitments.get(sender.address)
-        expect = self._open(t, "reveal")
+        expect = self._open(t, call)
         if expect is None:
             if not t.p.commit_reveal:
-                expect = "reveal: this task does not use commit-reveal"
+                expect = f"{call}: this task does not use commit-reveal"
             elif self.ts < t.commit_deadline():
-                expect = "reveal: commit phase still open"
+                expect = f"{call}: commit phase still open"
             elif self.ts >= t.reveal_deadline():
-                expect = "reveal: reveal deadline passed"
+                expect = f"{call}: reveal deadline passed"
             elif committed is None:
-                expect = "reveal: no commitment"
+                expect = f"{call}: no commitment"
             elif committed != (acc, scores, salt):
-                expect = "reveal: does not match commitment"
+                expect = f"{call}: does not match commitment"
             else:
-                expect = self._record_check(t, sender.address, acc, scores, "reveal")
-        self._queue(self.m.reveal(sender, t.task_id, acc, list(scores), salt), expect)
+                expect = self._record_check(t, sender.address, acc, scores, call)
+        self._queue(self.m.reveal(sender, t.task_id, acc, list(scores), salt, claim), expect)
         if expect is None:
             t.reports[sender.address] = Report(acc, scores)
 
@@ -482,6 +503,8 @@ class MarketMachine(RuleBasedStateMachine):
         expect = None if reward > 0 else "create_task: reward must be positive"
         if expect is None and max(p.slash_bps, p.unrevealed_slash_bps) > 10_000:
             expect = "create_task: slash_bps above 10000"
+        if expect is None and p.aggregation == Aggregation.CLAIM and p.tolerance_ppm:
+            expect = "create_task: claim settlement needs tolerance_ppm 0"
         if expect is None and not p.min_stake <= p.verifier_stake <= MAX_AMOUNT:
             expect = "create_task: verifier_stake outside [min_stake, 2**128]"
         tid = TaskId(self.m.next_task_id())
@@ -718,18 +741,44 @@ class MarketMachine(RuleBasedStateMachine):
             for v in t.registrants:
                 self._add_credit(v, stake)
             pay, refund = settle_undrawn(t.p.rules(), Wei(t.escrow), len(t.submitters))
-            for who, amount in zip(t.submitters, pay, strict=True):
-                self._add_credit(who, amount)
+            self.locked -= stake * len(t.registrants) + t.escrow
             if any(pay):
                 STATS["undrawn paid"] += 1
+            if t.p.aggregation == Aggregation.CLAIM and t.p.undrawn_pays_contributors and pay:
+                # claim settlement: the escrow stays locked, each submission claims its share
+                # (even a share of 0 wei: the contract opens the claims whenever it pays)
+                t.claims = dict(enumerate(pay))
+                t.dust = refund
+                self.locked += t.escrow
+                STATS["undrawn claim tasks"] += 1
+                return None
+            for who, amount in zip(t.submitters, pay, strict=True):
+                self._add_credit(who, amount)
             self._add_credit(t.initiator, refund)
-            self.locked -= stake * len(t.registrants) + t.escrow
             return None
         s = settle(t.p.rules(), Wei(t.escrow), t.committee, t.reports, len(t.submitters))
         t.accepted = s.accepted
-        for who, amount in s.credits(t.initiator, t.submitters).items():
-            self._add_credit(who, amount)
+        credits = s.credits(t.initiator, t.submitters)
         self.locked -= stake * len(t.committee) + t.escrow
+        if (
+            t.p.aggregation == Aggregation.CLAIM
+            and s.accepted
+            and any(x > 0 for x in s.aggregate_scores_ppm)
+        ):
+            # claim settlement: the contributor pool stays locked until claimed
+            cpool = t.escrow - t.escrow * t.p.verifier_share_bps // BPS
+            for m, who in enumerate(t.submitters):
+                credits[who] = Wei(credits.get(who, 0) - s.contributor_pay[m])
+            t.dust = cpool - sum(s.contributor_pay)
+            credits[t.initiator] = Wei(credits.get(t.initiator, 0) - t.dust)
+            if cpool:
+                t.claims = {
+                    m: s.contributor_pay[m] for m, x in enumerate(s.aggregate_scores_ppm) if x > 0
+                }
+                self.locked += cpool
+            STATS["claim tasks settled"] += 1
+        for who, amount in credits.items():
+            self._add_credit(who, amount)
         self.burned += s.burned
         if s.burned:
             STATS["burned"] += 1
@@ -743,6 +792,29 @@ class MarketMachine(RuleBasedStateMachine):
             STATS["with reports"] += bool(t.reports)
 
         return after
+
+    @rule(task=TASK, index=st.integers(0, 4), who=PLAYER, dt=DT)
+    def claim_pay(self, task: int, index: int, who: int, dt: int) -> None:
+        t = self._task(task)
+        if t is None:
+            return
+        self._begin(dt)
+        self._claim(t, index, self.players[who])
+        self._end()
+
+    def _claim(self, t: ModelTask, index: int, sender: Account) -> None:
+        if index not in t.claims:
+            why = "claim_pay: nothing owed to this submission"
+            self._queue(self.m.claim_pay(sender, t.task_id, index), why)
+            return
+        amount = t.claims.pop(index)
+        self._add_credit(t.submitters[index], amount)
+        self.locked -= amount
+        if not t.claims:
+            self._add_credit(t.initiator, t.dust)
+            self.locked -= t.dust
+        STATS["claims paid"] += 1
+        self._queue(self.m.claim_pay(sender, t.task_id, index), None)
 
     @rule(who=PLAYER, dt=DT)
     def withdraw(self, who: int, dt: int) -> None:
@@ -811,12 +883,15 @@ class MarketMachine(RuleBasedStateMachine):
             self.finalized_seen.add(tid)
             t = next(x for x in self.tasks if x.task_id == tid)
             assert r.timestamp >= t.reveal_deadline()
+        claims = {e["task_id"] for e in r.events_named("ContributorPaid")}
+        if r.label != "TaskMarket.claim_pay":
+            claims = set()
         for e in r.events:
             tid = e.args.get("task_id")
             if e.name in ("ContributorPaid", "VerifierPaid", "VerifierSlashed"):
-                assert tid in finals, f"{e.name} outside finalize"
+                assert tid in finals | claims, f"{e.name} outside finalize and claim_pay"
             if e.name == "Refunded":
-                assert tid in finals | cancels, "refund outside finalize/cancel"
+                assert tid in finals | cancels | claims, "refund outside finalize/cancel/claim"
             if e.name == "StakeReturned":
                 assert tid in finals | cancels | draws, "stake returned outside its phases"
             if e.name == "ContributorPaid":
@@ -878,7 +953,9 @@ def _machine_on_the_session_chain(deployed: Harness) -> Iterator[None]:
         f"sequences={STATS['sequences']} "
         f"drained={STATS['drained']} examples={EXAMPLES} steps={STEPS} "
         f"accepted={STATS['accepted']} rejected={STATS['rejected']} "
-        f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']}"
+        f"burned={STATS['burned']} guaranteed={STATS['guaranteed window used']} "
+        f"claim_settled={STATS['claim tasks settled']} claims_paid={STATS['claims paid']} "
+        f"undrawn_paid={STATS['undrawn paid']} undrawn_claims={STATS['undrawn claim tasks']}"
     )
     if EXAMPLES >= 100:  # the runs reached every kind of outcome, not only reverts
         assert STATS["accepted"] and STATS["rejected"] and STATS["contributor paid"], STATS

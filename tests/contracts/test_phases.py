@@ -12,7 +12,7 @@ import pytest
 from eth_utils import keccak
 
 from contracts.taskmarket import commitment
-from contracts.units import ETHER, Address, Cid, Wei
+from contracts.units import ETHER, MAX_REGISTRANTS, Address, Cid, Wei
 
 if TYPE_CHECKING:
     from tests.contracts.conftest import Harness, TaskCtx
@@ -126,9 +126,9 @@ def test_zero_stake_tasks_register_without_value(market: Harness) -> None:
     assert market.market.get_task(ctx.task_id).n_registered == 2
 
 
-def test_the_registrant_pool_holds_at_most_128(market: Harness) -> None:
+def test_the_registrant_pool_holds_at_most_max_registrants(market: Harness) -> None:
     ctx = market.create(verifier_stake=Wei(0))
-    market.register(ctx, 128)
+    market.register(ctx, MAX_REGISTRANTS)
     market.fails(
         market.market.register_verifier(market.others[0], ctx.task_id, Wei(0)),
         "register_verifier: registrant pool is full",

@@ -1,0 +1,35 @@
+"""``tasks[i].settlement``: the paper's cap, and what claim settlement needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.errors import ConfigError
+from sim.scenario import load_scenario, with_values
+
+BASE = """
+name = "t"
+[population]
+contributors = 3
+verifiers = 3
+[[tasks]]
+reward_ether = 5.0
+committee_size = 3
+"""
+
+
+def test_settlement_defaults_to_the_paper_and_claim_lifts_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text(BASE)
+    base = load_scenario(path)
+    assert base.tasks[0].settlement == "paper" and base.tasks[0].max_contributors == 64
+    with pytest.raises(ConfigError, match="max_contributors: expected at most 64"):
+        with_values(base, {"tasks[0].max_contributors": 65})
+    claim = with_values(base, {"tasks[0].settlement": "claim", "tasks[0].max_contributors": 1000})
+    assert claim.tasks[0].max_contributors == 1000
+    with pytest.raises(ConfigError, match='"claim" needs aggregation = "majority"'):
+        with_values(base, {"tasks[0].settlement": "claim", "tasks[0].aggregation": "median"})
+    with pytest.raises(ConfigError, match="settlement"):
+        with_values(base, {"tasks[0].settlement": "lazy"})
