@@ -518,13 +518,15 @@ class Scenario(Checked):
                 for name in DP_TRAINING_KEYS:
                     if name in dp and dp[name] is None:
                         del dp[name]
-        # keys added for large populations (issue 15), left out at their defaults so that
-        # every scenario without them keeps its hash and run ids
+        # keys added for large populations and claim settlement (issue 15), left out at their
+        # defaults so that every scenario without them keeps its hash and run ids
         if table["population"]["offers"] == "broadcast":
             del table["population"]["offers"]
         for task in table["tasks"]:
             if task["verifier_participation"] == 1.0:
                 del task["verifier_participation"]
+            if task["settlement"] == "paper":
+                del task["settlement"]
         if table["data"]["shards"] == 0:
             del table["data"]["shards"]
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
