@@ -8,16 +8,7 @@ import pytest
 
 from sim.errors import ConfigError
 from sim.scenario import load_scenario, with_values
-
-BASE = """
-name = "t"
-[population]
-contributors = 3
-verifiers = 3
-[[tasks]]
-reward_ether = 5.0
-committee_size = 3
-"""
+from tests.scenario.conftest import BASE
 
 
 def test_settlement_defaults_to_the_paper_and_claim_lifts_the_cap(tmp_path: Path) -> None:

@@ -10,19 +10,10 @@ import pytest
 from sim.cli import main
 from sim.errors import ConfigError
 from sim.scenario import Scenario, load_scenario, with_overrides
+from tests.scenario.conftest import BASE
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
-
-BASE = """
-name = "t"
-[population]
-contributors = 3
-verifiers = 3
-[[tasks]]
-reward_ether = 5.0
-committee_size = 3
-"""
 
 
 def write(tmp_path: Path, text: str) -> Path:
