@@ -39,6 +39,7 @@ from sim.distributions import Dist
 from sim.errors import ConfigError
 from sim.learning.config import (
     DP_TRAINING_KEYS,
+    SHAPLEY_MAX_MODELS,
     AuditConfig,
     ContributionConfig,
     DataConfig,
@@ -451,6 +452,7 @@ class Scenario(Checked):
                 f"({balance}) so a verifier can stake and pay gas, got {task.verifier_stake_ether}"
             )
         _check_settlement(key, task)
+        _check_shapley(key, task, self.contribution)
         if task.future_seed and self.chain.engine == "revm":
             # pyrevm gives no way to set the hashes BLOCKHASH returns: revm's are keccak of
             # the block number, known in advance, which would void the defence
@@ -666,6 +668,19 @@ def _assign(table: dict[str, Any], key: str, value: Any, where: str) -> None:
                 node = node[part]
         else:
             raise ConfigError(f"{where}: {key}: {'.'.join(parts[:i])} is not a table")
+
+
+def _check_shapley(key: str, task: TaskSection, contribution: ContributionConfig) -> None:
+    """Shapley values (the method or the oracle's ruler) only where they can be computed."""
+    uses = [f'{name} = "shapley"' for name in ("method", "truth")
+            if getattr(contribution, name) == "shapley"]  # fmt: skip
+    if uses and task.max_contributors > SHAPLEY_MAX_MODELS:
+        raise ValueError(
+            f"{key}.max_contributors: contribution.{' and '.join(uses)} computes Shapley values "
+            f"for at most {SHAPLEY_MAX_MODELS} models per task (sampled orders train ~n² fused "
+            f"heads of up to n models: the work grows as n⁴), got {task.max_contributors}; "
+            'set contribution.truth = "method" with method = "individual" or "leave_one_out"'
+        )
 
 
 def _check_settlement(key: str, task: TaskSection) -> None:

@@ -270,6 +270,13 @@ class FusionConfig(Checked):
     """Where to fuse."""
 
 
+SHAPLEY_MAX_MODELS = 64
+"""Most models per task whose Shapley values baasim computes (``contribution.method`` or the
+oracle's ``contribution.truth``): one group of sampled orders trains about n² fused heads of
+up to n models each, work that grows as n⁴ (the paper's cap of 64 submissions per task is the
+largest it has to serve; a 1,000-model task would need ~10⁶ heads of up to 1,000 models)."""
+
+
 @dataclass(frozen=True)
 class ContributionConfig(Checked):
     """How a verifier scores each model's contribution.
@@ -298,7 +305,8 @@ class ContributionConfig(Checked):
     """The oracle's ruler of true contributions on the held-out test set: Shapley values
     (one ruler whatever ``method``), or ``method`` itself re-run on the test set. Sampled
     Shapley values cost about 2n² fused heads per group of orders, so a market of 60
-    models per task (the scale check) measures by its own method instead."""
+    models per task (the scale check) measures by its own method instead; a task that can
+    take more than 64 models (``SHAPLEY_MAX_MODELS``) must."""
 
 
 @dataclass(frozen=True)

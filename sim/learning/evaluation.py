@@ -24,7 +24,7 @@ Definitions, all accuracies as fractions in [0, 1]:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +34,7 @@ from sim.learning import contribution as cm
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.device import resolve_device
 from sim.learning.features import FeatureCache, LabelledData
-from sim.learning.fusion import HeadBatch, train_heads
+from sim.learning.fusion import HeadBatch, iter_heads
 from sim.learning.models import Net
 
 Coalition = frozenset[int]
@@ -135,6 +135,21 @@ class HeadMemo:
         self._entries[key] = (batches, size)
         self._floats += size
 
+    def through(self, key: Hashable, batches: Iterable[HeadBatch]) -> Iterator[HeadBatch]:
+        """``batches`` passed on one at a time, kept under ``key`` once all have passed if
+        together they fit the bound (more would not be kept anyway: they are let go)."""
+        kept: list[HeadBatch] | None = []
+        size = 0
+        for batch in batches:
+            yield batch
+            size += sum(p.numel() for p in batch.parameters())
+            if kept is not None and size <= self.limit:
+                kept.append(batch)
+            else:
+                kept = None
+        if kept is not None:
+            self.put(key, kept)
+
 
 class SubsetFusion:
     """Fused accuracy of any subset of ``models``, each subset's head trained at most once."""
@@ -219,13 +234,16 @@ class SubsetFusion:
         seeds = [head_seed(self.seed, m) for m in members]
         outputs = [m.output for m in self.models]
         key = (*self._heads_key, tuple(members), torch.get_num_threads())
-        batches = self._heads.get(key) if self._heads is not None else None
+        memo = self._heads
+        batches: Iterable[HeadBatch] | None = memo.get(key) if memo is not None else None
         if batches is None:
-            batches = train_heads(
+            # each batch is scored and let go before the next is trained: memory is one
+            # chunk of heads, not the thousands a sampled Shapley group asks for
+            batches = iter_heads(
                 self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
             )
-            if self._heads is not None:
-                self._heads.put(key, batches)
+            if memo is not None:
+                batches = memo.through(key, batches)
         for batch in batches:
             on_eval = batch.accuracies(self.eval_features, self.y_eval)
             on_test: list[float | None] = [None] * len(batch.members)

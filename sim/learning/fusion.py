@@ -34,7 +34,7 @@ other subsets were trained beside it (up to floating-point rounding).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -157,14 +157,41 @@ def train_heads(
     output layer (Strategy II's start). Returns the heads in batches that cover the
     coalitions, each batch's ``members`` in the order given.
     """
+    return list(iter_heads(blocks, y, outputs, coalitions, init_seeds, config, order_seed))
+
+
+def iter_heads(
+    blocks: Sequence[torch.Tensor],
+    y: torch.Tensor,
+    outputs: Sequence[nn.Linear],
+    coalitions: Sequence[Members],
+    init_seeds: Sequence[int],
+    config: FusionConfig,
+    order_seed: int,
+) -> Iterator[HeadBatch]:
+    """``train_heads`` one batch at a time, each trained when it is asked for: a caller that
+    reads a batch and lets it go holds one chunk of heads at a time, however many
+    coalitions it asked for (sampled Shapley values ask for thousands at once)."""
     widths = [int(t.shape[1]) for t in blocks]
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, members in enumerate(coalitions):
         if not members:
             raise ValueError("coalitions: expected non-empty tuples of model indices")
         groups.setdefault(tuple(widths[i] for i in members), []).append(index)
+    return _train_groups(blocks, y, outputs, coalitions, init_seeds, config, order_seed, groups)
+
+
+def _train_groups(
+    blocks: Sequence[torch.Tensor],
+    y: torch.Tensor,
+    outputs: Sequence[nn.Linear],
+    coalitions: Sequence[Members],
+    init_seeds: Sequence[int],
+    config: FusionConfig,
+    order_seed: int,
+    groups: dict[tuple[int, ...], list[int]],
+) -> Iterator[HeadBatch]:
     n_classes = int(outputs[0].out_features)
-    batches = []
     for shape, indices in groups.items():
         per_head = len(y) * sum(shape) + 4 * (n_classes * len(shape)) * (sum(shape) + n_classes)
         step = max(1, CHUNK_FLOATS // per_head)
@@ -175,8 +202,7 @@ def train_heads(
                 outputs, shape, config, blocks[0].device,
             )  # fmt: skip
             _fit(batch, gather(blocks, batch.members), y, shape, config, order_seed)
-            batches.append(batch)
-    return batches
+            yield batch
 
 
 def fit_head(
@@ -251,6 +277,7 @@ def _fit(
         trainer.run(config.phase1_epochs, mask=mask)
         trainer.run(config.phase2_epochs)
     for p in batch.parameters():
+        p.grad = None  # a trained head keeps its weights, not its last step's gradients
         p.requires_grad_(False)
 
 

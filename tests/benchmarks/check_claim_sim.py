@@ -37,6 +37,7 @@ phase1_epochs = 2
 phase2_epochs = 2
 [contribution]
 method = "individual"
+truth = "method"  # Shapley values of this many models are out of reach (SHAPLEY_MAX_MODELS)
 [population]
 contributors = {N}
 verifiers = 3

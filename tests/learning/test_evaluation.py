@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
+import torch
 
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.evaluation import SubsetFusion, evaluate_submissions, split_rows
@@ -146,7 +147,7 @@ def test_a_second_evaluation_reads_the_heads_the_first_trained(
 ) -> None:
     import sim.learning.evaluation as evaluation_module
     from sim.learning.evaluation import HeadMemo
-    from sim.learning.fusion import train_heads
+    from sim.learning.fusion import iter_heads
 
     verification, test = sets
     config = ContributionConfig(method=method)
@@ -154,13 +155,13 @@ def test_a_second_evaluation_reads_the_heads_the_first_trained(
         monkeypatch.setattr(m, "fingerprint", f"model-{i}", raising=False)
     fresh = evaluate_submissions(trained.models, verification, FAST, config, seed=4, test=test)
     calls: list[int] = []
-    real = train_heads
+    real = iter_heads
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation_module, "train_heads", counted)
+    monkeypatch.setattr(evaluation_module, "iter_heads", counted)
     memo = HeadMemo()
     committee = evaluate_submissions(trained.models, verification, FAST, config, 4, heads=memo)
     trained_once = len(calls)
@@ -172,3 +173,21 @@ def test_a_second_evaluation_reads_the_heads_the_first_trained(
     assert committee.scores == fresh.scores
     other_seed = evaluate_submissions(trained.models, verification, FAST, config, 5, heads=memo)
     assert len(calls) > trained_once and other_seed.heads_trained == fresh.heads_trained
+
+
+def test_the_memo_keeps_what_passed_through_it_only_within_its_bound() -> None:
+    from sim.learning.evaluation import HeadMemo
+    from sim.learning.fusion import HeadBatch
+
+    def batch(k: int) -> HeadBatch:
+        return HeadBatch([(k,)], torch.zeros(1, 2, 3), torch.zeros(1, 2), torch.zeros(1, 2, 2),
+                         torch.zeros(1, 2), "none")  # fmt: skip
+
+    size = 6 + 2 + 4 + 2  # floats in one batch
+    memo = HeadMemo(limit_floats=2 * size)
+    batches = [batch(0), batch(1)]
+    assert list(memo.through("two", iter(batches))) == batches
+    assert memo.get("two") == batches
+    assert list(memo.through("three", iter([batch(2), batch(3), batch(4)]))) != []
+    assert memo.get("three") is None  # 3 batches exceed the bound: let go, not kept
+    assert memo.get("two") == batches  # and nothing kept was dropped for them

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+import sim.learning.fusion as fusion_module
 from sim.learning.config import FusionConfig
-from sim.learning.fusion import FusionHead, block_mask, fit_head, train_heads
+from sim.learning.fusion import FusionHead, block_mask, fit_head, iter_heads, train_heads
 
 WIDTHS = (6, 4, 5)
 C = 3
@@ -118,9 +119,40 @@ def test_batch_accuracies_match_the_modules(problem: tuple) -> None:
                 )
 
 
+def test_heads_are_trained_one_batch_at_a_time_when_asked_for(
+    problem: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller that lets each batch go holds one chunk of heads at a time; the batches
+    are the ones ``train_heads`` returns, and none keeps its training gradients."""
+    features, y, outputs = problem
+    config = FusionConfig(strategy="II", phase1_epochs=1, phase2_epochs=1, batch_size=32)
+    coalitions = [(0,), (1,), (2,), (0, 1), (1, 2)]
+    monkeypatch.setattr(fusion_module, "CHUNK_FLOATS", 1)  # one head per batch
+    fitted: list[int] = []
+    real_fit = fusion_module._fit
+
+    def counted(batch: fusion_module.HeadBatch, *args: object) -> None:
+        fitted.append(1)
+        real_fit(batch, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fusion_module, "_fit", counted)
+    stream = iter_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0)
+    assert fitted == []  # nothing trained before a batch is asked for
+    first = next(stream)
+    assert len(fitted) == 1 and len(first.members) == 1
+    lazily = [first, *stream]
+    assert len(fitted) == len(coalitions) == len(lazily)
+    eager = train_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0)
+    for a, b in zip(lazily, eager, strict=True):
+        assert a.members == b.members and torch.equal(a.A, b.A) and torch.equal(a.B, b.B)
+        assert all(p.grad is None and not p.requires_grad for p in a.parameters())
+
+
 def test_empty_coalitions_and_no_features_are_refused(problem: tuple) -> None:
     features, y, outputs = problem
     with pytest.raises(ValueError, match="non-empty"):
         train_heads(features, y, outputs, [()], [0], FusionConfig(), 0)
+    with pytest.raises(ValueError, match="non-empty"):  # at the call, not at the first batch
+        iter_heads(features, y, outputs, [(0,), ()], [0, 1], FusionConfig(), 0)
     with pytest.raises(ValueError, match="at least one"):
         fit_head([], y, outputs, FusionConfig(), 0)
