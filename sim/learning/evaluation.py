@@ -34,7 +34,7 @@ from sim.learning import contribution as cm
 from sim.learning.config import ContributionConfig, FusionConfig
 from sim.learning.device import resolve_device
 from sim.learning.features import FeatureCache, LabelledData
-from sim.learning.fusion import HeadBatch, iter_heads
+from sim.learning.fusion import HeadBatch, train_heads
 from sim.learning.models import Net
 
 Coalition = frozenset[int]
@@ -239,7 +239,7 @@ class SubsetFusion:
         if batches is None:
             # each batch is scored and let go before the next is trained: memory is one
             # chunk of heads, not the thousands a sampled Shapley group asks for
-            batches = iter_heads(
+            batches = train_heads(
                 self.fit_features, self.y_fit, outputs, members, seeds, self.config, self.seed
             )
             if memo is not None:

@@ -24,7 +24,8 @@ trained with Adam on cross-entropy over the verifier's fitting data, with an L2 
 
 Many heads at once: a verifier scoring contributions needs a head per subset of models.
 ``train_heads`` trains all requested subsets together, as batched matrix products over
-stacked parameters ([K, …]) grouped by shape and chunked to bound memory; the loss is the
+stacked parameters ([K, …]) grouped by shape and chunked to bound memory (each chunk trained
+when the caller asks for it: see ``train_heads``); the loss is the
 sum of the heads' own losses and Adam is element-wise, so each head trains exactly as it
 would alone. All heads of one call share the minibatch order (from ``order_seed``); each
 head's random start comes from its own seed, so a subset's head does not depend on which
@@ -150,59 +151,38 @@ def train_heads(
     init_seeds: Sequence[int],
     config: FusionConfig,
     order_seed: int,
-) -> list[HeadBatch]:
+) -> Iterator[HeadBatch]:
     """Fused heads for each coalition (non-empty tuples of model indices), trained together.
 
     ``blocks[i]`` are model i's features [N, d_i] of the fitting data, ``outputs[i]`` its
-    output layer (Strategy II's start). Returns the heads in batches that cover the
-    coalitions, each batch's ``members`` in the order given.
+    output layer (Strategy II's start). Yields the heads in batches that cover the
+    coalitions, each batch's ``members`` in the order given, each batch trained when it is
+    asked for: a caller that reads a batch and lets it go holds one chunk of heads at a
+    time, however many coalitions it asked for (sampled Shapley values ask for thousands at
+    once). Coalitions are checked at the call, before any batch.
     """
-    return list(iter_heads(blocks, y, outputs, coalitions, init_seeds, config, order_seed))
-
-
-def iter_heads(
-    blocks: Sequence[torch.Tensor],
-    y: torch.Tensor,
-    outputs: Sequence[nn.Linear],
-    coalitions: Sequence[Members],
-    init_seeds: Sequence[int],
-    config: FusionConfig,
-    order_seed: int,
-) -> Iterator[HeadBatch]:
-    """``train_heads`` one batch at a time, each trained when it is asked for: a caller that
-    reads a batch and lets it go holds one chunk of heads at a time, however many
-    coalitions it asked for (sampled Shapley values ask for thousands at once)."""
     widths = [int(t.shape[1]) for t in blocks]
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, members in enumerate(coalitions):
         if not members:
             raise ValueError("coalitions: expected non-empty tuples of model indices")
         groups.setdefault(tuple(widths[i] for i in members), []).append(index)
-    return _train_groups(blocks, y, outputs, coalitions, init_seeds, config, order_seed, groups)
-
-
-def _train_groups(
-    blocks: Sequence[torch.Tensor],
-    y: torch.Tensor,
-    outputs: Sequence[nn.Linear],
-    coalitions: Sequence[Members],
-    init_seeds: Sequence[int],
-    config: FusionConfig,
-    order_seed: int,
-    groups: dict[tuple[int, ...], list[int]],
-) -> Iterator[HeadBatch]:
     n_classes = int(outputs[0].out_features)
-    for shape, indices in groups.items():
-        per_head = len(y) * sum(shape) + 4 * (n_classes * len(shape)) * (sum(shape) + n_classes)
-        step = max(1, CHUNK_FLOATS // per_head)
-        for start in range(0, len(indices), step):
-            chosen = indices[start : start + step]
-            batch = _start(
-                [coalitions[i] for i in chosen], [init_seeds[i] for i in chosen],
-                outputs, shape, config, blocks[0].device,
-            )  # fmt: skip
-            _fit(batch, gather(blocks, batch.members), y, shape, config, order_seed)
-            yield batch
+
+    def batches() -> Iterator[HeadBatch]:
+        for shape, indices in groups.items():
+            per_head = len(y) * sum(shape) + 4 * (n_classes * len(shape)) * (sum(shape) + n_classes)
+            step = max(1, CHUNK_FLOATS // per_head)
+            for start in range(0, len(indices), step):
+                chosen = indices[start : start + step]
+                batch = _start(
+                    [coalitions[i] for i in chosen], [init_seeds[i] for i in chosen],
+                    outputs, shape, config, blocks[0].device,
+                )  # fmt: skip
+                _fit(batch, gather(blocks, batch.members), y, shape, config, order_seed)
+                yield batch
+
+    return batches()
 
 
 def fit_head(

@@ -147,7 +147,7 @@ def test_a_second_evaluation_reads_the_heads_the_first_trained(
 ) -> None:
     import sim.learning.evaluation as evaluation_module
     from sim.learning.evaluation import HeadMemo
-    from sim.learning.fusion import iter_heads
+    from sim.learning.fusion import train_heads
 
     verification, test = sets
     config = ContributionConfig(method=method)
@@ -155,13 +155,13 @@ def test_a_second_evaluation_reads_the_heads_the_first_trained(
         monkeypatch.setattr(m, "fingerprint", f"model-{i}", raising=False)
     fresh = evaluate_submissions(trained.models, verification, FAST, config, seed=4, test=test)
     calls: list[int] = []
-    real = iter_heads
+    real = train_heads
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation_module, "iter_heads", counted)
+    monkeypatch.setattr(evaluation_module, "train_heads", counted)
     memo = HeadMemo()
     committee = evaluate_submissions(trained.models, verification, FAST, config, 4, heads=memo)
     trained_once = len(calls)

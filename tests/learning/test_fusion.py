@@ -11,7 +11,7 @@ from torch import nn
 
 import sim.learning.fusion as fusion_module
 from sim.learning.config import FusionConfig
-from sim.learning.fusion import FusionHead, block_mask, fit_head, iter_heads, train_heads
+from sim.learning.fusion import FusionHead, block_mask, fit_head, train_heads
 
 WIDTHS = (6, 4, 5)
 C = 3
@@ -123,7 +123,7 @@ def test_heads_are_trained_one_batch_at_a_time_when_asked_for(
     problem: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A caller that lets each batch go holds one chunk of heads at a time; the batches
-    are the ones ``train_heads`` returns, and none keeps its training gradients."""
+    are the ones trained all at once, and none keeps its training gradients."""
     features, y, outputs = problem
     config = FusionConfig(strategy="II", phase1_epochs=1, phase2_epochs=1, batch_size=32)
     coalitions = [(0,), (1,), (2,), (0, 1), (1, 2)]
@@ -136,13 +136,13 @@ def test_heads_are_trained_one_batch_at_a_time_when_asked_for(
         real_fit(batch, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fusion_module, "_fit", counted)
-    stream = iter_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0)
+    stream = train_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0)
     assert fitted == []  # nothing trained before a batch is asked for
     first = next(stream)
     assert len(fitted) == 1 and len(first.members) == 1
     lazily = [first, *stream]
     assert len(fitted) == len(coalitions) == len(lazily)
-    eager = train_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0)
+    eager = list(train_heads(features, y, outputs, coalitions, [1, 2, 3, 4, 5], config, 0))
     for a, b in zip(lazily, eager, strict=True):
         assert a.members == b.members and torch.equal(a.A, b.A) and torch.equal(a.B, b.B)
         assert all(p.grad is None and not p.requires_grad for p in a.parameters())
@@ -151,8 +151,6 @@ def test_heads_are_trained_one_batch_at_a_time_when_asked_for(
 def test_empty_coalitions_and_no_features_are_refused(problem: tuple) -> None:
     features, y, outputs = problem
     with pytest.raises(ValueError, match="non-empty"):
-        train_heads(features, y, outputs, [()], [0], FusionConfig(), 0)
-    with pytest.raises(ValueError, match="non-empty"):  # at the call, not at the first batch
-        iter_heads(features, y, outputs, [(0,), ()], [0, 1], FusionConfig(), 0)
+        train_heads(features, y, outputs, [(0,), ()], [0, 1], FusionConfig(), 0)  # at the call
     with pytest.raises(ValueError, match="at least one"):
         fit_head([], y, outputs, FusionConfig(), 0)
