@@ -296,7 +296,9 @@ class ContributionConfig(Checked):
     shapley_exact_max: Annotated[int, NON_NEGATIVE] = 10
     """Exact Shapley values up to this many models, sampled above."""
     shapley_permutations: Annotated[int, POSITIVE] = 200
-    """Most random orders sampled for Shapley values above the exact limit."""
+    """Most random orders sampled for Shapley values above the exact limit (at least two
+    groups, 4n orders for n models, are drawn whatever this says: a standard error needs
+    two)."""
     shapley_target_se: Annotated[float, POSITIVE] = 0.001
     """Sampling stops once every player's standard error is at most this."""
     shapley_confidence: Annotated[float, Interval(0, 1, closed="neither")] = 0.95
