@@ -939,7 +939,9 @@ def _privacy_entries(events: pd.DataFrame) -> list[dict[str, Any]]:
 
 def summarize(events: pd.DataFrame) -> dict[str, Any]:
     """The metrics every run's summary.json carries (``METRICS`` and ``FAMILIES``)."""
-    # each table once: the metrics below are the public functions' table-level halves
+    # the tasks, agents and payout tables once each (the fairness table is built again
+    # here and inside tasks(): its row order feeds float means, so it is not re-derived);
+    # the metrics below are the public functions' table-level halves
     t = tasks(events)
     a = agents(events)
     fair = fairness_table(events)
