@@ -11,7 +11,7 @@ one VM and one state persist per block instead of per transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -335,7 +335,8 @@ class Chain:
         self._tx_count += len(applied)
         base_fee = int(header.base_fee_per_gas)
         receipts = self._receipts(applied, mined, base_fee) + tuple(
-            self._rejected_receipt(i, why, mined) for i, why in rejected
+            self._rejected_receipt(i, why, int(mined.number), int(mined.header.timestamp))
+            for i, why in rejected
         )
         receipts = tuple(sorted(receipts, key=lambda r: r.ticket))
         return Block(
@@ -412,7 +413,15 @@ class Chain:
                         generate_contract_address(a.intent.sender.canonical, a.nonce)
                     )
                 )
-            events = self._decode_logs(a.receipt.logs, int(mined.number), tx_hash, logs_before)
+            logs = (
+                (
+                    bytes(log.address),
+                    [int(t).to_bytes(32, "big") for t in log.topics],
+                    bytes(log.data),
+                )
+                for log in a.receipt.logs
+            )
+            events = self._decode_events(logs, int(mined.number), tx_hash, logs_before)
             logs_before += len(a.receipt.logs)
             out.append(
                 Receipt(
@@ -437,26 +446,33 @@ class Chain:
             )
         return tuple(out)
 
-    def _decode_logs(
-        self, logs: Sequence[Any], block_number: int, tx_hash: TxHash, first_index: int
+    def _decode_events(
+        self,
+        logs: Iterable[tuple[bytes, Sequence[bytes], bytes]],
+        number: int,
+        tx_hash: TxHash,
+        first_index: int,
     ) -> tuple[DecodedEvent, ...]:
-        """The logs of contracts with a registered ABI, decoded; others are skipped."""
+        """Logs (address, 32-byte topics, data) of contracts with a registered ABI, decoded.
+
+        Logs of other contracts, and those no event of the ABI matches, are skipped; log
+        indices count every log of the block from ``first_index`` (both engines use this).
+        """
         events = []
-        for log_index, log in enumerate(logs):
-            abi = self._abis.get(bytes(log.address))
+        for log_index, (address, topics, data) in enumerate(logs):
+            abi = self._abis.get(address)
             if abi is None:
                 continue
-            topics = [int(t).to_bytes(32, "big") for t in log.topics]
-            decoded = abi.decode_log(topics, bytes(log.data))
+            decoded = abi.decode_log(list(topics), data)
             if decoded is None:
                 continue
             name, args = decoded
             events.append(
                 DecodedEvent(
                     name=name,
-                    address=Address(to_checksum_address(log.address)),
+                    address=Address(to_checksum_address(address)),
                     args=args,
-                    block_number=block_number,
+                    block_number=number,
                     tx_hash=tx_hash,
                     log_index=first_index + log_index,
                 )
@@ -464,15 +480,16 @@ class Chain:
         return tuple(events)
 
     @staticmethod
-    def _rejected_receipt(intent: _Intent, why: str, mined: Any) -> Receipt:
+    def _rejected_receipt(intent: _Intent, why: str, number: int, timestamp: int) -> Receipt:
+        """The receipt of a transaction the pool refused (never included, no gas, no fee)."""
         return Receipt(
             ticket=intent.ticket,
             tx_hash=None,
             sender=intent.sender.address,
             to=Address(to_checksum_address(intent.to)) if intent.to else None,
             value=Wei(intent.value),
-            block_number=int(mined.number),
-            timestamp=int(mined.header.timestamp),
+            block_number=number,
+            timestamp=timestamp,
             included=False,
             status=False,
             gas_used=0,

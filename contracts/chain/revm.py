@@ -426,7 +426,7 @@ class RevmChain(Chain):
             need = intent.gas * price + intent.value
             if acc.balance < need:
                 why = f"insufficient funds: need {need} wei for gas and value"
-                receipts.append(self._rejected(intent, why, number, timestamp))
+                receipts.append(self._rejected_receipt(intent, why, number, timestamp))
                 continue
             tx = self._vm_class.create_unsigned_transaction(
                 nonce=acc.nonce,
@@ -441,13 +441,13 @@ class RevmChain(Chain):
             # saves ~0.1 ms per transaction); same message as py-evm's
             if intent.gas < tx.intrinsic_gas:
                 why = "invalid transaction: Insufficient gas"
-                receipts.append(self._rejected(intent, why, number, timestamp))
+                receipts.append(self._rejected_receipt(intent, why, number, timestamp))
                 continue
             outcome = self._transact(intent, acc.nonce, price, base_fee, tx.intrinsic_gas)
             gas_used += outcome.gas_used
             tx_hash = TxHash("0x" + bytes(tx.hash).hex())
             hashes.append(bytes(tx.hash))
-            events = self._events(outcome.logs, number, tx_hash, logs_before)
+            events = self._decode_events(outcome.logs, number, tx_hash, logs_before)
             logs_before += len(outcome.logs)
             receipts.append(
                 self._receipt(intent, outcome, tx_hash, number, timestamp, base_fee, events)
@@ -456,27 +456,6 @@ class RevmChain(Chain):
 
     def _room(self, gas_used: int) -> int:
         return self.config.block_gas_limit - gas_used
-
-    def _rejected(self, intent: _Intent, why: str, number: int, timestamp: int) -> Receipt:
-        return Receipt(
-            ticket=intent.ticket,
-            tx_hash=None,
-            sender=intent.sender.address,
-            to=Address(to_checksum_address(intent.to)) if intent.to else None,
-            value=Wei(intent.value),
-            block_number=number,
-            timestamp=timestamp,
-            included=False,
-            status=False,
-            gas_used=0,
-            fee=Wei(0),
-            burned=Wei(0),
-            revert_reason=f"rejected: {why}",
-            return_data=b"",
-            contract_address=None,
-            events=(),
-            label=intent.label,
-        )
 
     def _receipt(
         self,
@@ -514,34 +493,6 @@ class RevmChain(Chain):
             events=events,
             label=intent.label,
         )
-
-    def _events(
-        self,
-        logs: Sequence[tuple[bytes, tuple[bytes, ...], bytes]],
-        number: int,
-        tx_hash: TxHash,
-        first_index: int,
-    ) -> tuple[DecodedEvent, ...]:
-        events = []
-        for log_index, (address, topics, data) in enumerate(logs):
-            abi = self._abis.get(address)
-            if abi is None:
-                continue
-            decoded = abi.decode_log(list(topics), data)
-            if decoded is None:
-                continue
-            name, args = decoded
-            events.append(
-                DecodedEvent(
-                    name=name,
-                    address=Address(to_checksum_address(address)),
-                    args=args,
-                    block_number=number,
-                    tx_hash=tx_hash,
-                    log_index=first_index + log_index,
-                )
-            )
-        return tuple(events)
 
     # ------------------------------------------------------------------ scoped state
 
