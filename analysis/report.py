@@ -47,7 +47,7 @@ HEADLINE = (
 CONTRASTED = 6
 """Metrics per contrast table on the page (one table per this many)."""
 
-_STYLE = """
+PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
        color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
@@ -62,8 +62,10 @@ pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; 
 .note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b400; }
 .missing { color: #b00; font-weight: bold; }
 """
+"""The CSS of every baasim page (sweep, run, tune and sensitivity reports); a page appends
+its own rules after it, which win where they differ."""
 
-_SCRIPT = """
+IMAGE_CHECK_SCRIPT = """
 window.addEventListener("load", function () {
   var images = document.querySelectorAll("figure img"), loaded = 0;
   images.forEach(function (img) {
@@ -76,6 +78,8 @@ window.addEventListener("load", function () {
   document.body.dataset.imagesLoaded = loaded + "/" + images.length;
 });
 """
+"""Marks each figure whose image did not load and counts the loaded ones in
+``body[data-images-loaded]`` (what the headless-browser tests read)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ def _page(
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>baasim sweep: {_e(name)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>baasim sweep: {_e(name)}</title><style>{PAGE_STYLE}</style></head><body>",
         f"<h1>Sweep: {_e(name)}</h1>",
     ]
     if sweep.get("description"):
@@ -155,7 +159,7 @@ def _page(
     parts.append(_definitions(list(dict.fromkeys(stats["metric"]))))
     parts.append(_failures(runs, root, out_dir))
     parts.append(_definition(sweep))
-    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    parts.append(f"<script>{IMAGE_CHECK_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
 
 

@@ -25,38 +25,17 @@ import pandas as pd
 
 from analysis import metrics, run_figures, run_tables
 from analysis.metrics import metric_info
-from analysis.report import Report
+from analysis.report import IMAGE_CHECK_SCRIPT, PAGE_STYLE, Report
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 84em; padding: 0 1em;
-       color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
-.meta { color: #555; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
-th { background: #f3f3f3; } td.text, th.text { text-align: left; }
-figure { margin: 0.8em 0; }
-figure img { max-width: 100%; border: 1px solid #eee; }
+_STYLE = (
+    PAGE_STYLE
+    + """
+body { max-width: 84em; }
+figure { display: block; margin: 0.8em 0; }
 figcaption { font-size: 0.88em; color: #333; max-width: 60em; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-.note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b400; }
-.missing { color: #b00; font-weight: bold; }
 nav a { margin-right: 1em; }
 """
-
-_SCRIPT = """
-window.addEventListener("load", function () {
-  var images = document.querySelectorAll("figure img"), loaded = 0;
-  images.forEach(function (img) {
-    if (img.complete && img.naturalWidth > 0) { loaded += 1; return; }
-    var note = document.createElement("p");
-    note.className = "missing";
-    note.textContent = "figure missing: " + img.getAttribute("src");
-    img.parentNode.insertBefore(note, img);
-  });
-  document.body.dataset.imagesLoaded = loaded + "/" + images.length;
-});
-"""
+)
 
 
 @dataclass(frozen=True)
@@ -162,7 +141,7 @@ def _page(
         _metrics_section(run, phases),
         _tables_section(run, rel),
         _scenario_section(run, rel),
-        f"<script>{_SCRIPT}</script></body></html>",
+        f"<script>{IMAGE_CHECK_SCRIPT}</script></body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
 

@@ -25,27 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import metric_info
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 80em; padding: 0 1em;
-       color: #222; }
-h2 { margin-top: 1.6em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
-th { background: #f3f3f3; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 100%; border: 1px solid #eee; }
-pre { background: #f7f7f7; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-.note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b400; }
-"""
-
-_SCRIPT = """
-window.addEventListener("load", function () {
-  var images = document.querySelectorAll("figure img"), loaded = 0;
-  images.forEach(function (img) { if (img.complete && img.naturalWidth > 0) loaded += 1; });
-  document.body.dataset.imagesLoaded = loaded + "/" + images.length;
-});
-"""
+from analysis.report import IMAGE_CHECK_SCRIPT, PAGE_STYLE
 
 
 @dataclass(frozen=True)
@@ -120,7 +100,7 @@ def tune_page(
         _table_html(_trial_rows(trials, params, objectives)),
         "<h2>Definition</h2>",
         f"<pre>{_e(definition)}</pre>",
-        f"<script>{_SCRIPT}</script></body></html>",
+        f"<script>{IMAGE_CHECK_SCRIPT}</script></body></html>",
     ]
     rows = [_plain_row(r) for r in best.to_dict("records")]
     return Page("\n".join(p for p in parts if p) + "\n", figures, rows)
@@ -301,7 +281,7 @@ def sensitivity_page(
         *sections,
         "<h2>Definition</h2>",
         f"<pre>{_e(definition)}</pre>",
-        f"<script>{_SCRIPT}</script></body></html>",
+        f"<script>{IMAGE_CHECK_SCRIPT}</script></body></html>",
     ]
     return Page("\n".join(p for p in parts if p) + "\n", figures)
 
@@ -447,7 +427,7 @@ def _join(names: Sequence[str]) -> str:
 def _head(title: str) -> str:
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{_e(title)}</title><style>{PAGE_STYLE}</style></head><body>"
     )
 
 
