@@ -861,13 +861,21 @@ def task_gas(events: pd.DataFrame) -> dict[int, float]:
 
 def gas_per_task(events: pd.DataFrame) -> float:
     """Gas of every transaction the tasks caused divided by the number of tasks created."""
+    return _gas_per_task(events, task_gas(events))
+
+
+def _gas_per_task(events: pd.DataFrame, gas: dict[int, float]) -> float:
     n = len(_rows(events, "task_created"))
-    return sum(task_gas(events).values()) / n if n else math.nan
+    return sum(gas.values()) / n if n else math.nan
 
 
 def gas_unattributed(events: pd.DataFrame) -> float:
     """Gas of transactions no task caused."""
-    left = float(_rows(events, "tx")["gas"].fillna(0).sum()) - sum(task_gas(events).values())
+    return _gas_unattributed(_rows(events, "tx"), task_gas(events))
+
+
+def _gas_unattributed(tx: pd.DataFrame, gas: dict[int, float]) -> float:
+    left = float(tx["gas"].fillna(0).sum()) - sum(gas.values())
     return round(left, 6) + 0.0  # splitting withdrawals by wei leaves float dust
 
 
@@ -940,13 +948,15 @@ def _privacy_entries(events: pd.DataFrame) -> list[dict[str, Any]]:
 def summarize(events: pd.DataFrame) -> dict[str, Any]:
     """The metrics every run's summary.json carries (``METRICS`` and ``FAMILIES``)."""
     # the tasks, agents and payout tables once each (the fairness table is built again
-    # here and inside tasks(): its row order feeds float means, so it is not re-derived);
+    # here and inside tasks(): its row order feeds float means, so it is not re-derived;
+    # task_gas once for gas_per_task and gas_unattributed);
     # the metrics below are the public functions' table-level halves
     t = tasks(events)
     a = agents(events)
     fair = fairness_table(events)
     payouts = payout_table(events)
     tx = _rows(events, "tx")
+    gas = task_gas(events)
     return {
         "tasks": len(t),
         "tasks_finalized": len(_finalized_tasks(t)),
@@ -966,9 +976,9 @@ def summarize(events: pd.DataFrame) -> dict[str, Any]:
         "initiator_accuracy_accepted": _mean(_done(t, True)["initiator_accuracy"]),
         "oracle_fused_accuracy": _mean(_done(t, False)["test_accuracy"]),
         "oracle_fused_accuracy_accepted": _mean(_done(t, True)["test_accuracy"]),
-        "gas_per_task": gas_per_task(events),
+        "gas_per_task": _gas_per_task(events, gas),
         "initiator_cost_per_accepted_task": initiator_cost(a, t),
-        "gas_unattributed": gas_unattributed(events),
+        "gas_unattributed": _gas_unattributed(tx, gas),
         "payout_time_first": _payout_time(payouts, "first"),
         "payout_time_last": _payout_time(payouts, "last"),
         "unclaimed_credit_wei": _unclaimed_credit(a),
