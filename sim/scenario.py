@@ -520,8 +520,9 @@ class Scenario(Checked):
                 for name in DP_TRAINING_KEYS:
                     if name in dp and dp[name] is None:
                         del dp[name]
-        # keys added for large populations and claim settlement (issue 15), left out at their
-        # defaults so that every scenario without them keeps its hash and run ids
+        # keys added for large populations, claim settlement and structured fusion (issue 15),
+        # left out at their defaults so that every scenario without them keeps its hash and
+        # run ids
         if table["population"]["offers"] == "broadcast":
             del table["population"]["offers"]
         for task in table["tasks"]:
@@ -531,6 +532,8 @@ class Scenario(Checked):
                 del task["settlement"]
         if table["data"]["shards"] == 0:
             del table["data"]["shards"]
+        if not table["fusion"]["structured"]:
+            del table["fusion"]["structured"]
         text = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -266,6 +266,12 @@ class FusionConfig(Checked):
     """Part of the verification data kept to evaluate the fused head."""
     activation: Literal["none", "relu"] = "none"
     """Activation on the hidden layer h."""
+    structured: bool = False
+    """Strategy II: train through the head's structure — phase 1 on A's diagonal blocks
+    only, phase 2 (with activation "none") through the C × D product B·A. The same training
+    in exact arithmetic, several times cheaper, with different floating-point rounding
+    (results differ from the dense computation in their last digits); heads of models with
+    different feature widths are trained dense."""
     device: DeviceName = "auto"
     """Where to fuse."""
 

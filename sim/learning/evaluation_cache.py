@@ -59,9 +59,12 @@ def evaluation_key(
 @functools.lru_cache(maxsize=64)
 def _fusion_table(fusion: FusionConfig) -> dict[str, Any]:
     """The fusion settings as the key describes them (the device aside), made once per
-    settings object: the tables are only serialised, never changed."""
+    settings object: the tables are only serialised, never changed. ``structured`` is
+    described only when set: dense evaluations keep the keys of before the switch existed."""
     table: dict[str, Any] = to_table(fusion)
     table.pop("device")
+    if not table["structured"]:
+        table.pop("structured")
     return table
 
 

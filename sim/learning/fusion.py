@@ -35,7 +35,7 @@ other subsets were trained beside it (up to floating-point rounding).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -248,17 +248,79 @@ def _fit(
 ) -> None:
     generator = torch.Generator().manual_seed(order_seed)
     if config.strategy == "I":
-        trainer = _Trainer(batch, f, y, config, generator, lr=config.lr, anchored=False)
-        trainer.run(config.epochs)
+        trainer = _Trainer(batch.parameters(), f, y, config, generator, config.lr, False)
+        trainer.run(batch.forward, config.epochs)
+    elif config.structured and len(set(widths)) == 1:
+        _fit_structured(batch, f, y, widths[0], config, generator)
     else:
-        anchored = config.decay_to_start
-        trainer = _Trainer(batch, f, y, config, generator, lr=config.phase_lr, anchored=anchored)
+        trainer = _Trainer(
+            batch.parameters(), f, y, config, generator, config.phase_lr, config.decay_to_start
+        )
         mask = block_mask(widths, int(batch.B.shape[1])).to(f.device)
-        trainer.run(config.phase1_epochs, mask=mask)
-        trainer.run(config.phase2_epochs)
+        trainer.run(batch.forward, config.phase1_epochs, mask=mask)
+        trainer.run(batch.forward, config.phase2_epochs)
     for p in batch.parameters():
         p.grad = None  # a trained head keeps its weights, not its last step's gradients
         p.requires_grad_(False)
+
+
+def _fit_structured(
+    batch: HeadBatch,
+    f: torch.Tensor,
+    y: torch.Tensor,
+    width: int,
+    config: FusionConfig,
+    generator: torch.Generator,
+) -> None:
+    """Strategy II through the head's structure (``FusionConfig.structured``).
+
+    Phase 1 trains only A's diagonal blocks, [K, n, C, d] (the dense path multiplies by the
+    off-diagonal zeros and masks their gradients: in exact arithmetic their Adam moments
+    stay zero and they never move, so dropping them changes nothing but rounding). Phase 2
+    scatters the blocks, and their Adam moments, into the dense A and goes on with the same
+    optimiser; with ``activation = "none"`` its logits are f·(B·A)ᵀ + (B·a + b), whose
+    gradients cost C × D products instead of (n·C) × D ones.
+    """
+    k, n_classes = len(batch.members), int(batch.B.shape[1])
+    n = int(batch.A.shape[2]) // width
+    diagonal = _diagonal(batch.A, n, width)  # [K, C, d, n], a view of A
+    blocks = diagonal.permute(0, 3, 1, 2).detach().clone().requires_grad_(True)  # [K, n, C, d]
+
+    def phase1(rows: torch.Tensor) -> torch.Tensor:
+        per_model = rows.reshape(k, -1, n, width)
+        h = torch.einsum("knid,kicd->knic", per_model, blocks).reshape(k, -1, n * n_classes)
+        h = h + batch.a.unsqueeze(1)
+        if batch.activation == "relu":
+            h = functional.relu(h)
+        return torch.baddbmm(batch.b.unsqueeze(1), h, batch.B.transpose(1, 2))
+
+    params = [blocks, batch.a, batch.B, batch.b]
+    trainer = _Trainer(params, f, y, config, generator, config.phase_lr, config.decay_to_start)
+    trainer.run(phase1, config.phase1_epochs)
+    with torch.no_grad():
+        batch.A.zero_()
+        diagonal.copy_(blocks.permute(0, 2, 3, 1))
+    trainer.replace(blocks, batch.A, lambda t: _dense(t, n, width, n_classes))
+
+    def phase2(rows: torch.Tensor) -> torch.Tensor:
+        w = torch.bmm(batch.B, batch.A)  # [K, C, D]
+        c = torch.baddbmm(batch.b.unsqueeze(2), batch.B, batch.a.unsqueeze(2)).squeeze(2)
+        return torch.baddbmm(c.unsqueeze(1), rows, w.transpose(1, 2))
+
+    trainer.run(batch.forward if batch.activation == "relu" else phase2, config.phase2_epochs)
+
+
+def _diagonal(a: torch.Tensor, n: int, width: int) -> torch.Tensor:
+    """A view of the diagonal blocks of ``a`` [K, n·C, n·d], as [K, C, d, n]."""
+    k, hidden, _ = a.shape
+    return a.view(k, n, hidden // n, n, width).diagonal(dim1=1, dim2=3)
+
+
+def _dense(blocks: torch.Tensor, n: int, width: int, n_classes: int) -> torch.Tensor:
+    """[K, n, C, d] blocks as the block-diagonal [K, n·C, n·d] matrix (zeros elsewhere)."""
+    out = blocks.new_zeros(blocks.shape[0], n * n_classes, n * width)
+    _diagonal(out, n, width).copy_(blocks.permute(0, 2, 3, 1))
+    return out
 
 
 class _Trainer:
@@ -266,32 +328,37 @@ class _Trainer:
 
     def __init__(
         self,
-        batch: HeadBatch,
+        params: list[torch.Tensor],
         f: torch.Tensor,
         y: torch.Tensor,
         config: FusionConfig,
         generator: torch.Generator,
-        *,
         lr: float,
         anchored: bool,
     ):
-        self.batch, self.f, self.y = batch, f, y
+        self.f, self.y = f, y
         self.batch_size = config.batch_size
         self.decay = config.weight_decay
         self.generator = generator
-        self.params = batch.parameters()
+        self.params = params
         self.anchors = [p.detach().clone() if anchored else None for p in self.params]
         # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
         self.optimiser = torch.optim.Adam(self.params, lr=lr, fused=True)
 
-    def run(self, epochs: int, mask: torch.Tensor | None = None) -> None:
-        """``epochs`` passes over the data; ``mask`` holds A's entries outside it at zero."""
-        batch, y, k = self.batch, self.y, len(self.batch.members)
+    def run(
+        self,
+        forward: Callable[[torch.Tensor], torch.Tensor],
+        epochs: int,
+        mask: torch.Tensor | None = None,
+    ) -> None:
+        """``epochs`` passes over the data; ``mask`` holds the first parameter's (A's)
+        entries outside it at zero."""
+        y, k, first = self.y, int(self.f.shape[0]), self.params[0]
         for _ in range(epochs):
             order = torch.randperm(len(y), generator=self.generator).to(self.f.device)
             for start in range(0, len(y), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                logits = batch.forward(self.f[:, rows])
+                logits = forward(self.f[:, rows])
                 # Sum over heads of each head's mean loss: every head gets its own gradient.
                 loss = functional.cross_entropy(
                     logits.reshape(-1, logits.shape[2]), y[rows].repeat(k), reduction="sum"
@@ -299,12 +366,30 @@ class _Trainer:
                 self.optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 self._decay()
-                if mask is not None and batch.A.grad is not None:
-                    batch.A.grad.mul_(mask)
+                if mask is not None and first.grad is not None:
+                    first.grad.mul_(mask)
                 self.optimiser.step()
                 if mask is not None:
                     with torch.no_grad():
-                        batch.A.mul_(mask)
+                        first.mul_(mask)
+
+    def replace(
+        self,
+        old: torch.Tensor,
+        new: torch.Tensor,
+        widen: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Train ``new`` in place of ``old`` from here on: its Adam moments and anchor are
+        ``old``'s through ``widen``, the step count is carried over."""
+        index = next(i for i, p in enumerate(self.params) if p is old)
+        self.params[index] = new
+        self.optimiser.param_groups[0]["params"][index] = new
+        state = self.optimiser.state.pop(old, {})
+        self.optimiser.state[new] = {
+            name: value if name == "step" else widen(value) for name, value in state.items()
+        }
+        anchor = self.anchors[index]
+        self.anchors[index] = None if anchor is None else widen(anchor)
 
     def _decay(self) -> None:
         if self.decay == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -54,6 +55,9 @@ def test_the_key_covers_every_input(trained: Trained) -> None:
             trained.models, data, FusionConfig(strategy="I", device="cpu"), LOO, 3, None
         ),
         evaluation_key(trained.models, data, FUSION, ContributionConfig(), 3, None),
+        evaluation_key(
+            trained.models, data, dataclasses.replace(FUSION, structured=True), LOO, 3, None
+        ),
         evaluation_key(trained.models, data, FUSION, LOO, 4, None),
         evaluation_key(trained.models, data, FUSION, LOO, 3, other),
     ]

@@ -154,3 +154,86 @@ def test_empty_coalitions_and_no_features_are_refused(problem: tuple) -> None:
         train_heads(features, y, outputs, [(0,), ()], [0, 1], FusionConfig(), 0)  # at the call
     with pytest.raises(ValueError, match="at least one"):
         fit_head([], y, outputs, FusionConfig(), 0)
+
+
+EQUAL = (5, 5, 5, 5)
+"""Feature widths of the structured-training tests (the structured path needs equal ones)."""
+
+
+def _equal_width_problem(
+    dtype: torch.dtype,
+) -> tuple[list[torch.Tensor], torch.Tensor, list[nn.Linear]]:
+    generator = torch.Generator().manual_seed(1)
+    y = torch.randint(0, C, (120,), generator=generator)
+    features = [
+        (torch.randn(120, d, generator=generator) + y[:, None] * 0.5).to(dtype) for d in EQUAL
+    ]
+    outputs = []
+    for d in EQUAL:
+        layer = nn.Linear(d, C).to(dtype)
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(C, d, generator=generator))
+            layer.bias.copy_(torch.randn(C, generator=generator))
+        outputs.append(layer)
+    return features, y, outputs
+
+
+def _heads(
+    problem: tuple[list[torch.Tensor], torch.Tensor, list[nn.Linear]],
+    config: FusionConfig,
+    coalitions: list[tuple[int, ...]],
+    dtype: torch.dtype = torch.float32,
+) -> list[fusion_module.HeadBatch]:
+    features, y, outputs = problem
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)  # the heads' parameters take the default dtype
+    try:
+        seeds = list(range(len(coalitions)))
+        return list(train_heads(features, y, outputs, coalitions, seeds, config, 5))
+    finally:
+        torch.set_default_dtype(default)
+
+
+@pytest.mark.parametrize("activation", ["none", "relu"])
+def test_structured_training_is_the_dense_training_in_exact_arithmetic(
+    activation: Literal["none", "relu"],
+) -> None:
+    """In float64 the two computations agree to rounding (~1e-15), heads of every size."""
+    problem = _equal_width_problem(torch.float64)
+    dense = FusionConfig(
+        phase1_epochs=4, phase2_epochs=4, phase_lr=1e-2, batch_size=32, activation=activation
+    )
+    coalitions = [(0, 1, 2, 3), (0, 2), (1, 2, 3), (3,)]
+    expected = _heads(problem, dense, coalitions, torch.float64)
+    got = _heads(problem, dataclasses.replace(dense, structured=True), coalitions, torch.float64)
+    start = _heads(problem, dataclasses.replace(dense, phase1_epochs=0, phase2_epochs=0),
+                   coalitions, torch.float64)  # fmt: skip
+    for a, b, s in zip(expected, got, start, strict=True):
+        assert a.members == b.members
+        off = ~block_mask([EQUAL[i] for i in a.members[0]], C)
+        if len(a.members[0]) > 1:
+            assert torch.count_nonzero(b.A[0][off]) > 0  # phase 2 released the other blocks
+        for p, q, p0 in zip(a.parameters(), b.parameters(), s.parameters(), strict=True):
+            assert float((p - p0).abs().max()) > 1e-3  # both trained, far beyond rounding
+            assert torch.allclose(p, q, rtol=0, atol=1e-12)
+
+
+def test_structured_training_differs_from_dense_only_by_float_rounding() -> None:
+    problem = _equal_width_problem(torch.float32)
+    dense = FusionConfig(phase1_epochs=4, phase2_epochs=4, phase_lr=1e-2, batch_size=32)
+    coalitions = [(0, 1, 2, 3), (1, 3)]
+    expected = _heads(problem, dense, coalitions)
+    got = _heads(problem, dataclasses.replace(dense, structured=True), coalitions)
+    for a, b in zip(expected, got, strict=True):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.allclose(p, q, rtol=0, atol=1e-5)
+
+
+def test_structured_training_of_mixed_widths_is_the_dense_training(problem: tuple) -> None:
+    config = FusionConfig(phase1_epochs=3, phase2_epochs=3, phase_lr=1e-2, batch_size=16)
+    coalitions = [(0, 1, 2), (0, 2), (1, 2)]  # widths 6, 4 and 5: no two alike
+    expected = _heads(problem, config, coalitions)
+    got = _heads(problem, dataclasses.replace(config, structured=True), coalitions)
+    for a, b in zip(expected, got, strict=True):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.equal(p, q)

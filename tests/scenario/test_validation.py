@@ -181,6 +181,8 @@ def test_digest_ignores_seeds_but_not_parameters(tmp_path: Path) -> None:
     s = load_scenario(write(tmp_path, BASE))
     assert with_overrides(s, ["run.seeds=[9]"]).digest == s.digest
     assert with_overrides(s, ["tasks[0].mafr=0.7"]).digest != s.digest
+    # structured fusion can move a score's rounding: a run with it is another run
+    assert with_overrides(s, ["fusion.structured=true"]).digest != s.digest
 
 
 def test_check_command_reports_ok_and_errors(
