@@ -127,8 +127,9 @@ def test_unset_dp_training_settings_leave_the_scenario_hash() -> None:
     private = table["behaviours"]["private"]
     assert all(private.pop(k) is None for k in DP_TRAINING_KEYS)
     del table["run"]["seeds"], table["chain"]["engine"], table["adaptation"], table["audit"]
-    # the large-population and settlement keys at their defaults are left out too (issue 15)
-    del table["population"]["offers"], table["data"]["shards"]
+    # the large-population, settlement and structured-fusion keys at their defaults are left
+    # out too (issue 15)
+    del table["population"]["offers"], table["data"]["shards"], table["fusion"]["structured"]
     for task in table["tasks"]:
         del task["verifier_participation"], task["settlement"]
     before = json.dumps(table, sort_keys=True, default=str, allow_nan=True)
