@@ -268,10 +268,10 @@ class FusionConfig(Checked):
     """Activation on the hidden layer h."""
     structured: bool = False
     """Strategy II: train through the head's structure — phase 1 on A's diagonal blocks
-    only, phase 2 (with activation "none") through the C × D product B·A. The same training
-    in exact arithmetic, several times cheaper, with different floating-point rounding
-    (results differ from the dense computation in their last digits); heads of models with
-    different feature widths are trained dense."""
+    only, phase 2 and scoring (with activation "none") through the C × D product B·A. The
+    same training in exact arithmetic, several times cheaper, with different floating-point
+    rounding (results differ from the dense computation in their last digits); heads of
+    models with different feature widths are trained dense."""
     device: DeviceName = "auto"
     """Where to fuse."""
 

@@ -88,7 +88,11 @@ def block_mask(widths: Sequence[int], n_classes: int) -> torch.Tensor:
 
 @dataclass(eq=False)
 class HeadBatch:
-    """K trained heads of one shape: A [K, H, D], a [K, H], B [K, C, H], b [K, C]."""
+    """K trained heads of one shape: A [K, H, D], a [K, H], B [K, C, H], b [K, C].
+
+    ``factored``: scored through the C × D product B·A (``FusionConfig.structured`` with
+    activation "none": the same logits in exact arithmetic, (n·C)/C times fewer products).
+    """
 
     members: list[Members]
     A: torch.Tensor
@@ -96,16 +100,14 @@ class HeadBatch:
     B: torch.Tensor
     b: torch.Tensor
     activation: str
+    factored: bool = False
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.A, self.a, self.B, self.b]
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        """Logits [K, N, C] of gathered features ``f`` [K, N, D]."""
-        h = torch.baddbmm(self.a.unsqueeze(1), f, self.A.transpose(1, 2))
-        if self.activation == "relu":
-            h = functional.relu(h)
-        return torch.baddbmm(self.b.unsqueeze(1), h, self.B.transpose(1, 2))
+        """Logits [K, N, C] of gathered features ``f`` [K, N, D], through A then B."""
+        return self._dense_logits(f, slice(None))
 
     def accuracies(self, blocks: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
         """Each head's accuracy on per-model features ``blocks`` [N, d_i] with labels ``y``."""
@@ -118,14 +120,20 @@ class HeadBatch:
             for start in range(0, len(self.members), step):
                 part = slice(start, start + step)
                 f = gather(blocks, self.members[part])
-                logits = torch.baddbmm(self.a[part].unsqueeze(1), f, self.A[part].transpose(1, 2))
-                if self.activation == "relu":
-                    logits = functional.relu(logits)
-                logits = torch.baddbmm(
-                    self.b[part].unsqueeze(1), logits, self.B[part].transpose(1, 2)
-                )
+                if self.factored:
+                    logits = _factored_logits(
+                        f, self.A[part], self.a[part], self.B[part], self.b[part]
+                    )
+                else:
+                    logits = self._dense_logits(f, part)
                 out += (logits.argmax(dim=2) == y).float().mean(dim=1).tolist()
         return out
+
+    def _dense_logits(self, f: torch.Tensor, part: slice) -> torch.Tensor:
+        h = torch.baddbmm(self.a[part].unsqueeze(1), f, self.A[part].transpose(1, 2))
+        if self.activation == "relu":
+            h = functional.relu(h)
+        return torch.baddbmm(self.b[part].unsqueeze(1), h, self.B[part].transpose(1, 2))
 
     def head(self, k: int, widths: Sequence[int]) -> FusionHead:
         """Head ``k`` as a stand-alone ``FusionHead`` module (widths of its members)."""
@@ -235,7 +243,8 @@ def _start(
     a_weight, a_bias, b_weight, b_bias = (
         t.to(device).requires_grad_(True) for t in (a_weight, a_bias, b_weight, b_bias)
     )
-    return HeadBatch(members, a_weight, a_bias, b_weight, b_bias, config.activation)
+    factored = config.strategy == "II" and config.structured and config.activation == "none"
+    return HeadBatch(members, a_weight, a_bias, b_weight, b_bias, config.activation, factored)
 
 
 def _fit(
@@ -303,11 +312,22 @@ def _fit_structured(
     trainer.replace(blocks, batch.A, lambda t: _dense(t, n, width, n_classes))
 
     def phase2(rows: torch.Tensor) -> torch.Tensor:
-        w = torch.bmm(batch.B, batch.A)  # [K, C, D]
-        c = torch.baddbmm(batch.b.unsqueeze(2), batch.B, batch.a.unsqueeze(2)).squeeze(2)
-        return torch.baddbmm(c.unsqueeze(1), rows, w.transpose(1, 2))
+        return _factored_logits(rows, batch.A, batch.a, batch.B, batch.b)
 
-    trainer.run(batch.forward if batch.activation == "relu" else phase2, config.phase2_epochs)
+    trainer.run(phase2 if batch.factored else batch.forward, config.phase2_epochs)
+
+
+def _factored_logits(
+    f: torch.Tensor,
+    a_weight: torch.Tensor,
+    a_bias: torch.Tensor,
+    b_weight: torch.Tensor,
+    b_bias: torch.Tensor,
+) -> torch.Tensor:
+    """Logits [K, N, C] of a head without activation: f·(B·A)ᵀ + (B·a + b)."""
+    w = torch.bmm(b_weight, a_weight)  # [K, C, D]
+    c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2)).squeeze(2)
+    return torch.baddbmm(c.unsqueeze(1), f, w.transpose(1, 2))
 
 
 def _diagonal(a: torch.Tensor, n: int, width: int) -> torch.Tensor:

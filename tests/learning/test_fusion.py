@@ -237,3 +237,23 @@ def test_structured_training_of_mixed_widths_is_the_dense_training(problem: tupl
     for a, b in zip(expected, got, strict=True):
         for p, q in zip(a.parameters(), b.parameters(), strict=True):
             assert torch.equal(p, q)
+
+
+def test_factored_scoring_gives_the_dense_logits(problem: tuple) -> None:
+    """A structured head (activation "none") is scored through B·A; in float64 its logits
+    are the dense ones to rounding, so the accuracies are the same."""
+    features, y, outputs = problem
+    problem64 = ([f.double() for f in features], y, [o.double() for o in outputs])
+    config = FusionConfig(phase1_epochs=2, phase2_epochs=2, phase_lr=1e-2, structured=True)
+    # two heads of one shape (their own seeds); mixed widths train dense, score factored
+    (batch,) = _heads(problem64, config, [(0, 1, 2), (0, 1, 2)], torch.float64)
+    assert batch.factored
+    dense = dataclasses.replace(batch, factored=False)
+    f = fusion_module.gather(problem64[0], batch.members)
+    with torch.no_grad():
+        expected = dense.forward(f)
+        got = fusion_module._factored_logits(f, batch.A, batch.a, batch.B, batch.b)
+    assert torch.allclose(expected, got, rtol=0, atol=1e-12)
+    assert batch.accuracies(problem64[0], y) == dense.accuracies(problem64[0], y)
+    relu = dataclasses.replace(config, activation="relu")
+    assert not all(b.factored for b in _heads(problem64, relu, [(0, 1)], torch.float64))
