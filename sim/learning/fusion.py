@@ -22,6 +22,12 @@ trained with Adam on cross-entropy over the verifier's fitting data, with an L2 
   from it and lose accuracy on the held-out test set (measured: with 1,000 fitting
   samples, five models fell from 98.4% at the start to 97.6% at 1e-3, 98.3% at 1e-5).
 
+Structured (``FusionConfig.structured``, Strategy II): phase 1 trains only A's diagonal
+blocks, phase 2 goes on from them (Adam moments included) in the dense A, and with
+``activation = "none"`` phase 2 and the scoring compute the logits through the C × D product
+B·A. The same training and logits in exact arithmetic, several times fewer products; only
+the floating-point rounding differs from the dense computation.
+
 Many heads at once: a verifier scoring contributions needs a head per subset of models.
 ``train_heads`` trains all requested subsets together, as batched matrix products over
 stacked parameters ([K, …]) grouped by shape and chunked to bound memory (each chunk trained
@@ -91,7 +97,7 @@ class HeadBatch:
     """K trained heads of one shape: A [K, H, D], a [K, H], B [K, C, H], b [K, C].
 
     ``factored``: scored through the C × D product B·A (``FusionConfig.structured`` with
-    activation "none": the same logits in exact arithmetic, (n·C)/C times fewer products).
+    activation "none": the same logits in exact arithmetic, n times fewer products).
     """
 
     members: list[Members]
