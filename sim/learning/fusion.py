@@ -113,7 +113,7 @@ class HeadBatch:
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """Logits [K, N, C] of gathered features ``f`` [K, N, D], through A then B."""
-        return self._dense_logits(f, slice(None))
+        return _dense_logits(f, self.A, self.a, self.B, self.b, self.activation)
 
     def accuracies(self, blocks: Sequence[torch.Tensor], y: torch.Tensor) -> list[float]:
         """Each head's accuracy on per-model features ``blocks`` [N, d_i] with labels ``y``."""
@@ -126,20 +126,13 @@ class HeadBatch:
             for start in range(0, len(self.members), step):
                 part = slice(start, start + step)
                 f = gather(blocks, self.members[part])
+                weights = (self.A[part], self.a[part], self.B[part], self.b[part])
                 if self.factored:
-                    logits = _factored_logits(
-                        f, self.A[part], self.a[part], self.B[part], self.b[part]
-                    )
+                    logits = _factored_logits(f, *weights)
                 else:
-                    logits = self._dense_logits(f, part)
+                    logits = _dense_logits(f, *weights, self.activation)
                 out += (logits.argmax(dim=2) == y).float().mean(dim=1).tolist()
         return out
-
-    def _dense_logits(self, f: torch.Tensor, part: slice) -> torch.Tensor:
-        h = torch.baddbmm(self.a[part].unsqueeze(1), f, self.A[part].transpose(1, 2))
-        if self.activation == "relu":
-            h = functional.relu(h)
-        return torch.baddbmm(self.b[part].unsqueeze(1), h, self.B[part].transpose(1, 2))
 
     def head(self, k: int, widths: Sequence[int]) -> FusionHead:
         """Head ``k`` as a stand-alone ``FusionHead`` module (widths of its members)."""
@@ -321,6 +314,21 @@ def _fit_structured(
         return _factored_logits(rows, batch.A, batch.a, batch.B, batch.b)
 
     trainer.run(phase2 if batch.factored else batch.forward, config.phase2_epochs)
+
+
+def _dense_logits(
+    f: torch.Tensor,
+    a_weight: torch.Tensor,
+    a_bias: torch.Tensor,
+    b_weight: torch.Tensor,
+    b_bias: torch.Tensor,
+    activation: str,
+) -> torch.Tensor:
+    """Logits [K, N, C] through the hidden layer: B·act(A·f + a) + b."""
+    h = torch.baddbmm(a_bias.unsqueeze(1), f, a_weight.transpose(1, 2))
+    if activation == "relu":
+        h = functional.relu(h)
+    return torch.baddbmm(b_bias.unsqueeze(1), h, b_weight.transpose(1, 2))
 
 
 def _factored_logits(
