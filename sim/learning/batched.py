@@ -36,6 +36,7 @@ from sim.errors import DataError
 from sim.learning.datasets import Dataset
 from sim.learning.device import resolve_device
 from sim.learning.models import Net, build_model, empty_model
+from sim.learning.optimisers import make_optimiser
 from sim.learning.safety import to_bytes
 from sim.learning.training import (
     TrainedModel,
@@ -44,7 +45,6 @@ from sim.learning.training import (
     _seeds,
     accuracy,
     gather,
-    make_optimiser,
     train,
 )
 
@@ -192,7 +192,7 @@ def fit_batched(
         name: torch.stack([m.get_parameter(name).detach() for m in models]).requires_grad_()
         for name, _ in models[0].named_parameters()
     }
-    losses = _stacked_loss(empty_model(first.model, n_classes))
+    forward = _stacked_logits(empty_model(first.model, n_classes))
     optimiser = make_optimiser(params.values(), config)
     n = len(first.train_indices)
     rows = torch.arange(len(requests), device=device)[:, None]
@@ -201,7 +201,7 @@ def fit_batched(
         for start in range(0, n, config.batch_size):
             batch = order[:, start : start + config.batch_size]
             # each model's loss depends on its own slice only: the sum's gradient is each one's
-            total = losses(params, x_all[rows, batch], y_all[rows, batch]).sum()
+            total = _summed_loss(forward(params, x_all[rows, batch]), y_all[rows, batch])
             optimiser.zero_grad(set_to_none=True)
             total.backward()
             optimiser.step()
@@ -213,15 +213,25 @@ def fit_batched(
     return models, n * config.epochs
 
 
-def _stacked_loss(
+def _stacked_logits(
     skeleton: Net,
-) -> Callable[[dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Per-model mean cross-entropy of stacked parameters on stacked minibatches."""
+) -> Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]:
+    """Logits [K, B, C] of stacked parameters on stacked minibatches [K, B, …]."""
 
-    def loss(p: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = functional.cross_entropy(functional_call(skeleton, p, (x,)), y)
+    def logits(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = functional_call(skeleton, p, (x,))
         return out
 
-    stacked: Callable[[dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
-    stacked = vmap(loss)
+    stacked: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor] = vmap(logits)
     return stacked
+
+
+def _summed_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The sum over models of each one's mean cross-entropy (each model's gradient is its
+    own). Outside vmap: there cross-entropy would run PyTorch's Python decomposition of
+    nll_loss, slower per step and importing SymPy (~2 CPU s a process); the gradients are
+    the same numbers (-1/B at each target, through the same log-softmax)."""
+    flat = functional.cross_entropy(
+        logits.reshape(-1, logits.shape[2]), y.reshape(-1), reduction="sum"
+    )
+    return flat / y.shape[1]

@@ -49,6 +49,8 @@ from torch import nn
 from torch.nn import functional
 
 from sim.learning.config import FusionConfig
+from sim.learning.models import materialise
+from sim.learning.optimisers import Adam
 
 Members = tuple[int, ...]
 
@@ -67,7 +69,7 @@ class FusionHead(nn.Module):
         with torch.device("meta"):
             self.A = nn.Linear(sum(self.feature_widths), hidden)
             self.B = nn.Linear(hidden, n_classes)
-        self.to_empty(device="cpu")
+        materialise(self)
         self.activation = activation
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
@@ -377,7 +379,7 @@ class _Trainer:
         self.params = params
         self.anchors = [p.detach().clone() if anchored else None for p in self.params]
         # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
-        self.optimiser = torch.optim.Adam(self.params, lr=lr, fused=True)
+        self.optimiser = Adam(self.params, lr=lr, fused=True)
 
     def run(
         self,
@@ -417,11 +419,7 @@ class _Trainer:
         ``old``'s through ``widen``, the step count is carried over."""
         index = next(i for i, p in enumerate(self.params) if p is old)
         self.params[index] = new
-        self.optimiser.param_groups[0]["params"][index] = new
-        state = self.optimiser.state.pop(old, {})
-        self.optimiser.state[new] = {
-            name: value if name == "step" else widen(value) for name, value in state.items()
-        }
+        self.optimiser.replace(old, new, widen)
         anchor = self.anchors[index]
         self.anchors[index] = None if anchor is None else widen(anchor)
 

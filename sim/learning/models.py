@@ -82,7 +82,7 @@ def build_model(
     with torch.device("meta"):
         layers, width = _layers(config)
         model = Net(nn.Sequential(*layers), nn.Linear(width, n_classes))
-    model = model.to_empty(device="cpu")
+    materialise(model)
     initialise(model, torch.Generator().manual_seed(seed))
     return model.to(device)
 
@@ -92,6 +92,18 @@ def empty_model(config: ModelConfig, n_classes: int) -> Net:
     with torch.device("meta"):
         layers, width = _layers(config)
         return Net(nn.Sequential(*layers), nn.Linear(width, n_classes))
+
+
+def materialise(module: nn.Module) -> None:
+    """Give ``module``'s meta-device parameters uninitialised CPU storage, in place.
+
+    What ``to_empty(device="cpu")`` does, without its route through PyTorch's Python
+    reference ``empty_like``, which imports SymPy (~2 CPU s a process) and is slow per call.
+    """
+    for owner in module.modules():
+        for name, param in list(owner.named_parameters(recurse=False)):
+            fresh = torch.empty(param.shape, dtype=param.dtype)
+            owner.register_parameter(name, nn.Parameter(fresh, param.requires_grad))
 
 
 def initialise(model: nn.Module, generator: torch.Generator) -> None:

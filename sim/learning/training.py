@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from sim.learning.datasets import Dataset
 from sim.learning.device import numeric_environment, resolve_device
 from sim.learning.features import FEATURE_BATCH
 from sim.learning.models import Net, build_model
+from sim.learning.optimisers import make_optimiser, torch_optimiser
 from sim.learning.partition import Shard
 from sim.learning.safety import content_hash, to_bytes
 from sim.paths import atomic_write, cache_dir, exclusive
@@ -297,19 +297,6 @@ def fit(request: TrainRequest, dataset: Dataset, device: torch.device) -> tuple[
     return model, len(y) * config.epochs
 
 
-def make_optimiser(
-    parameters: Iterable[torch.Tensor], config: TrainConfig
-) -> torch.optim.Optimizer:
-    """The configured optimiser over ``parameters`` (elementwise: stacked models' parameters
-    are updated exactly as each model's own would be)."""
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=config.lr, momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )  # fmt: skip
-    return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-
-
 def accuracy(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = FEATURE_BATCH
 ) -> float:
@@ -357,7 +344,7 @@ def fit_private(
         batch_size=min(config.batch_size, len(y)),
         generator=torch.Generator().manual_seed(order_seed),
     )
-    optimiser = make_optimiser(model.parameters(), config)
+    optimiser = torch_optimiser(model.parameters(), config)
     with warnings.catch_warnings():
         # Opacus warns that secure_mode is off: a simulation wants repeatable noise
         warnings.simplefilter("ignore", UserWarning)
