@@ -7,8 +7,9 @@ from dataclasses import dataclass, fields, is_dataclass
 from typing import Any
 
 import eth_abi
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak
 
+from contracts.chain.accounts import checksum
 from contracts.errors import CallArgumentError
 
 _ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
@@ -51,7 +52,7 @@ def _to_abi_value(value: Any, param: Mapping[str, Any]) -> Any:
             return tuple(_to_abi_value(value[c["name"]], c) for c in comps)
         return tuple(_to_abi_value(v, c) for v, c in zip(value, comps, strict=True))
     if t == "address" and isinstance(value, str):
-        return to_checksum_address(value)
+        return checksum(value)
     return value
 
 
@@ -68,8 +69,8 @@ def _from_abi_value(value: Any, param: Mapping[str, Any]) -> Any:
         }
     if t.startswith("address"):
         if t == "address":
-            return to_checksum_address(value)
-        return [to_checksum_address(v) for v in value]
+            return checksum(value)
+        return [checksum(v) for v in value]
     if t.endswith("]") and isinstance(value, tuple):
         return list(value)
     return value

@@ -11,7 +11,7 @@ creation time. Addresses and signatures are the same as with the key built at on
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 from coincurve import PublicKey
@@ -48,11 +48,23 @@ def canonical_address_of(key_bytes: bytes) -> bytes:
     return bytes(keccak(public)[-20:])
 
 
+@lru_cache(maxsize=1 << 17)
+def checksum(address: bytes | str) -> Address:
+    """The EIP-55 spelling of a 20-byte address, or of any hex spelling of one.
+
+    Remembered: a run has few addresses and spells each thousands of times (every decoded
+    event, receipt and view result), and each spelling costs a Keccak hash.
+    """
+    return Address(to_checksum_address(address))
+
+
 def account_from_key(key_bytes: bytes) -> Account:
     """The account of a 32-byte private key."""
     if len(key_bytes) != 32 or not 0 < int.from_bytes(key_bytes, "big") < _SECP256K1_N:
         raise ValueError("account_from_key: expected a 32-byte secp256k1 private key")
     canonical = canonical_address_of(key_bytes)
+    # not through ``checksum``: each account's address is spelled once here, and remembering
+    # 100,000 of them would cost more than it saves
     return Account(Address(to_checksum_address(canonical)), bytes(key_bytes), canonical)
 
 

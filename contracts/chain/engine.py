@@ -23,11 +23,11 @@ from eth.db.atomic import AtomicDB
 from eth.db.backends.memory import MemoryDB
 from eth.vm.forks.cancun import CancunVM
 from eth.vm.spoof import SpoofTransaction
-from eth_utils import to_canonical_address, to_checksum_address
+from eth_utils import to_canonical_address
 from eth_utils.exceptions import ValidationError as EvmValidationError
 
 from contracts.chain.abi import ContractAbi, revert_reason
-from contracts.chain.accounts import Account, derive_account
+from contracts.chain.accounts import Account, checksum, derive_account
 from contracts.chain.receipts import Block, DecodedEvent, Receipt
 from contracts.errors import ChainError, TxFailed
 from contracts.units import ETHER, GWEI, Address, TxHash, Wei
@@ -408,11 +408,7 @@ class Chain:
             ok = not comp.is_error
             created = None
             if ok and a.intent.to == b"":
-                created = Address(
-                    to_checksum_address(
-                        generate_contract_address(a.intent.sender.canonical, a.nonce)
-                    )
-                )
+                created = checksum(generate_contract_address(a.intent.sender.canonical, a.nonce))
             logs = (
                 (
                     bytes(log.address),
@@ -428,7 +424,7 @@ class Chain:
                     ticket=a.intent.ticket,
                     tx_hash=tx_hash,
                     sender=a.intent.sender.address,
-                    to=Address(to_checksum_address(a.intent.to)) if a.intent.to else None,
+                    to=checksum(a.intent.to) if a.intent.to else None,
                     value=Wei(a.intent.value),
                     block_number=int(mined.number),
                     timestamp=int(mined.header.timestamp),
@@ -470,7 +466,7 @@ class Chain:
             events.append(
                 DecodedEvent(
                     name=name,
-                    address=Address(to_checksum_address(address)),
+                    address=checksum(address),
                     args=args,
                     block_number=number,
                     tx_hash=tx_hash,
@@ -486,7 +482,7 @@ class Chain:
             ticket=intent.ticket,
             tx_hash=None,
             sender=intent.sender.address,
-            to=Address(to_checksum_address(intent.to)) if intent.to else None,
+            to=checksum(intent.to) if intent.to else None,
             value=Wei(intent.value),
             block_number=number,
             timestamp=timestamp,

@@ -50,9 +50,10 @@ from typing import Any
 
 import numpy as np
 from eth_hash.auto import keccak
-from eth_utils import to_canonical_address, to_checksum_address
+from eth_utils import to_canonical_address
 
 from contracts.chain.abi import revert_reason
+from contracts.chain.accounts import checksum
 from contracts.chain.engine import Chain, ChainConfig, Touched, _Intent, register_engine
 from contracts.chain.receipts import Block, DecodedEvent, Receipt
 from contracts.errors import ChainError, TxFailed
@@ -472,13 +473,13 @@ class RevmChain(Chain):
         created = None
         output = outcome.output
         if outcome.ok and outcome.created is not None:
-            created = Address(to_checksum_address(outcome.created))
+            created = checksum(outcome.created)
             output = self.code(created)  # py-evm's computation output: the runtime code
         return Receipt(
             ticket=intent.ticket,
             tx_hash=tx_hash,
             sender=intent.sender.address,
-            to=Address(to_checksum_address(intent.to)) if intent.to else None,
+            to=checksum(intent.to) if intent.to else None,
             value=Wei(intent.value),
             block_number=number,
             timestamp=timestamp,
