@@ -378,6 +378,7 @@ class _Trainer:
         self.generator = generator
         self.params = params
         self.anchors = [p.detach().clone() if anchored else None for p in self.params]
+        self._scratch: dict[int, torch.Tensor] = {}
         # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
         self.optimiser = Adam(self.params, lr=lr, fused=True)
 
@@ -427,7 +428,15 @@ class _Trainer:
         if self.decay == 0:
             return
         with torch.no_grad():
-            for p, anchor in zip(self.params, self.anchors, strict=True):
-                if p.grad is not None:
-                    pull = p if anchor is None else p - anchor
-                    p.grad.add_(pull, alpha=self.decay)
+            for i, (p, anchor) in enumerate(zip(self.params, self.anchors, strict=True)):
+                if p.grad is None:
+                    continue
+                p.grad.add_(p if anchor is None else self._pull(i, p, anchor), alpha=self.decay)
+
+    def _pull(self, i: int, p: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        """p − anchor, into a buffer kept across steps: a fresh one each step (A: ~2 MB) cost
+        more in page faults than the subtraction itself."""
+        buffer = self._scratch.get(i)
+        if buffer is None or buffer.shape != p.shape:
+            buffer = self._scratch[i] = torch.empty_like(p)
+        return torch.sub(p, anchor, out=buffer)
