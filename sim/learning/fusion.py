@@ -50,7 +50,7 @@ from torch.nn import functional
 
 from sim.learning.config import FusionConfig
 from sim.learning.models import materialise
-from sim.learning.optimisers import Adam
+from sim.learning.optimisers import Adam, Widen
 
 Members = tuple[int, ...]
 
@@ -376,11 +376,11 @@ class _Trainer:
         self.batch_size = config.batch_size
         self.decay = config.weight_decay
         self.generator = generator
-        self.params = params
+        # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
+        self.optimiser = Adam(params, lr=lr, fused=True)
+        self.params = self.optimiser.params  # one list: ``replace`` swaps in both
         self.anchors = [p.detach().clone() if anchored else None for p in self.params]
         self._scratch: dict[int, torch.Tensor] = {}
-        # The fused (single-kernel) Adam: heads are small, so per-step overhead dominates.
-        self.optimiser = Adam(self.params, lr=lr, fused=True)
 
     def run(
         self,
@@ -410,17 +410,10 @@ class _Trainer:
                     with torch.no_grad():
                         first.mul_(mask)
 
-    def replace(
-        self,
-        old: torch.Tensor,
-        new: torch.Tensor,
-        widen: Callable[[torch.Tensor], torch.Tensor],
-    ) -> None:
+    def replace(self, old: torch.Tensor, new: torch.Tensor, widen: Widen) -> None:
         """Train ``new`` in place of ``old`` from here on: its Adam moments and anchor are
         ``old``'s through ``widen``, the step count is carried over."""
-        index = next(i for i, p in enumerate(self.params) if p is old)
-        self.params[index] = new
-        self.optimiser.replace(old, new, widen)
+        index = self.optimiser.replace(old, new, widen)
         anchor = self.anchors[index]
         self.anchors[index] = None if anchor is None else widen(anchor)
 

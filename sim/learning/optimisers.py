@@ -19,6 +19,9 @@ import torch
 
 from sim.learning.config import TrainConfig
 
+Widen = Callable[[torch.Tensor], torch.Tensor]
+"""Maps a replaced parameter's tensors (moments, anchor) to its replacement's shape."""
+
 BETAS = (0.9, 0.999)
 EPS = 1e-8
 
@@ -63,14 +66,9 @@ class Adam:
             for p in live:
                 self._single_step(p)
 
-    def replace(
-        self,
-        old: torch.Tensor,
-        new: torch.Tensor,
-        widen: Callable[[torch.Tensor], torch.Tensor],
-    ) -> None:
+    def replace(self, old: torch.Tensor, new: torch.Tensor, widen: Widen) -> int:
         """Optimise ``new`` in place of ``old``: its moments are ``old``'s through ``widen``,
-        its step count ``old``'s."""
+        its step count ``old``'s. Returns its index among the parameters."""
         index = next(i for i, p in enumerate(self.params) if p is old)
         self.params[index] = new
         state = self.state.pop(old, None)
@@ -78,6 +76,7 @@ class Adam:
             self.state[new] = {
                 name: value if name == "step" else widen(value) for name, value in state.items()
             }
+        return index
 
     def _single_step(self, param: torch.Tensor) -> None:
         # torch.optim.adam._single_tensor_adam, its non-capturable branch, operation for operation
