@@ -25,8 +25,9 @@ trained with Adam on cross-entropy over the verifier's fitting data, with an L2 
 Structured (``FusionConfig.structured``, Strategy II): phase 1 trains only A's diagonal
 blocks, phase 2 goes on from them (Adam moments included) in the dense A, and with
 ``activation = "none"`` phase 2 and the scoring compute the logits through the C × D product
-B·A. The same training and logits in exact arithmetic, several times fewer products; only
-the floating-point rounding differs from the dense computation.
+B·A, phase 2 with its gradients written out (``_factored_gradients``) instead of autograd's.
+The same training and logits in exact arithmetic, several times fewer products; only the
+floating-point rounding differs from the dense computation.
 
 Many heads at once: a verifier scoring contributions needs a head per subset of models.
 ``train_heads`` trains all requested subsets together, as batched matrix products over
@@ -297,8 +298,11 @@ def _fit_structured(
     blocks = diagonal.permute(0, 3, 1, 2).detach().clone().requires_grad_(True)  # [K, n, C, d]
 
     def phase1(rows: torch.Tensor) -> torch.Tensor:
-        per_model = rows.reshape(k, -1, n, width)
-        h = torch.einsum("knid,kicd->knic", per_model, blocks).reshape(k, -1, n * n_classes)
+        # each model's C × d block times its d × B features: of the shapes of this product,
+        # the one with B last is several times faster (tiny matrices, one per model)
+        per_model = rows.reshape(k, -1, n, width).permute(0, 2, 3, 1).reshape(k * n, width, -1)
+        h = torch.bmm(blocks.reshape(k * n, n_classes, width), per_model)  # [K·n, C, B]
+        h = h.reshape(k, n, n_classes, -1).permute(0, 3, 1, 2).reshape(k, -1, n * n_classes)
         h = h + batch.a.unsqueeze(1)
         if batch.activation == "relu":
             h = functional.relu(h)
@@ -312,10 +316,16 @@ def _fit_structured(
         diagonal.copy_(blocks.permute(0, 2, 3, 1))
     trainer.replace(blocks, batch.A, lambda t: _dense(t, n, width, n_classes))
 
-    def phase2(rows: torch.Tensor) -> torch.Tensor:
-        return _factored_logits(rows, batch.A, batch.a, batch.B, batch.b)
+    if batch.factored:
 
-    trainer.run(phase2 if batch.factored else batch.forward, config.phase2_epochs)
+        def phase2(rows: torch.Tensor, y: torch.Tensor) -> None:
+            grads = _factored_gradients(rows, y, batch.A, batch.a, batch.B, batch.b)
+            for p, grad in zip((batch.A, batch.a, batch.B, batch.b), grads, strict=True):
+                p.grad = grad
+
+        trainer.run_with(phase2, config.phase2_epochs)
+    else:
+        trainer.run(batch.forward, config.phase2_epochs)
 
 
 def _dense_logits(
@@ -344,6 +354,35 @@ def _factored_logits(
     w = torch.bmm(b_weight, a_weight)  # [K, C, D]
     c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2)).squeeze(2)
     return torch.baddbmm(c.unsqueeze(1), f, w.transpose(1, 2))
+
+
+@torch.no_grad()
+def _factored_gradients(
+    f: torch.Tensor,
+    y: torch.Tensor,
+    a_weight: torch.Tensor,
+    a_bias: torch.Tensor,
+    b_weight: torch.Tensor,
+    b_bias: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradients of the heads' summed mean cross-entropy on ``f`` [K, B, D], labels ``y``
+    [B], for logits f·(B·A)ᵀ + (B·a + b), written out: with G = (softmax − one-hot) / B
+    [K, C, B] (logits transposed), W = B·A and c = B·a + b get G·f and ΣG, and those reach
+    A, a, B and b through the product. What autograd computes, in fewer and faster products
+    (the C-wide ones in their fastest shapes) and without its graph."""
+    w = torch.bmm(b_weight, a_weight)  # [K, C, D]
+    c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2))  # [K, C, 1]
+    g = torch.softmax(torch.baddbmm(c, w, f.transpose(1, 2)), dim=1)  # [K, C, B]
+    columns = torch.arange(len(y), device=f.device)
+    g[:, y, columns] -= 1
+    g /= len(y)
+    dw = torch.bmm(g, f)  # [K, C, D]
+    dc = g.sum(dim=2, keepdim=True)  # [K, C, 1]
+    b_t = b_weight.transpose(1, 2)
+    d_a_weight = torch.bmm(b_t, dw)
+    d_a_bias = torch.bmm(b_t, dc).squeeze(2)
+    d_b_weight = torch.baddbmm(torch.bmm(dc, a_bias.unsqueeze(1)), dw, a_weight.transpose(1, 2))
+    return d_a_weight, d_a_bias, d_b_weight, dc.squeeze(2)
 
 
 def _diagonal(a: torch.Tensor, n: int, width: int) -> torch.Tensor:
@@ -388,20 +427,36 @@ class _Trainer:
         epochs: int,
         mask: torch.Tensor | None = None,
     ) -> None:
-        """``epochs`` passes over the data; ``mask`` holds the first parameter's (A's)
-        entries outside it at zero."""
-        y, k, first = self.y, int(self.f.shape[0]), self.params[0]
+        """``epochs`` passes over the data, gradients by autograd through ``forward``'s
+        logits [K, B, C]; ``mask`` holds the first parameter's (A's) entries outside it at
+        zero."""
+        k = int(self.f.shape[0])
+
+        def gradients(f: torch.Tensor, y: torch.Tensor) -> None:
+            logits = forward(f)
+            # Sum over heads of each head's mean loss: every head gets its own gradient.
+            loss = functional.cross_entropy(
+                logits.reshape(-1, logits.shape[2]), y.repeat(k), reduction="sum"
+            ) / len(y)
+            loss.backward()
+
+        self.run_with(gradients, epochs, mask)
+
+    def run_with(
+        self,
+        gradients: Callable[[torch.Tensor, torch.Tensor], None],
+        epochs: int,
+        mask: torch.Tensor | None = None,
+    ) -> None:
+        """``epochs`` passes over the data; ``gradients(f, y)`` sets each parameter's
+        ``grad`` from a minibatch's features [K, B, D] and labels [B]."""
+        y, first = self.y, self.params[0]
         for _ in range(epochs):
             order = torch.randperm(len(y), generator=self.generator).to(self.f.device)
             for start in range(0, len(y), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                logits = forward(self.f[:, rows])
-                # Sum over heads of each head's mean loss: every head gets its own gradient.
-                loss = functional.cross_entropy(
-                    logits.reshape(-1, logits.shape[2]), y[rows].repeat(k), reduction="sum"
-                ) / len(rows)
                 self.optimiser.zero_grad(set_to_none=True)
-                loss.backward()
+                gradients(self.f[:, rows], y[rows])
                 self._decay()
                 if mask is not None and first.grad is not None:
                     first.grad.mul_(mask)
