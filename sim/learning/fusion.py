@@ -351,9 +351,20 @@ def _factored_logits(
     b_bias: torch.Tensor,
 ) -> torch.Tensor:
     """Logits [K, N, C] of a head without activation: f·(B·A)ᵀ + (B·a + b)."""
-    w = torch.bmm(b_weight, a_weight)  # [K, C, D]
-    c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2)).squeeze(2)
-    return torch.baddbmm(c.unsqueeze(1), f, w.transpose(1, 2))
+    w, c = _product(a_weight, a_bias, b_weight, b_bias)
+    return torch.baddbmm(c.transpose(1, 2), f, w.transpose(1, 2))
+
+
+def _product(
+    a_weight: torch.Tensor,
+    a_bias: torch.Tensor,
+    b_weight: torch.Tensor,
+    b_bias: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A head without activation as one layer: W = B·A [K, C, D] and c = B·a + b [K, C, 1]."""
+    w = torch.bmm(b_weight, a_weight)
+    c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2))
+    return w, c
 
 
 @torch.no_grad()
@@ -370,8 +381,7 @@ def _factored_gradients(
     [K, C, B] (logits transposed), W = B·A and c = B·a + b get G·f and ΣG, and those reach
     A, a, B and b through the product. What autograd computes, in fewer and faster products
     (the C-wide ones in their fastest shapes) and without its graph."""
-    w = torch.bmm(b_weight, a_weight)  # [K, C, D]
-    c = torch.baddbmm(b_bias.unsqueeze(2), b_weight, a_bias.unsqueeze(2))  # [K, C, 1]
+    w, c = _product(a_weight, a_bias, b_weight, b_bias)
     g = torch.softmax(torch.baddbmm(c, w, f.transpose(1, 2)), dim=1)  # [K, C, B]
     columns = torch.arange(len(y), device=f.device)
     g[:, y, columns] -= 1
